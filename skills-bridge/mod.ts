@@ -1,0 +1,9 @@
+/**
+ * The robot's skill API (zod schemas), the `SkillBackend` interface, the
+ * `sim` backend and the shared backend contract test.
+ * @module
+ */
+export * from "./skill_error.ts";
+export * from "./skill_api.ts";
+export * from "./skill_backend.ts";
+export { callSkill } from "./call_skill.ts";

@@ -1,0 +1,173 @@
+import { z } from "zod";
+
+/** An object id: short, printable, no spaces. */
+export const ObjectId = z.string().min(1).max(64).regex(
+  /^[A-Za-z0-9_.:-]+$/,
+  "an object id is 1-64 characters of letters, digits, '_', '.', ':' or '-'",
+);
+
+/** A finite coordinate in metres. */
+export const Coordinate = z.number().finite();
+
+/** A point on the table, in metres. */
+export const Point = z.strictObject({ x: Coordinate, y: Coordinate });
+
+/** An object as `detect` reports it. */
+export const Obj = z.strictObject({
+  id: ObjectId,
+  kind: z.string(),
+  color: z.string(),
+  x: z.number(),
+  y: z.number(),
+  z: z.number(),
+  on: ObjectId.nullable(),
+});
+/** An object as `detect` reports it. */
+export type Obj = z.infer<typeof Obj>;
+
+/** The table bounds, in metres. */
+export const Workspace = z.strictObject({
+  xMin: Coordinate,
+  xMax: Coordinate,
+  yMin: Coordinate,
+  yMax: Coordinate,
+});
+/** The table bounds, in metres. */
+export type Workspace = z.infer<typeof Workspace>;
+
+/** A world-state estimate as the evidence record keeps it. */
+export interface WorldState {
+  objects: Obj[];
+  holding: string | null;
+}
+
+/** One parameter of a skill: its name, its zod schema, whether it may be left out. */
+export interface ParamSpec {
+  readonly name: string;
+  readonly schema: z.ZodType;
+  readonly optional: boolean;
+  readonly doc: string;
+}
+
+/** One skill of the API: its ports (zod schemas) and what it does. */
+export interface SkillSpec {
+  readonly name: string;
+  /** `query` skills only read the world (allowed in postcondition checks). */
+  readonly kind: "query" | "action";
+  readonly doc: string;
+  readonly params: readonly ParamSpec[];
+  readonly result: z.ZodType;
+}
+
+/** A whole skill API: the single description the verifier, the executor and the prompt use. */
+export interface SkillApi {
+  readonly version: string;
+  readonly skills: readonly SkillSpec[];
+}
+
+const Query = z.string().max(200);
+const Seconds = z.number().finite().gt(0).lte(60);
+const Text = z.string().max(2000);
+const Target = z.union([ObjectId, Point]);
+
+/** The tabletop skill API of the design (contract). */
+export const TABLETOP_API: SkillApi = {
+  version: "tabletop/1",
+  skills: [
+    {
+      name: "detect",
+      kind: "query",
+      doc:
+        'Objects whose "<color> <kind>" contains every word of the query (case-insensitive); no query: all objects. May miss objects under sensor faults.',
+      params: [{
+        name: "query",
+        schema: Query,
+        optional: true,
+        doc: 'words such as "red block" or "bowl"',
+      }],
+      result: z.array(Obj),
+    },
+    {
+      name: "pick",
+      kind: "action",
+      doc:
+        "Grasp the object. Throws grasp_failed on a slip (the object stays), blocked when something rests on it, gripper_full when already holding.",
+      params: [{
+        name: "id",
+        schema: ObjectId,
+        optional: false,
+        doc: "id of the object to pick",
+      }],
+      result: z.null(),
+    },
+    {
+      name: "place",
+      kind: "action",
+      doc:
+        "Put the held object on/in the object `target`, or on the table at {x, y} in metres. Throws not_holding, invalid_target, out_of_workspace.",
+      params: [{
+        name: "target",
+        schema: Target,
+        optional: false,
+        doc: "an object id, or a table point {x, y}",
+      }],
+      result: z.null(),
+    },
+    {
+      name: "holding",
+      kind: "query",
+      doc: "Id of the held object, or null.",
+      params: [],
+      result: ObjectId.nullable(),
+    },
+    {
+      name: "workspace",
+      kind: "query",
+      doc: "The table bounds in metres.",
+      params: [],
+      result: Workspace,
+    },
+    {
+      name: "wait",
+      kind: "action",
+      doc: "Wait, 0 < seconds <= 60.",
+      params: [{
+        name: "seconds",
+        schema: Seconds,
+        optional: false,
+        doc: "how long to wait",
+      }],
+      result: z.null(),
+    },
+    {
+      name: "say",
+      kind: "action",
+      doc: "Record a message in the evidence.",
+      params: [{
+        name: "text",
+        schema: Text,
+        optional: false,
+        doc: "what to say",
+      }],
+      result: z.null(),
+    },
+  ],
+};
+
+/** The names of the tabletop skills. */
+export type SkillName =
+  | "detect"
+  | "pick"
+  | "place"
+  | "holding"
+  | "workspace"
+  | "wait"
+  | "say";
+
+/** Finds a skill of `api` by name, or `undefined`. */
+export function findSkill(
+  api: SkillApi,
+  name: string,
+): SkillSpec | undefined {
+  return api.skills.find((s) => s.name === name);
+}
