@@ -1,0 +1,105 @@
+import { z } from "zod";
+import { _describeZodError } from "./_zod_issue.ts";
+
+/** The role a key needs to sign programs. */
+export const PROGRAM_SIGNER_ROLE = "program-signer";
+
+/** An Ed25519 public key as a JWK (RFC 8037); other JWK members are kept. */
+export const PublicKeyJwk = z.looseObject({
+  kty: z.literal("OKP"),
+  crv: z.literal("Ed25519"),
+  x: z.string().regex(
+    /^[A-Za-z0-9_-]{43}$/,
+    "must be the 32-byte public key in unpadded base64url (43 characters)",
+  ),
+}).refine((jwk) => !("d" in jwk), {
+  message:
+    "holds a private key (member d); a trust store keeps public keys only",
+});
+
+/**
+ * One trusted key: its id (the DSSE `keyid`), its public key, its roles
+ * (`program-signer` may sign programs), whether it is revoked, and an optional
+ * validity window.
+ */
+export const TrustedKey = z.strictObject({
+  keyId: z.string().regex(
+    /^[A-Za-z0-9_.:-]{1,128}$/,
+    "must be 1-128 characters of letters, digits, '_', '.', ':' or '-'",
+  ),
+  publicKeyJwk: PublicKeyJwk,
+  roles: z.array(z.string().min(1).max(64)).max(32),
+  revoked: z.boolean().default(false),
+  notBefore: z.iso.datetime({ offset: true }).optional(),
+  notAfter: z.iso.datetime({ offset: true }).optional(),
+  comment: z.string().max(1_000).optional(),
+});
+/** One trusted key of a trust store. */
+export type TrustedKey = z.infer<typeof TrustedKey>;
+
+/**
+ * The robot's trust store file:
+ *
+ * ```json
+ * { "keys": [{ "keyId": "k1",
+ *              "publicKeyJwk": { "kty": "OKP", "crv": "Ed25519", "x": "…" },
+ *              "roles": ["program-signer"],
+ *              "revoked": false,
+ *              "notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-01T00:00:00Z" }] }
+ * ```
+ *
+ * `revoked` defaults to `false`; `notBefore`, `notAfter` and `comment` are
+ * optional. Key ids are unique. Only keys with the role `program-signer` may
+ * sign programs; a revoked key stays listed so that its signatures are
+ * refused as revoked rather than unknown.
+ */
+export const TrustStore = z.strictObject({
+  keys: z.array(TrustedKey).max(1_000).superRefine((keys, ctx) => {
+    const seen = new Set<string>();
+    keys.forEach((key, i) => {
+      if (seen.has(key.keyId)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i, "keyId"],
+          message: `duplicates key id "${key.keyId}"`,
+        });
+      }
+      seen.add(key.keyId);
+    });
+  }),
+});
+/** The robot's trust store (see the `TrustStore` schema for the file format). */
+export type TrustStore = z.infer<typeof TrustStore>;
+
+/**
+ * Parses trust store file contents (the JSON text or the parsed value).
+ * Throws a `TypeError` naming the field that is wrong.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert/strict";
+ * import { parseTrustStore } from "./trust_store.ts";
+ * parseTrustStore({ keys: [] });
+ * throws(() => parseTrustStore({ keys: [{ keyId: "k1" }] }), TypeError);
+ * ```
+ */
+export function parseTrustStore(value: unknown): TrustStore {
+  let data = value;
+  if (typeof value === "string") {
+    try {
+      data = JSON.parse(value);
+    } catch (error) {
+      throw new TypeError(
+        `Cannot parse trust store: it is not JSON (${
+          (error as Error).message
+        })`,
+      );
+    }
+  }
+  const result = TrustStore.safeParse(data, { reportInput: true });
+  if (!result.success) {
+    const { message } = _describeZodError(result.error, "the trust store");
+    throw new TypeError(`Cannot parse trust store: ${message}`);
+  }
+  return result.data;
+}
