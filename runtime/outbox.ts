@@ -1,0 +1,350 @@
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+/** Default {@linkcode OutboxOptions.maxRecords}. */
+const _DEFAULT_MAX_RECORDS = 10_000;
+/** Default {@linkcode OutboxOptions.maxBytes}: 256 MiB of payload. */
+const _DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Options of {@linkcode Outbox.open}. */
+export interface OutboxOptions {
+  /** Most records the outbox holds before {@linkcode Outbox.append} throws. Default 10000. */
+  maxRecords?: number;
+  /** Most payload bytes the outbox holds before {@linkcode Outbox.append} throws. Default 256 MiB. */
+  maxBytes?: number;
+  /** Clock for record ages, in epoch milliseconds. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Options of {@linkcode Outbox.append}. */
+export interface AppendOptions {
+  /** Free-form label of the record (e.g. `"evidence"`), kept with it. */
+  kind?: string;
+}
+
+/** Options of {@linkcode Outbox.peek}. */
+export interface PeekOptions {
+  /** Only records whose id is greater than this. Default 0 (from the oldest). */
+  afterId?: number;
+}
+
+/** One record waiting in the outbox. */
+export interface OutboxRecord {
+  /** Insertion order: ids only grow, never reused. */
+  id: number;
+  topic: string;
+  payload: Uint8Array;
+  kind: string | null;
+  /** When it was appended, epoch milliseconds. */
+  createdMs: number;
+}
+
+/** Counters of an outbox. */
+export interface OutboxStats {
+  path: string;
+  /** Records waiting. */
+  depth: number;
+  /** Payload bytes waiting. */
+  bytes: number;
+  /** Age of the oldest waiting record in ms; 0 when empty. */
+  oldestAgeMs: number;
+  maxRecords: number;
+  maxBytes: number;
+  /** True when the next append of a one-byte record would be refused. */
+  full: boolean;
+  /** Appends since this handle was opened. */
+  appended: number;
+  /** Deletes (acks) since this handle was opened. */
+  deleted: number;
+  /** Appends refused with {@linkcode OutboxFullError} since this handle was opened. */
+  rejected: number;
+}
+
+/** Thrown by {@linkcode Outbox.append} when the outbox is full; nothing was written. */
+export class OutboxFullError extends Error {
+  /** Records waiting when the append was refused. */
+  readonly depth: number;
+  /** Payload bytes waiting when the append was refused. */
+  readonly bytes: number;
+
+  constructor(message: string, depth: number, bytes: number) {
+    super(message);
+    this.name = "OutboxFullError";
+    this.depth = depth;
+    this.bytes = bytes;
+  }
+}
+
+const _encoder = new TextEncoder();
+
+/**
+ * A durable, ordered FIFO of messages to publish, in one SQLite file.
+ *
+ * Durability: the database runs in WAL mode with `synchronous=FULL`, so every
+ * {@linkcode Outbox.append} has been fsync'ed to the WAL when it returns. A
+ * `kill -9` of the process (and even a power cut) loses no appended record;
+ * `synchronous=NORMAL` would survive `kill -9` too but may lose the last
+ * commits on power loss, which an unattended robot must expect.
+ *
+ * One process should own the file at a time (counters are kept in memory).
+ *
+ * @example
+ * ```ts
+ * using outbox = Outbox.open(":memory:");
+ * const { id } = outbox.append("cap/v1/robots/a/evidence", "{}");
+ * for (const r of outbox.peek(10)) outbox.ack(r.id);
+ * ```
+ */
+export class Outbox implements Disposable {
+  readonly path: string;
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+  #db: DatabaseSync | null;
+  #now: () => number;
+  #depth: number;
+  #bytes: number;
+  #appended = 0;
+  #deleted = 0;
+  #rejected = 0;
+  #insert: StatementSync;
+  #deleteOne: StatementSync;
+  #peek: StatementSync;
+  #oldest: StatementSync;
+
+  private constructor(path: string, db: DatabaseSync, options: OutboxOptions) {
+    this.path = path;
+    this.maxRecords = options.maxRecords ?? _DEFAULT_MAX_RECORDS;
+    this.maxBytes = options.maxBytes ?? _DEFAULT_MAX_BYTES;
+    this.#db = db;
+    this.#now = options.now ?? Date.now;
+    this.#insert = db.prepare(
+      "INSERT INTO outbox (topic, payload, kind, created_ms, bytes) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.#deleteOne = db.prepare(
+      "DELETE FROM outbox WHERE id = ? RETURNING bytes",
+    );
+    this.#peek = db.prepare(
+      "SELECT id, topic, payload, kind, created_ms FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+    );
+    this.#oldest = db.prepare(
+      "SELECT created_ms FROM outbox ORDER BY id LIMIT 1",
+    );
+    const row = db.prepare(
+      "SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox",
+    ).get() as { n: number; b: number };
+    this.#depth = Number(row.n);
+    this.#bytes = Number(row.b);
+  }
+
+  /** Opens (creating if needed) the outbox at `path` (`":memory:"` for a volatile one). */
+  static open(path: string, options: OutboxOptions = {}): Outbox {
+    for (const key of ["maxRecords", "maxBytes"] as const) {
+      const value = options[key];
+      if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+        throw new RangeError(
+          `Cannot open outbox "${path}": ${key} must be a positive integer, got ${value}`,
+        );
+      }
+    }
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+    } catch (error) {
+      throw new Error(
+        `Cannot open outbox "${path}": ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    try {
+      db.exec("PRAGMA journal_mode=WAL");
+      db.exec("PRAGMA synchronous=FULL");
+      db.exec("PRAGMA busy_timeout=5000");
+      db.exec(`CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        kind TEXT,
+        created_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      )`);
+      return new Outbox(path, db, options);
+    } catch (error) {
+      db.close();
+      throw new Error(
+        `Cannot open outbox "${path}": ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Appends a record; it is durable when this returns.
+   * @throws {OutboxFullError} when `maxRecords` or `maxBytes` would be exceeded (nothing is written).
+   */
+  append(
+    topic: string,
+    payload: string | Uint8Array,
+    options: AppendOptions = {},
+  ): { id: number } {
+    this.#open("append to");
+    const bytes = typeof payload === "string"
+      ? _encoder.encode(payload)
+      : payload;
+    if (this.#depth >= this.maxRecords) {
+      this.#rejected++;
+      throw new OutboxFullError(
+        `Cannot append to outbox "${this.path}": it holds ${this.#depth} records, the limit is ${this.maxRecords}`,
+        this.#depth,
+        this.#bytes,
+      );
+    }
+    if (this.#bytes + bytes.byteLength > this.maxBytes) {
+      this.#rejected++;
+      throw new OutboxFullError(
+        `Cannot append to outbox "${this.path}": ${this.#bytes} + ${bytes.byteLength} payload bytes exceed the limit of ${this.maxBytes}`,
+        this.#depth,
+        this.#bytes,
+      );
+    }
+    const result = this.#insert.run(
+      topic,
+      bytes,
+      options.kind ?? null,
+      this.#now(),
+      bytes.byteLength,
+    );
+    this.#depth++;
+    this.#bytes += bytes.byteLength;
+    this.#appended++;
+    return { id: Number(result.lastInsertRowid) };
+  }
+
+  /** The oldest `limit` records (after `afterId`), in insertion order; they stay until acked. */
+  peek(limit: number, options: PeekOptions = {}): OutboxRecord[] {
+    this.#open("peek into");
+    if (!(Number.isInteger(limit) && limit >= 0)) {
+      throw new RangeError(
+        `Cannot peek into outbox "${this.path}": limit must be a non-negative integer, got ${limit}`,
+      );
+    }
+    const rows = this.#peek.all(options.afterId ?? 0, limit) as Array<{
+      id: number;
+      topic: string;
+      payload: Uint8Array;
+      kind: string | null;
+      created_ms: number;
+    }>;
+    return rows.map((row) => ({
+      id: Number(row.id),
+      topic: row.topic,
+      payload: row.payload,
+      kind: row.kind,
+      createdMs: Number(row.created_ms),
+    }));
+  }
+
+  /** Removes the record `id`; false when it was not there (already acked). */
+  delete(id: number): boolean {
+    this.#open("delete from");
+    const row = this.#deleteOne.get(id) as { bytes: number } | undefined;
+    if (row === undefined) return false;
+    this.#depth--;
+    this.#bytes -= Number(row.bytes);
+    this.#deleted++;
+    return true;
+  }
+
+  /** Alias of {@linkcode Outbox.delete}: the record was delivered. */
+  ack(id: number): boolean {
+    return this.delete(id);
+  }
+
+  /** Removes several records in one transaction; returns how many were there. */
+  deleteMany(ids: Iterable<number>): number {
+    const db = this.#open("delete from");
+    let removed = 0;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const id of ids) {
+        const row = this.#deleteOne.get(id) as { bytes: number } | undefined;
+        if (row === undefined) continue;
+        removed++;
+        this.#bytes -= Number(row.bytes);
+      }
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      // Recount: the rolled-back deletes did not happen.
+      const row = db.prepare(
+        "SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox",
+      ).get() as { n: number; b: number };
+      this.#depth = Number(row.n);
+      this.#bytes = Number(row.b);
+      throw error;
+    }
+    this.#depth -= removed;
+    this.#deleted += removed;
+    return removed;
+  }
+
+  /** Records waiting. */
+  depth(): number {
+    this.#open("read");
+    return this.#depth;
+  }
+
+  /** Age in ms of the oldest waiting record; 0 when empty. */
+  oldestAgeMs(): number {
+    this.#open("read");
+    const row = this.#oldest.get() as { created_ms: number } | undefined;
+    if (row === undefined) return 0;
+    return Math.max(0, this.#now() - Number(row.created_ms));
+  }
+
+  /** True when no further record can be appended. */
+  isFull(): boolean {
+    this.#open("read");
+    return this.#depth >= this.maxRecords || this.#bytes >= this.maxBytes;
+  }
+
+  /** All counters at once. */
+  stats(): OutboxStats {
+    return {
+      path: this.path,
+      depth: this.depth(),
+      bytes: this.#bytes,
+      oldestAgeMs: this.oldestAgeMs(),
+      maxRecords: this.maxRecords,
+      maxBytes: this.maxBytes,
+      full: this.isFull(),
+      appended: this.#appended,
+      deleted: this.#deleted,
+      rejected: this.#rejected,
+    };
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#db === null;
+  }
+
+  /** Closes the database; idempotent. */
+  close(): void {
+    const db = this.#db;
+    if (db === null) return;
+    this.#db = null;
+    db.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #open(what: string): DatabaseSync {
+    if (this.#db === null) {
+      throw new Deno.errors.BadResource(
+        `Cannot ${what} outbox "${this.path}": it is closed`,
+      );
+    }
+    return this.#db;
+  }
+}
