@@ -35,3 +35,14 @@ export {
   type EnvelopeCheckOptions,
   type EnvelopeRejectReason,
 } from "./check_envelope.ts";
+
+// Static program verifier: source → report; the language subset for the prompt.
+export {
+  type VerifierApi,
+  type VerifierIssue,
+  type VerifierReport,
+  type VerifyOptions,
+  verifyProgram,
+} from "./verify_program.ts";
+export { ALLOWED_BUILTINS, type AllowedBuiltin } from "./allowed_builtins.ts";
+export { LANGUAGE_RULES } from "./language_rules.ts";

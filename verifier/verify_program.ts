@@ -1,0 +1,1562 @@
+import * as acorn from "acorn";
+import { ALLOWED_BUILTINS, type AllowedBuiltin } from "./allowed_builtins.ts";
+
+/**
+ * The skill API the verifier checks calls against. Structural on purpose so
+ * that `verifier/` imports nothing of ours: `TABLETOP_API` from
+ * `skills-bridge/` fits it as is.
+ */
+export interface VerifierApi {
+  /** The skills a program may call, as synchronous globals. */
+  readonly skills: ReadonlyArray<{
+    readonly name: string;
+    /** `query` skills only read the world; only they are allowed in checks. */
+    readonly kind: "query" | "action";
+    readonly params: ReadonlyArray<{
+      readonly name: string;
+      readonly optional: boolean;
+      /** A zod schema, or anything with the same `safeParse`. */
+      readonly schema: {
+        safeParse(v: unknown): {
+          success: boolean;
+          error?: {
+            issues: ReadonlyArray<
+              { message: string; path: ReadonlyArray<PropertyKey> }
+            >;
+          };
+        };
+      };
+    }>;
+  }>;
+}
+
+/** Options of {@link verifyProgram}. */
+export interface VerifyOptions {
+  /** The skills the program may call (the robot's own API on the robot). */
+  api: VerifierApi;
+  /** Largest accepted source, in UTF-8 bytes. Default 65536. */
+  maxBytes?: number;
+  /**
+   * `"program"` (default): a script of statements and function declarations.
+   * `"check"`: one expression (a postcondition); only `query` skills may be
+   * used, and naming an action skill is `forbidden_identifier`.
+   */
+  mode?: "program" | "check";
+}
+
+/** One problem the verifier found. */
+export interface VerifierIssue {
+  /**
+   * One of `syntax_error`, `too_large`, `forbidden_syntax`,
+   * `forbidden_identifier`, `forbidden_property`, `unknown_function`,
+   * `bad_arity`, `bad_argument`.
+   */
+  code: string;
+  /** What is wrong, naming the offending name or value. */
+  message: string;
+  /** 1-based line of the offending code. */
+  line: number;
+  /** 1-based column (UTF-16 code units) of the offending code. */
+  column: number;
+}
+
+/** The verifier's verdict: `ok` exactly when `issues` is empty. */
+export interface VerifierReport {
+  ok: boolean;
+  /** Every issue found, in source order. */
+  issues: VerifierIssue[];
+}
+
+/** Default {@link VerifyOptions.maxBytes}. */
+const _DEFAULT_MAX_BYTES = 65536;
+/** Deepest AST nesting the walker follows before reporting `too_large`. */
+const _MAX_DEPTH = 1000;
+/** Deepest literal the argument and key checks evaluate. */
+const _MAX_LITERAL_DEPTH = 100;
+/** Longest source excerpt kept in a message. */
+const _MAX_SHOWN = 80;
+const _ECMA_VERSION = 2022;
+
+/** Property names that reach prototypes, constructors or call stacks. */
+const _FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set([
+  "__proto__",
+  "constructor",
+  "prototype",
+  "caller",
+  "callee",
+  "arguments",
+  "__defineGetter__",
+  "__defineSetter__",
+  "__lookupGetter__",
+  "__lookupSetter__",
+]);
+
+/** Values that are always allowed (and never declarable). */
+const _CONSTANTS: ReadonlySet<string> = new Set([
+  "undefined",
+  "NaN",
+  "Infinity",
+]);
+
+/** Builtins usable only as `X.member` (aliasing `Object` would expose reflection). */
+const _MEMBER_ONLY: ReadonlySet<string> = new Set(["Math", "JSON", "Object"]);
+
+/** Names that may not be declared besides the skills, builtins and constants. */
+const _UNDECLARABLE: ReadonlySet<string> = new Set([
+  "eval",
+  "arguments",
+  "await",
+  "yield",
+]);
+
+/**
+ * Well-known host and language globals that are not allowed. A call to one of
+ * them is `forbidden_identifier` (the LLM must not write a helper with that
+ * name); a call to any other undeclared name is `unknown_function`.
+ */
+const _KNOWN_GLOBALS: ReadonlySet<string> = new Set([
+  "globalThis",
+  "window",
+  "self",
+  "global",
+  "Function",
+  "AsyncFunction",
+  "GeneratorFunction",
+  "eval",
+  "Proxy",
+  "Reflect",
+  "Symbol",
+  "WebAssembly",
+  "Date",
+  "Deno",
+  "Bun",
+  "process",
+  "require",
+  "module",
+  "exports",
+  "Promise",
+  "setTimeout",
+  "setInterval",
+  "setImmediate",
+  "clearTimeout",
+  "clearInterval",
+  "clearImmediate",
+  "queueMicrotask",
+  "requestAnimationFrame",
+  "SharedArrayBuffer",
+  "ArrayBuffer",
+  "DataView",
+  "Atomics",
+  "RegExp",
+  "console",
+  "arguments",
+  "fetch",
+  "XMLHttpRequest",
+  "WebSocket",
+  "Worker",
+  "postMessage",
+  "importScripts",
+  "structuredClone",
+  "Map",
+  "Set",
+  "WeakMap",
+  "WeakSet",
+  "WeakRef",
+  "FinalizationRegistry",
+  "Intl",
+  "Iterator",
+  "BigInt",
+  "Int8Array",
+  "Uint8Array",
+  "Uint8ClampedArray",
+  "Int16Array",
+  "Uint16Array",
+  "Int32Array",
+  "Uint32Array",
+  "Float32Array",
+  "Float64Array",
+  "BigInt64Array",
+  "BigUint64Array",
+  "EvalError",
+  "ReferenceError",
+  "SyntaxError",
+  "URIError",
+  "AggregateError",
+  "escape",
+  "unescape",
+  "encodeURI",
+  "encodeURIComponent",
+  "decodeURI",
+  "decodeURIComponent",
+  "performance",
+  "crypto",
+  "navigator",
+  "document",
+  "location",
+  "localStorage",
+  "atob",
+  "btoa",
+]);
+
+const _BUILTINS: ReadonlyMap<string, AllowedBuiltin> = new Map(
+  ALLOWED_BUILTINS.map((b) => [b.name, b]),
+);
+
+type _Skill = VerifierApi["skills"][number];
+type _Node = acorn.AnyNode;
+type _Resolved = "local" | "skill" | "builtin" | "constant" | "unknown";
+type _Usage = "value" | "call" | "new" | "member";
+
+interface _Scope {
+  readonly parent: _Scope | null;
+  readonly names: Set<string>;
+}
+
+/** Thrown inside the walker when nesting passes `_MAX_DEPTH`. */
+class _TooDeep extends Error {
+  constructor(readonly node: _Node) {
+    super("nesting too deep");
+  }
+}
+
+/**
+ * Statically checks an LLM-written program (or, with `mode: "check"`, one
+ * postcondition expression) against the language subset and the skill API,
+ * and reports every issue found. Pure and synchronous; never throws, whatever
+ * the input.
+ *
+ * @example
+ * ```ts
+ * import { verifyProgram } from "./verify_program.ts";
+ * const api = { skills: [] };
+ * const report = verifyProgram("globalThis.Deno.exit()", { api });
+ * if (report.ok || report.issues[0]?.code !== "forbidden_identifier") {
+ *   throw new Error("globalThis must be refused");
+ * }
+ * ```
+ */
+export function verifyProgram(
+  source: string,
+  options: VerifyOptions,
+): VerifierReport {
+  const issues: VerifierIssue[] = [];
+  try {
+    _verify(source, options, issues);
+  } catch (error) {
+    if (error instanceof RangeError) {
+      issues.push({
+        code: "too_large",
+        message:
+          "Cannot verify program: nesting too deep (the checker ran out of stack)",
+        line: 1,
+        column: 1,
+      });
+    } else {
+      issues.push({
+        code: "syntax_error",
+        message: `Cannot verify program: internal verifier error: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        line: 1,
+        column: 1,
+      });
+    }
+  }
+  return { ok: issues.length === 0, issues: _sortUnique(issues) };
+}
+
+function _verify(
+  source: string,
+  options: VerifyOptions,
+  issues: VerifierIssue[],
+): void {
+  if (typeof source !== "string") {
+    issues.push({
+      code: "syntax_error",
+      message: `Cannot verify program: the source must be a string, got ${
+        source === null ? "null" : typeof source
+      }`,
+      line: 1,
+      column: 1,
+    });
+    return;
+  }
+  const maxBytes = options.maxBytes ?? _DEFAULT_MAX_BYTES;
+  const size = _utf8Length(source, maxBytes);
+  if (size > maxBytes) {
+    issues.push({
+      code: "too_large",
+      message: `Cannot verify program: it is larger than ${maxBytes} bytes (${
+        size === Infinity ? `${source.length} characters` : `${size} bytes`
+      })`,
+      line: 1,
+      column: 1,
+    });
+    return;
+  }
+  const mode = options.mode ?? "program";
+  const checker = new _Checker(options.api, mode, source, issues);
+  if (mode === "check") checker.checkExpression();
+  else checker.checkProgram();
+}
+
+/** UTF-8 length of `s`, or `Infinity` once it is certainly above `limit`. */
+function _utf8Length(s: string, limit: number): number {
+  // Every UTF-16 code unit takes at least one UTF-8 byte.
+  if (s.length > limit) return Infinity;
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function _sortUnique(issues: VerifierIssue[]): VerifierIssue[] {
+  const seen = new Set<string>();
+  const out: VerifierIssue[] = [];
+  for (const issue of issues) {
+    const key =
+      `${issue.code}\u0000${issue.line}\u0000${issue.column}\u0000${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(issue);
+  }
+  // Array.prototype.sort is stable: equal positions keep walk order.
+  return out.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+function _show(text: string): string {
+  const flat = text.replace(/\s+/g, " ");
+  return flat.length > _MAX_SHOWN ? `${flat.slice(0, _MAX_SHOWN)}…` : flat;
+}
+
+/** acorn's SyntaxError carries `pos` and `loc` besides its message. */
+function _syntaxDetails(
+  error: unknown,
+): { message: string; line: number; column: number } | undefined {
+  if (!(error instanceof SyntaxError)) return undefined;
+  const loc = (error as SyntaxError & { loc?: acorn.Position }).loc;
+  return {
+    message: error.message.replace(/ \(\d+:\d+\)$/, ""),
+    line: loc?.line ?? 1,
+    column: (loc?.column ?? 0) + 1,
+  };
+}
+
+class _Checker {
+  readonly #skills = new Map<string, _Skill>();
+  readonly #mode: "program" | "check";
+  readonly #source: string;
+  readonly #issues: VerifierIssue[];
+  #depth = 0;
+
+  constructor(
+    api: VerifierApi,
+    mode: "program" | "check",
+    source: string,
+    issues: VerifierIssue[],
+  ) {
+    for (const skill of api.skills) this.#skills.set(skill.name, skill);
+    this.#mode = mode;
+    this.#source = source;
+    this.#issues = issues;
+  }
+
+  // ---- entry points -------------------------------------------------------
+
+  checkProgram(): void {
+    const options: acorn.Options = {
+      ecmaVersion: _ECMA_VERSION,
+      sourceType: "script",
+      locations: true,
+    };
+    let program: acorn.Program;
+    try {
+      program = acorn.parse(this.#source, options);
+    } catch (error) {
+      const module = this.#parseAsModule(options);
+      if (module === undefined) {
+        this.#reportParseError(error);
+        return;
+      }
+      program = module;
+    }
+    this.#guarded(() => {
+      const scope = this.#functionScope(null, program.body);
+      for (const statement of program.body) this.#statement(statement, scope);
+    });
+  }
+
+  checkExpression(): void {
+    const options: acorn.Options = {
+      ecmaVersion: _ECMA_VERSION,
+      sourceType: "script",
+      locations: true,
+    };
+    let expression: acorn.Expression;
+    try {
+      expression = acorn.parseExpressionAt(this.#source, 0, options);
+    } catch (error) {
+      this.#reportParseError(error);
+      return;
+    }
+    try {
+      const rest = acorn.tokenizer(this.#source.slice(expression.end), options);
+      const token = rest.getToken();
+      if (token.type !== acorn.tokTypes.eof) {
+        this.#issueAtOffset(
+          "syntax_error",
+          `Cannot verify check: unexpected ${
+            _show(this.#source.slice(expression.end + token.start))
+          } after the expression; a check is a single expression`,
+          expression.end + token.start,
+        );
+        return;
+      }
+    } catch (error) {
+      const details = _syntaxDetails(error);
+      const pos = (error as { pos?: number }).pos ?? 0;
+      this.#issueAtOffset(
+        "syntax_error",
+        `Cannot verify check: ${
+          details?.message ?? "unexpected text"
+        } after the expression`,
+        expression.end + pos,
+      );
+      return;
+    }
+    this.#guarded(() => {
+      this.#expression(expression, { parent: null, names: new Set() });
+    });
+  }
+
+  /** Runs the walk, turning runaway nesting into a `too_large` issue. */
+  #guarded(walk: () => void): void {
+    try {
+      walk();
+    } catch (error) {
+      if (error instanceof _TooDeep) {
+        this.#issue(
+          "too_large",
+          `Cannot verify program: nesting too deep (more than ${_MAX_DEPTH} levels)`,
+          error.node,
+        );
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * A script that fails to parse may be a module (import/export, import.meta,
+   * top-level await): parse it as one so those get `forbidden_syntax` and the
+   * rest is still checked. `undefined` when it is no module either.
+   */
+  #parseAsModule(options: acorn.Options): acorn.Program | undefined {
+    try {
+      return acorn.parse(this.#source, { ...options, sourceType: "module" });
+    } catch {
+      return undefined;
+    }
+  }
+
+  #reportParseError(error: unknown): void {
+    if (error instanceof RangeError) {
+      this.#issues.push({
+        code: "too_large",
+        message: "Cannot parse program: nesting too deep",
+        line: 1,
+        column: 1,
+      });
+      return;
+    }
+    const details = _syntaxDetails(error);
+    if (details === undefined) throw error;
+    const what = this.#mode === "check" ? "check" : "program";
+    let code = "syntax_error";
+    let message = `Cannot parse ${what}: ${details.message}`;
+    if (/stack space/i.test(details.message)) {
+      code = "too_large";
+      message = `Cannot parse ${what}: nesting too deep`;
+    } else if (
+      /'import' and 'export'|import\.meta|sourceType: module/.test(
+        details.message,
+      )
+    ) {
+      code = "forbidden_syntax";
+      message =
+        `Cannot use import/export in a ${what}: it is a plain script without modules (${details.message})`;
+    }
+    this.#issues.push({
+      code,
+      message,
+      line: details.line,
+      column: details.column,
+    });
+  }
+
+  // ---- issues -------------------------------------------------------------
+
+  #issue(
+    code: string,
+    message: string,
+    node: { loc?: acorn.SourceLocation | null; start: number },
+  ): void {
+    const loc = node.loc?.start ?? acorn.getLineInfo(this.#source, node.start);
+    this.#issues.push({
+      code,
+      message,
+      line: loc.line,
+      column: loc.column + 1,
+    });
+  }
+
+  #issueAtOffset(code: string, message: string, offset: number): void {
+    const loc = acorn.getLineInfo(
+      this.#source,
+      Math.min(offset, this.#source.length),
+    );
+    this.#issues.push({
+      code,
+      message,
+      line: loc.line,
+      column: loc.column + 1,
+    });
+  }
+
+  #text(node: _Node): string {
+    return _show(this.#source.slice(node.start, node.end));
+  }
+
+  #enter(node: _Node): void {
+    if (++this.#depth > _MAX_DEPTH) throw new _TooDeep(node);
+  }
+
+  #leave(): void {
+    this.#depth--;
+  }
+
+  // ---- scopes -------------------------------------------------------------
+
+  /** A function (or program) scope holding its hoisted `var`s and its body's lexical names. */
+  #functionScope(
+    parent: _Scope | null,
+    body: ReadonlyArray<_Node>,
+  ): _Scope {
+    const scope: _Scope = { parent, names: new Set() };
+    for (const statement of body) _collectVarNames(statement, scope.names);
+    _collectLexicalNames(body, scope.names);
+    return scope;
+  }
+
+  #blockScope(parent: _Scope, body: ReadonlyArray<_Node>): _Scope {
+    const scope: _Scope = { parent, names: new Set() };
+    _collectLexicalNames(body, scope.names);
+    return scope;
+  }
+
+  #resolve(name: string, scope: _Scope | null): _Resolved {
+    for (let s = scope; s !== null; s = s.parent) {
+      if (s.names.has(name)) return "local";
+    }
+    if (this.#skills.has(name)) return "skill";
+    if (_BUILTINS.has(name)) return "builtin";
+    if (_CONSTANTS.has(name)) return "constant";
+    return "unknown";
+  }
+
+  // ---- statements ---------------------------------------------------------
+
+  #statements(body: ReadonlyArray<_Node>, scope: _Scope): void {
+    for (const statement of body) this.#statement(statement, scope);
+  }
+
+  #statement(node: _Node, scope: _Scope): void {
+    this.#enter(node);
+    try {
+      this.#statementInner(node, scope);
+    } finally {
+      this.#leave();
+    }
+  }
+
+  #statementInner(node: _Node, scope: _Scope): void {
+    switch (node.type) {
+      case "ExpressionStatement":
+        this.#expression(node.expression, scope);
+        return;
+      case "BlockStatement":
+        this.#statements(node.body, this.#blockScope(scope, node.body));
+        return;
+      case "EmptyStatement":
+      case "BreakStatement":
+      case "ContinueStatement":
+        // A label on break/continue is reported at its LabeledStatement.
+        return;
+      case "DebuggerStatement":
+        this.#issue(
+          "forbidden_syntax",
+          "Cannot use debugger statements in a program",
+          node,
+        );
+        return;
+      case "WithStatement":
+        this.#issue(
+          "forbidden_syntax",
+          "Cannot use with statements: they make names unresolvable",
+          node,
+        );
+        this.#expression(node.object, scope);
+        this.#statement(node.body, scope);
+        return;
+      case "ReturnStatement":
+        if (node.argument) this.#expression(node.argument, scope);
+        return;
+      case "LabeledStatement":
+        this.#issue(
+          "forbidden_syntax",
+          `Cannot use labeled statements: label "${node.label.name}"`,
+          node,
+        );
+        this.#statement(node.body, scope);
+        return;
+      case "IfStatement":
+        this.#expression(node.test, scope);
+        this.#statement(node.consequent, scope);
+        if (node.alternate) this.#statement(node.alternate, scope);
+        return;
+      case "SwitchStatement": {
+        this.#expression(node.discriminant, scope);
+        const inner = this.#blockScope(
+          scope,
+          node.cases.flatMap((c) => c.consequent),
+        );
+        for (const c of node.cases) {
+          if (c.test) this.#expression(c.test, inner);
+          this.#statements(c.consequent, inner);
+        }
+        return;
+      }
+      case "ThrowStatement":
+        this.#expression(node.argument, scope);
+        return;
+      case "TryStatement":
+        this.#statement(node.block, scope);
+        if (node.handler) {
+          const inner: _Scope = { parent: scope, names: new Set() };
+          if (node.handler.param) {
+            _patternNames(node.handler.param, inner.names);
+            this.#pattern(node.handler.param, inner, "declare");
+          }
+          this.#statement(node.handler.body, inner);
+        }
+        if (node.finalizer) this.#statement(node.finalizer, scope);
+        return;
+      case "WhileStatement":
+      case "DoWhileStatement":
+        this.#expression(node.test, scope);
+        this.#statement(node.body, scope);
+        return;
+      case "ForStatement": {
+        const inner = node.init?.type === "VariableDeclaration"
+          ? this.#blockScope(scope, [node.init])
+          : scope;
+        if (node.init) {
+          if (node.init.type === "VariableDeclaration") {
+            this.#statement(node.init, inner);
+          } else this.#expression(node.init, inner);
+        }
+        if (node.test) this.#expression(node.test, inner);
+        if (node.update) this.#expression(node.update, inner);
+        this.#statement(node.body, inner);
+        return;
+      }
+      case "ForInStatement":
+      case "ForOfStatement": {
+        if (node.type === "ForOfStatement" && node.await) {
+          this.#issue(
+            "forbidden_syntax",
+            "Cannot use for await: programs are synchronous",
+            node,
+          );
+        }
+        const inner = node.left.type === "VariableDeclaration"
+          ? this.#blockScope(scope, [node.left])
+          : scope;
+        this.#expression(node.right, scope);
+        if (node.left.type === "VariableDeclaration") {
+          this.#statement(node.left, inner);
+        } else this.#pattern(node.left, inner, "assign");
+        this.#statement(node.body, inner);
+        return;
+      }
+      case "FunctionDeclaration":
+        if (node.id) this.#binding(node.id);
+        this.#function(node, scope);
+        return;
+      case "VariableDeclaration":
+        if (
+          node.kind !== "var" && node.kind !== "let" && node.kind !== "const"
+        ) {
+          this.#issue(
+            "forbidden_syntax",
+            `Cannot use "${node.kind}" declarations`,
+            node,
+          );
+        }
+        for (const declarator of node.declarations) {
+          this.#pattern(declarator.id, scope, "declare");
+          if (declarator.init) this.#expression(declarator.init, scope);
+        }
+        return;
+      case "ClassDeclaration":
+        this.#issue(
+          "forbidden_syntax",
+          `Cannot use classes: class "${node.id?.name ?? "default"}"`,
+          node,
+        );
+        if (node.id) this.#binding(node.id);
+        return;
+      case "ImportDeclaration":
+        this.#issue(
+          "forbidden_syntax",
+          `Cannot use import in a program: it is a plain script without modules`,
+          node,
+        );
+        return;
+      case "ExportNamedDeclaration":
+      case "ExportDefaultDeclaration":
+      case "ExportAllDeclaration":
+        this.#issue(
+          "forbidden_syntax",
+          `Cannot use export in a program: it is a plain script without modules`,
+          node,
+        );
+        if (
+          node.type !== "ExportAllDeclaration" && node.declaration
+        ) {
+          const d = node.declaration;
+          if (
+            d.type === "FunctionDeclaration" ||
+            d.type === "ClassDeclaration" || d.type === "VariableDeclaration"
+          ) this.#statement(d, scope);
+          else this.#expression(d, scope);
+        }
+        return;
+      default:
+        // Any other node here is an expression position the parser allowed.
+        this.#expression(node, scope);
+    }
+  }
+
+  // ---- functions ----------------------------------------------------------
+
+  #function(
+    node:
+      | acorn.FunctionDeclaration
+      | acorn.AnonymousFunctionDeclaration
+      | acorn.FunctionExpression
+      | acorn.ArrowFunctionExpression,
+    scope: _Scope,
+  ): void {
+    if (node.async) {
+      this.#issue(
+        "forbidden_syntax",
+        "Cannot use async functions: skills are synchronous, there is no await",
+        node,
+      );
+    }
+    if (node.generator) {
+      this.#issue("forbidden_syntax", "Cannot use generator functions", node);
+    }
+    let outer = scope;
+    if (node.type === "FunctionExpression" && node.id) {
+      this.#binding(node.id);
+      outer = { parent: scope, names: new Set([node.id.name]) };
+    }
+    const body = node.body.type === "BlockStatement" ? node.body.body : [];
+    const inner = this.#functionScope(outer, body);
+    for (const param of node.params) _patternNames(param, inner.names);
+    for (const param of node.params) this.#pattern(param, inner, "declare");
+    if (node.body.type === "BlockStatement") this.#statements(body, inner);
+    else this.#expression(node.body, inner);
+  }
+
+  // ---- patterns -----------------------------------------------------------
+
+  /** A declared name: it may not shadow a skill, a builtin or a constant. */
+  #binding(id: acorn.Identifier): void {
+    const name = id.name;
+    let why: string | undefined;
+    if (this.#skills.has(name)) why = `it would shadow the skill ${name}`;
+    else if (_BUILTINS.has(name)) why = `it would shadow the builtin ${name}`;
+    else if (_CONSTANTS.has(name)) why = `it would shadow ${name}`;
+    else if (_UNDECLARABLE.has(name)) why = `"${name}" is reserved`;
+    if (why !== undefined) {
+      this.#issue(
+        "forbidden_identifier",
+        `Cannot declare "${name}": ${why}`,
+        id,
+      );
+    }
+  }
+
+  /** A binding pattern (`declare`) or an assignment target (`assign`). */
+  #pattern(node: _Node, scope: _Scope, mode: "declare" | "assign"): void {
+    this.#enter(node);
+    try {
+      switch (node.type) {
+        case "Identifier":
+          if (mode === "declare") this.#binding(node);
+          else this.#assignTarget(node, scope);
+          return;
+        case "MemberExpression":
+          this.#member(node, scope, true);
+          return;
+        case "ObjectPattern":
+          for (const p of node.properties) {
+            if (p.type === "RestElement") {
+              this.#pattern(p.argument, scope, mode);
+            } else {
+              this.#propertyKey(p.key, p.computed, scope);
+              this.#pattern(p.value, scope, mode);
+            }
+          }
+          return;
+        case "ArrayPattern":
+          for (const e of node.elements) if (e) this.#pattern(e, scope, mode);
+          return;
+        case "RestElement":
+          this.#pattern(node.argument, scope, mode);
+          return;
+        case "AssignmentPattern":
+          this.#pattern(node.left, scope, mode);
+          this.#expression(node.right, scope);
+          return;
+        case "ParenthesizedExpression":
+          this.#pattern(node.expression, scope, mode);
+          return;
+        default:
+          this.#expression(node, scope);
+      }
+    } finally {
+      this.#leave();
+    }
+  }
+
+  #assignTarget(id: acorn.Identifier, scope: _Scope): void {
+    const resolved = this.#resolve(id.name, scope);
+    if (resolved === "local") return;
+    const what = {
+      skill: "it is a skill",
+      builtin: "it is a builtin",
+      constant: "it is a constant",
+      unknown:
+        "it is not declared (declare it with let, const or var; implicit globals are not allowed)",
+    }[resolved];
+    this.#issue(
+      "forbidden_identifier",
+      `Cannot assign to "${id.name}": ${what}`,
+      id,
+    );
+  }
+
+  // ---- expressions --------------------------------------------------------
+
+  #expression(node: _Node, scope: _Scope): void {
+    this.#enter(node);
+    try {
+      this.#expressionInner(node, scope);
+    } finally {
+      this.#leave();
+    }
+  }
+
+  #expressionInner(node: _Node, scope: _Scope): void {
+    switch (node.type) {
+      case "Identifier":
+        this.#reference(node, scope, "value");
+        return;
+      case "Literal":
+        if (node.regex) {
+          this.#issue(
+            "forbidden_syntax",
+            `Cannot use regular-expression literals (they cannot be interrupted): ${
+              this.#text(node)
+            }`,
+            node,
+          );
+        }
+        return;
+      case "ThisExpression":
+        this.#issue(
+          "forbidden_identifier",
+          'Cannot use "this": a program has no classes or methods',
+          node,
+        );
+        return;
+      case "Super":
+        this.#issue("forbidden_syntax", 'Cannot use "super"', node);
+        return;
+      case "TemplateLiteral":
+        for (const e of node.expressions) this.#expression(e, scope);
+        return;
+      case "TaggedTemplateExpression":
+        this.#issue(
+          "forbidden_syntax",
+          `Cannot use tagged templates: ${this.#text(node.tag)}\`…\``,
+          node,
+        );
+        this.#expression(node.tag, scope);
+        this.#expression(node.quasi, scope);
+        return;
+      case "ArrayExpression":
+        for (const e of node.elements) if (e) this.#expression(e, scope);
+        return;
+      case "ObjectExpression":
+        for (const p of node.properties) {
+          if (p.type === "SpreadElement") {
+            this.#expression(p.argument, scope);
+            continue;
+          }
+          if (p.kind !== "init") {
+            this.#issue(
+              "forbidden_syntax",
+              `Cannot use ${
+                p.kind === "get" ? "getters" : "setters"
+              } in object literals`,
+              p,
+            );
+          }
+          this.#propertyKey(p.key, p.computed, scope);
+          this.#expression(p.value, scope);
+        }
+        return;
+      case "FunctionExpression":
+      case "ArrowFunctionExpression":
+        this.#function(node, scope);
+        return;
+      case "UnaryExpression":
+        if (node.operator === "delete") {
+          this.#writeTarget(node.argument, scope);
+        } else this.#expression(node.argument, scope);
+        return;
+      case "UpdateExpression":
+        this.#writeTarget(node.argument, scope);
+        return;
+      case "BinaryExpression":
+        if (node.left.type === "PrivateIdentifier") {
+          this.#issue(
+            "forbidden_syntax",
+            "Cannot use private names",
+            node.left,
+          );
+        } else this.#expression(node.left, scope);
+        this.#expression(node.right, scope);
+        return;
+      case "LogicalExpression":
+        this.#expression(node.left, scope);
+        this.#expression(node.right, scope);
+        return;
+      case "AssignmentExpression":
+        this.#pattern(node.left, scope, "assign");
+        this.#expression(node.right, scope);
+        return;
+      case "ConditionalExpression":
+        this.#expression(node.test, scope);
+        this.#expression(node.consequent, scope);
+        this.#expression(node.alternate, scope);
+        return;
+      case "MemberExpression":
+        this.#member(node, scope, false);
+        return;
+      case "CallExpression":
+      case "NewExpression":
+        this.#call(node, scope);
+        return;
+      case "SequenceExpression":
+        for (const e of node.expressions) this.#expression(e, scope);
+        return;
+      case "SpreadElement":
+        this.#expression(node.argument, scope);
+        return;
+      case "ChainExpression":
+      case "ParenthesizedExpression":
+        this.#expression(node.expression, scope);
+        return;
+      case "YieldExpression":
+        this.#issue("forbidden_syntax", "Cannot use yield", node);
+        if (node.argument) this.#expression(node.argument, scope);
+        return;
+      case "AwaitExpression":
+        this.#issue(
+          "forbidden_syntax",
+          "Cannot use await: skills are synchronous",
+          node,
+        );
+        this.#expression(node.argument, scope);
+        return;
+      case "ClassExpression":
+        this.#issue("forbidden_syntax", "Cannot use classes", node);
+        return;
+      case "MetaProperty":
+        this.#issue(
+          "forbidden_syntax",
+          `Cannot use ${node.meta.name}.${node.property.name}`,
+          node,
+        );
+        return;
+      case "ImportExpression":
+        this.#issue(
+          "forbidden_syntax",
+          "Cannot use import(): a program loads no modules",
+          node,
+        );
+        this.#expression(node.source, scope);
+        return;
+      default:
+        this.#issue(
+          "forbidden_syntax",
+          `Cannot use ${node.type} here: ${this.#text(node)}`,
+          node,
+        );
+    }
+  }
+
+  /** An identifier read as a value, called, constructed or used as `X.member`. */
+  #reference(id: acorn.Identifier, scope: _Scope, usage: _Usage): _Resolved {
+    const name = id.name;
+    const resolved = this.#resolve(name, scope);
+    switch (resolved) {
+      case "local":
+      case "constant":
+        return resolved;
+      case "skill": {
+        const skill = this.#skills.get(name);
+        if (this.#mode === "check" && skill?.kind !== "query") {
+          const queries = [...this.#skills.values()].filter((s) =>
+            s.kind === "query"
+          ).map((s) => s.name).join(", ");
+          this.#issue(
+            "forbidden_identifier",
+            `Cannot use the action skill "${name}" in a check: only query skills (${queries}) are allowed`,
+            id,
+          );
+        } else if (usage === "new") {
+          this.#issue(
+            "forbidden_syntax",
+            `Cannot construct the skill "${name}" with new: call it`,
+            id,
+          );
+        }
+        return resolved;
+      }
+      case "builtin":
+        if (_MEMBER_ONLY.has(name) && usage !== "member") {
+          this.#issue(
+            "forbidden_identifier",
+            `Cannot use "${name}" ${
+              usage === "value" ? "as a value" : "as a function"
+            }: use it only as ${name}.<member> (${
+              (_BUILTINS.get(name)?.members ?? []).join(", ")
+            })`,
+            id,
+          );
+        }
+        return resolved;
+      case "unknown":
+        if (name === "await" || name === "yield") {
+          this.#issue("forbidden_syntax", `Cannot use ${name}`, id);
+        } else if (
+          (usage === "call" || usage === "new") && !_KNOWN_GLOBALS.has(name)
+        ) {
+          this.#issue(
+            "unknown_function",
+            `unknown function "${name}": it is not a skill, an allowed builtin or a function the program declares`,
+            id,
+          );
+        } else {
+          this.#issue(
+            "forbidden_identifier",
+            `Cannot use "${name}": it is not a skill, an allowed builtin or a name the program declares`,
+            id,
+          );
+        }
+        return resolved;
+    }
+  }
+
+  /** The target of `delete`, `++`/`--`: a declared name or a member not on a builtin. */
+  #writeTarget(node: _Node, scope: _Scope): void {
+    if (node.type === "Identifier") this.#assignTarget(node, scope);
+    else if (node.type === "MemberExpression") this.#member(node, scope, true);
+    else if (node.type === "ChainExpression") {
+      this.#writeTarget(node.expression, scope);
+    } else this.#expression(node, scope);
+  }
+
+  #member(
+    node: acorn.MemberExpression,
+    scope: _Scope,
+    write: boolean,
+  ): void {
+    let builtin: AllowedBuiltin | undefined;
+    const object = node.object;
+    if (object.type === "Super") {
+      this.#issue("forbidden_syntax", 'Cannot use "super"', object);
+    } else if (object.type === "Identifier") {
+      if (this.#reference(object, scope, "member") === "builtin") {
+        builtin = _BUILTINS.get(object.name);
+      }
+    } else this.#expression(object, scope);
+
+    const property = node.property;
+    let name: string | undefined;
+    if (property.type === "PrivateIdentifier") {
+      this.#issue("forbidden_syntax", "Cannot use private names", property);
+      return;
+    }
+    if (!node.computed && property.type === "Identifier") name = property.name;
+    else {
+      name = _staticString(property);
+      if (name === undefined) {
+        this.#expression(property, scope);
+        if (!_safeKey(property, 0)) {
+          this.#issue(
+            "forbidden_property",
+            `Cannot use the computed property [${
+              this.#text(property)
+            }]: the verifier cannot prove it names no dangerous property; use a number, a variable or arithmetic as the key`,
+            property,
+          );
+          return;
+        }
+      }
+    }
+    if (name !== undefined && _FORBIDDEN_PROPERTIES.has(name)) {
+      this.#issue(
+        "forbidden_property",
+        `Cannot access the property "${name}": it reaches prototypes, constructors or the call stack`,
+        property,
+      );
+      return;
+    }
+    if (builtin !== undefined) {
+      const members = builtin.members ?? [];
+      if (name === undefined || !members.includes(name)) {
+        this.#issue(
+          "forbidden_property",
+          `Cannot use ${builtin.name}.${name ?? `[${this.#text(property)}]`}: ${
+            members.length > 0
+              ? `allowed members of ${builtin.name} are ${members.join(", ")}`
+              : `${builtin.name} has no allowed members`
+          }`,
+          property,
+        );
+        return;
+      }
+    }
+    if (write) {
+      const root = _memberRoot(node);
+      if (root?.type === "Identifier") {
+        const resolved = this.#resolve(root.name, scope);
+        if (resolved === "builtin" || resolved === "skill") {
+          this.#issue(
+            "forbidden_property",
+            `Cannot modify ${this.#text(node)}: ${resolved}s are read-only`,
+            node,
+          );
+        }
+      }
+    }
+  }
+
+  /** An object-literal or destructuring key. */
+  #propertyKey(key: _Node, computed: boolean, scope: _Scope): void {
+    let name: string | undefined;
+    if (!computed && key.type === "Identifier") name = key.name;
+    else if (!computed && key.type === "Literal") name = String(key.value);
+    else {
+      name = _staticString(key);
+      if (name === undefined) {
+        this.#expression(key, scope);
+        if (!_safeKey(key, 0)) {
+          this.#issue(
+            "forbidden_property",
+            `Cannot use the computed key [${
+              this.#text(key)
+            }]: the verifier cannot prove it names no dangerous property`,
+            key,
+          );
+        }
+        return;
+      }
+    }
+    if (_FORBIDDEN_PROPERTIES.has(name)) {
+      this.#issue(
+        "forbidden_property",
+        `Cannot use the property name "${name}": it reaches prototypes, constructors or the call stack`,
+        key,
+      );
+    }
+  }
+
+  #call(node: acorn.CallExpression | acorn.NewExpression, scope: _Scope): void {
+    const callee = node.callee;
+    let skill: _Skill | undefined;
+    if (callee.type === "Identifier") {
+      const usage = node.type === "NewExpression" ? "new" : "call";
+      if (this.#reference(callee, scope, usage) === "skill") {
+        skill = this.#skills.get(callee.name);
+      }
+    } else if (callee.type === "Super") {
+      this.#issue("forbidden_syntax", 'Cannot use "super"', callee);
+    } else this.#expression(callee, scope);
+    for (const arg of node.arguments) this.#expression(arg, scope);
+    if (skill !== undefined && node.type === "CallExpression") {
+      this.#skillCall(skill, node, scope);
+    }
+    if (
+      callee.type === "MemberExpression" && !callee.computed &&
+      callee.object.type === "Identifier" && callee.object.name === "Object" &&
+      callee.property.type === "Identifier" &&
+      callee.property.name === "assign" &&
+      this.#resolve("Object", scope) === "builtin"
+    ) {
+      const target = node.arguments[0];
+      if (target?.type === "Identifier") {
+        const resolved = this.#resolve(target.name, scope);
+        if (resolved === "builtin" || resolved === "skill") {
+          this.#issue(
+            "forbidden_property",
+            `Cannot modify "${target.name}" with Object.assign: ${resolved}s are read-only`,
+            target,
+          );
+        }
+      }
+    }
+  }
+
+  #skillCall(skill: _Skill, node: acorn.CallExpression, scope: _Scope): void {
+    const params = skill.params;
+    let required = 0;
+    params.forEach((p, i) => {
+      if (!p.optional) required = i + 1;
+    });
+    const args = node.arguments;
+    const spreadAt = args.findIndex((a) => a.type === "SpreadElement");
+    if (
+      spreadAt < 0 && (args.length < required || args.length > params.length)
+    ) {
+      const want = required === params.length
+        ? `${required}`
+        : `${required} to ${params.length}`;
+      const names = params.map((p) => p.optional ? `${p.name}?` : p.name)
+        .join(", ");
+      this.#issue(
+        "bad_arity",
+        `Cannot call ${skill.name}: it takes ${want} argument(s) (${names}), got ${args.length}`,
+        node,
+      );
+    }
+    const checked = Math.min(
+      spreadAt < 0 ? args.length : spreadAt,
+      params.length,
+    );
+    for (let i = 0; i < checked; i++) {
+      const arg = args[i];
+      const param = params[i];
+      if (arg === undefined || param === undefined) continue;
+      const literal = this.#literal(arg, scope, 0);
+      if (literal === undefined) continue;
+      if (literal.value === undefined && param.optional) continue;
+      const result = param.schema.safeParse(literal.value);
+      if (result.success) continue;
+      const why = (result.error?.issues ?? []).map((issue) => {
+        const at = issue.path.length > 0
+          ? `${issue.path.map(String).join(".")}: `
+          : "";
+        return at + issue.message;
+      }).join("; ") || "rejected by the schema";
+      this.#issue(
+        "bad_argument",
+        `Cannot call ${skill.name}: argument "${param.name}" is invalid (${why}), got ${
+          this.#text(arg)
+        }`,
+        arg,
+      );
+    }
+  }
+
+  /** The value of a literal argument (literal leaves only), or `undefined`. */
+  #literal(
+    node: _Node,
+    scope: _Scope,
+    depth: number,
+  ): { value: unknown } | undefined {
+    if (depth > _MAX_LITERAL_DEPTH) return undefined;
+    switch (node.type) {
+      case "Literal":
+        return node.regex ? undefined : { value: node.value };
+      case "TemplateLiteral": {
+        const cooked = node.quasis[0]?.value.cooked;
+        return node.expressions.length === 0 && typeof cooked === "string"
+          ? { value: cooked }
+          : undefined;
+      }
+      case "Identifier":
+        if (
+          _CONSTANTS.has(node.name) &&
+          this.#resolve(node.name, scope) === "constant"
+        ) {
+          return {
+            value: node.name === "NaN"
+              ? NaN
+              : node.name === "Infinity"
+              ? Infinity
+              : undefined,
+          };
+        }
+        return undefined;
+      case "UnaryExpression": {
+        if (node.operator !== "-" && node.operator !== "+") return undefined;
+        const inner = this.#literal(node.argument, scope, depth + 1);
+        if (typeof inner?.value !== "number") return undefined;
+        return { value: node.operator === "-" ? -inner.value : inner.value };
+      }
+      case "ArrayExpression": {
+        const values: unknown[] = [];
+        for (const e of node.elements) {
+          if (e === null || e.type === "SpreadElement") return undefined;
+          const v = this.#literal(e, scope, depth + 1);
+          if (v === undefined) return undefined;
+          values.push(v.value);
+        }
+        return { value: values };
+      }
+      case "ObjectExpression": {
+        const value: Record<string, unknown> = {};
+        for (const p of node.properties) {
+          if (
+            p.type !== "Property" || p.kind !== "init" || p.method ||
+            p.computed
+          ) return undefined;
+          let key: string;
+          if (p.key.type === "Identifier") key = p.key.name;
+          else if (
+            p.key.type === "Literal" &&
+            (typeof p.key.value === "string" || typeof p.key.value === "number")
+          ) key = String(p.key.value);
+          else return undefined;
+          const v = this.#literal(p.value, scope, depth + 1);
+          if (v === undefined) return undefined;
+          Object.defineProperty(value, key, {
+            value: v.value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+        return { value };
+      }
+      default:
+        return undefined;
+    }
+  }
+}
+
+/** `a.b.c` → `a`; `undefined` when the chain does not start at a name. */
+function _memberRoot(node: acorn.MemberExpression): _Node | undefined {
+  let current: _Node = node;
+  while (current.type === "MemberExpression") current = current.object;
+  return current;
+}
+
+/** A string or number literal, or a template without substitutions, as a string. */
+function _staticString(node: _Node): string | undefined {
+  if (node.type === "Literal") {
+    if (typeof node.value === "string") return node.value;
+    if (typeof node.value === "number" || typeof node.value === "bigint") {
+      return String(node.value);
+    }
+    return undefined;
+  }
+  if (node.type === "TemplateLiteral" && node.expressions.length === 0) {
+    const cooked = node.quasis[0]?.value.cooked;
+    return typeof cooked === "string" ? cooked : undefined;
+  }
+  return undefined;
+}
+
+const _NUMERIC_BINARY: ReadonlySet<string> = new Set([
+  "-",
+  "*",
+  "/",
+  "%",
+  "**",
+  "|",
+  "&",
+  "^",
+  "<<",
+  ">>",
+  ">>>",
+  "==",
+  "!=",
+  "===",
+  "!==",
+  "<",
+  "<=",
+  ">",
+  ">=",
+  "in",
+  "instanceof",
+]);
+
+/**
+ * Whether a computed key provably is a number, boolean or undefined, or comes
+ * from a variable or member (which the runtime sandbox guards): never a
+ * string built in the program.
+ */
+function _safeKey(node: _Node, depth: number): boolean {
+  if (depth > _MAX_LITERAL_DEPTH) return false;
+  switch (node.type) {
+    case "Literal":
+      return typeof node.value === "number" ||
+        typeof node.value === "bigint" || typeof node.value === "boolean" ||
+        node.value === null && node.regex === undefined;
+    case "Identifier":
+    case "MemberExpression":
+    case "ChainExpression":
+    case "UpdateExpression":
+      return true;
+    case "UnaryExpression":
+      return node.operator === "-" || node.operator === "+" ||
+        node.operator === "~" || node.operator === "!" ||
+        node.operator === "void";
+    case "BinaryExpression":
+      if (_NUMERIC_BINARY.has(node.operator)) return true;
+      return node.operator === "+" && node.left.type !== "PrivateIdentifier" &&
+        _safeKey(node.left, depth + 1) && _safeKey(node.right, depth + 1);
+    case "LogicalExpression":
+      return _safeKey(node.left, depth + 1) && _safeKey(node.right, depth + 1);
+    case "ConditionalExpression":
+      return _safeKey(node.consequent, depth + 1) &&
+        _safeKey(node.alternate, depth + 1);
+    default:
+      return false;
+  }
+}
+
+/** Adds the names a pattern binds. */
+function _patternNames(node: _Node, out: Set<string>): void {
+  switch (node.type) {
+    case "Identifier":
+      out.add(node.name);
+      return;
+    case "ObjectPattern":
+      for (const p of node.properties) {
+        _patternNames(p.type === "RestElement" ? p.argument : p.value, out);
+      }
+      return;
+    case "ArrayPattern":
+      for (const e of node.elements) if (e) _patternNames(e, out);
+      return;
+    case "RestElement":
+      _patternNames(node.argument, out);
+      return;
+    case "AssignmentPattern":
+      _patternNames(node.left, out);
+      return;
+    default:
+      return;
+  }
+}
+
+/** Adds the `var` names a statement hoists to its function (not into nested functions). */
+function _collectVarNames(
+  node: _Node | null | undefined,
+  out: Set<string>,
+): void {
+  if (!node) return;
+  switch (node.type) {
+    case "VariableDeclaration":
+      if (node.kind === "var") {
+        for (const d of node.declarations) _patternNames(d.id, out);
+      }
+      return;
+    case "BlockStatement":
+      for (const s of node.body) _collectVarNames(s, out);
+      return;
+    case "IfStatement":
+      _collectVarNames(node.consequent, out);
+      _collectVarNames(node.alternate, out);
+      return;
+    case "ForStatement":
+      if (node.init?.type === "VariableDeclaration") {
+        _collectVarNames(node.init, out);
+      }
+      _collectVarNames(node.body, out);
+      return;
+    case "ForInStatement":
+    case "ForOfStatement":
+      if (node.left.type === "VariableDeclaration") {
+        _collectVarNames(node.left, out);
+      }
+      _collectVarNames(node.body, out);
+      return;
+    case "WhileStatement":
+    case "DoWhileStatement":
+    case "LabeledStatement":
+    case "WithStatement":
+      _collectVarNames(node.body, out);
+      return;
+    case "TryStatement":
+      _collectVarNames(node.block, out);
+      _collectVarNames(node.handler?.body, out);
+      _collectVarNames(node.finalizer, out);
+      return;
+    case "SwitchStatement":
+      for (const c of node.cases) {
+        for (const s of c.consequent) _collectVarNames(s, out);
+      }
+      return;
+    case "ExportNamedDeclaration":
+      _collectVarNames(node.declaration, out);
+      return;
+    default:
+      return;
+  }
+}
+
+/** Adds the let/const/function/class (and import) names declared directly in `body`. */
+function _collectLexicalNames(
+  body: ReadonlyArray<_Node>,
+  out: Set<string>,
+): void {
+  for (const node of body) {
+    let d: _Node | null | undefined = node;
+    if (
+      node.type === "ExportNamedDeclaration" ||
+      node.type === "ExportDefaultDeclaration"
+    ) d = node.declaration;
+    if (!d) continue;
+    if (d.type === "VariableDeclaration" && d.kind !== "var") {
+      for (const v of d.declarations) _patternNames(v.id, out);
+    } else if (
+      (d.type === "FunctionDeclaration" || d.type === "ClassDeclaration") &&
+      d.id
+    ) out.add(d.id.name);
+    else if (d.type === "ImportDeclaration") {
+      for (const s of d.specifiers) out.add(s.local.name);
+    }
+  }
+}
