@@ -1,0 +1,15 @@
+/**
+ * The built-in tabletop simulator backend and its scene files.
+ * @module
+ */
+export {
+  loadScene,
+  type LoadSceneOptions,
+  parseScene,
+  type ParseSceneOptions,
+  Scene,
+  SceneError,
+  type SceneObject,
+} from "./scene.ts";
+export { SimBackend, type SimBackendOptions } from "./sim_backend.ts";
+export { BackendDisposedError } from "./backend_disposed_error.ts";
