@@ -92,6 +92,7 @@ export const DEFAULT_CLOCK_SKEW_MS = 60_000;
 
 const _MAX_SIGNATURES = 16;
 const _ED25519_SIGNATURE_BYTES = 64;
+const _MAX_MANIFEST_DEPTH = 32;
 const _PROGRAM_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 const _EnvelopeShape = z.object({
@@ -258,6 +259,14 @@ async function _verify(
       "malformed_manifest",
       name,
       `the payload is not a JSON manifest (${claimed.why})`,
+      "payload",
+    );
+  }
+  if (_depthAbove(claimed.value, _MAX_MANIFEST_DEPTH)) {
+    return _refuse(
+      "malformed_manifest",
+      name,
+      `the manifest nests deeper than ${_MAX_MANIFEST_DEPTH} levels`,
       "payload",
     );
   }
@@ -522,6 +531,18 @@ function _parsePayload(
   } catch (error) {
     return { ok: false, why: _errorText(error) };
   }
+}
+
+/** Whether arrays/objects in `value` nest deeper than `max` (iterative: no stack growth). */
+function _depthAbove(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function _claimedProgramId(value: unknown): string | undefined {
