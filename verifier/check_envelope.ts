@@ -163,6 +163,19 @@ export async function checkEnvelope(
       "Cannot check envelope: options.robotId must be a string and options.trustStore a parsed trust store",
     );
   }
+  if (options.now !== undefined && Number.isNaN(options.now.getTime())) {
+    throw new TypeError(
+      "Cannot check envelope: options.now is an invalid date",
+    );
+  }
+  if (
+    options.clockSkewMs !== undefined &&
+    !(options.clockSkewMs >= 0 && options.clockSkewMs <= 86_400_000)
+  ) {
+    throw new TypeError(
+      `Cannot check envelope: options.clockSkewMs must be 0 to 86400000, got ${options.clockSkewMs}`,
+    );
+  }
   let verified: _Verified | _Refusal;
   try {
     verified = await _verify(envelope, options);
@@ -311,7 +324,8 @@ async function _verify(
   }
   const nowMs = now.getTime();
   const expiresAt = Date.parse(manifest.expiresAt);
-  if (expiresAt < nowMs - skew) {
+  // Negated comparisons fail closed on NaN.
+  if (!(expiresAt >= nowMs - skew)) {
     return _refuse(
       "expired",
       id,
@@ -320,7 +334,7 @@ async function _verify(
     );
   }
   const issuedAt = Date.parse(manifest.issuedAt);
-  if (issuedAt > nowMs + skew) {
+  if (!(issuedAt <= nowMs + skew)) {
     return _refuse(
       "not_yet_valid",
       id,
@@ -505,10 +519,14 @@ function _keyWindow(
   skew: number,
 ): { reason: "expired" | "not_yet_valid"; why: string } | undefined {
   const nowMs = now.getTime();
-  if (key.notAfter !== undefined && Date.parse(key.notAfter) < nowMs - skew) {
+  if (
+    key.notAfter !== undefined && !(Date.parse(key.notAfter) >= nowMs - skew)
+  ) {
     return { reason: "expired", why: `is valid only until ${key.notAfter}` };
   }
-  if (key.notBefore !== undefined && Date.parse(key.notBefore) > nowMs + skew) {
+  if (
+    key.notBefore !== undefined && !(Date.parse(key.notBefore) <= nowMs + skew)
+  ) {
     return {
       reason: "not_yet_valid",
       why: `is valid only from ${key.notBefore}`,

@@ -307,4 +307,12 @@ Deno.test("an error from lastAccepted propagates; bad options throw TypeError", 
     ),
     TypeError,
   );
+  await rejects(
+    checkEnvelope(envelope, options({ now: new Date("not a date") })),
+    TypeError,
+  );
+  await rejects(
+    checkEnvelope(envelope, options({ clockSkewMs: Number.NaN })),
+    TypeError,
+  );
 });
