@@ -287,7 +287,7 @@ function _verify(
     issues.push({
       code: "too_large",
       message: `Cannot verify program: it is larger than ${maxBytes} bytes (${
-        size === Infinity ? `${source.length} characters` : `${size} bytes`
+        size === Infinity ? `at least ${source.length} bytes` : `${size} bytes`
       })`,
       line: 1,
       column: 1,
@@ -1281,12 +1281,8 @@ class _Checker {
       if (literal.value === undefined && param.optional) continue;
       const result = param.schema.safeParse(literal.value);
       if (result.success) continue;
-      const why = (result.error?.issues ?? []).map((issue) => {
-        const at = issue.path.length > 0
-          ? `${issue.path.map(String).join(".")}: `
-          : "";
-        return at + issue.message;
-      }).join("; ") || "rejected by the schema";
+      const why = _issuesText(result.error?.issues ?? [], [], 0) ||
+        "rejected by the schema";
       this.#issue(
         "bad_argument",
         `Cannot call ${skill.name}: argument "${param.name}" is invalid (${why}), got ${
@@ -1372,6 +1368,40 @@ class _Checker {
         return undefined;
     }
   }
+}
+
+type _SchemaIssue = {
+  message: string;
+  path: ReadonlyArray<PropertyKey>;
+};
+
+/**
+ * zod's issues as one line: `path: message`, joined by "; ". A union's
+ * issue (zod 4 `invalid_union`) carries each alternative's issues in
+ * `errors`; they are listed, joined by " | ", so the reason is not just
+ * "Invalid input".
+ */
+function _issuesText(
+  issues: ReadonlyArray<_SchemaIssue>,
+  prefix: ReadonlyArray<PropertyKey>,
+  depth: number,
+): string {
+  return issues.map((issue) => {
+    const path = [...prefix, ...issue.path];
+    const at = path.length > 0 ? `${path.map(String).join(".")}: ` : "";
+    const branches = (issue as { errors?: unknown }).errors;
+    if (depth < 3 && Array.isArray(branches) && branches.length > 0) {
+      const alternatives = branches.map((b) =>
+        Array.isArray(b)
+          ? _issuesText(b as _SchemaIssue[], path, depth + 1)
+          : ""
+      ).filter((t) => t !== "");
+      if (alternatives.length > 0) {
+        return `${at}no alternative matches (${alternatives.join(" | ")})`;
+      }
+    }
+    return at + issue.message;
+  }).join("; ");
 }
 
 /** `a.b.c` → `a`; `undefined` when the chain does not start at a name. */
