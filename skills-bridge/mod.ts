@@ -7,3 +7,13 @@ export * from "./skill_error.ts";
 export * from "./skill_api.ts";
 export * from "./skill_backend.ts";
 export { callSkill } from "./call_skill.ts";
+export * from "./sim/mod.ts";
+export {
+  type NamedType,
+  renderDeclarations,
+  type RenderDeclarationsOptions,
+} from "./render_declarations.ts";
+export {
+  type BackendContractOptions,
+  runBackendContract,
+} from "./backend_contract.ts";

@@ -9,6 +9,7 @@ export {
   type ParseSceneOptions,
   Scene,
   SceneError,
+  type SceneErrorOptions,
   type SceneObject,
 } from "./scene.ts";
 export { SimBackend, type SimBackendOptions } from "./sim_backend.ts";

@@ -222,6 +222,14 @@ export type Scene = z.output<typeof Scene>;
 /** An object of a parsed scene. */
 export type SceneObject = Scene["objects"][number];
 
+/** Options for {@linkcode SceneError}. */
+export interface SceneErrorOptions extends ErrorOptions {
+  /** The file or label the scene came from. */
+  source?: string;
+  /** Each problem found, as `<field path> <what is wrong>`. */
+  problems?: readonly string[];
+}
+
 /** A scene file could not be loaded: unreadable, not JSON, or breaking the rules. */
 export class SceneError extends Error {
   /** The file or label the scene came from, when known. */
@@ -229,12 +237,21 @@ export class SceneError extends Error {
   /** Each problem found, as `<field path> <what is wrong>`. */
   readonly problems: readonly string[];
 
-  /** Creates a scene error; the message names the source and the problems. */
-  constructor(
+  /** Creates a scene error; see {@linkcode SceneError.explain} for the usual message. */
+  constructor(message: string, options: SceneErrorOptions = {}) {
+    const { source, problems, ...errorOptions } = options;
+    super(message, errorOptions);
+    this.name = "SceneError";
+    this.source = source;
+    this.problems = problems ?? [message];
+  }
+
+  /** A scene error whose message names `source` and lists `problems`. */
+  static explain(
     source: string | undefined,
     problems: readonly string[],
-    options?: ErrorOptions,
-  ) {
+    options: ErrorOptions = {},
+  ): SceneError {
     const where = source === undefined
       ? "Cannot load scene"
       : `Cannot load scene "${source}"`;
@@ -242,10 +259,11 @@ export class SceneError extends Error {
     const more = problems.length > MAX_LISTED
       ? ` (and ${problems.length - MAX_LISTED} more)`
       : "";
-    super(`${where}: ${shown}${more}`, options);
-    this.name = "SceneError";
-    this.source = source;
-    this.problems = problems;
+    return new SceneError(`${where}: ${shown}${more}`, {
+      ...options,
+      ...(source === undefined ? {} : { source }),
+      problems,
+    });
   }
 }
 
@@ -273,7 +291,7 @@ export function parseScene(
   const result = Scene.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => _describe(issue, value));
-  throw new SceneError(options.source, problems);
+  throw SceneError.explain(options.source, problems);
 }
 
 /** Options for {@linkcode loadScene}. */
@@ -308,7 +326,7 @@ export async function loadScene(
       : `the file cannot be read (${
         error instanceof Error ? error.message : String(error)
       })`;
-    throw new SceneError(source, [why], { cause: error });
+    throw SceneError.explain(source, [why], { cause: error });
   }
   let json: unknown;
   try {
@@ -319,7 +337,7 @@ export async function loadScene(
     const where = at === undefined
       ? ""
       : ` at line ${at.line} column ${at.column} (position ${at.offset})`;
-    throw new SceneError(source, [
+    throw SceneError.explain(source, [
       `the file is not valid JSON${where}: ${message}`,
     ], { cause: error });
   }
