@@ -355,3 +355,20 @@ Deno.test("_jsonErrorPosition agrees with JSON.parse", () => {
     assertEquals(_jsonErrorPosition(text)?.offset, offset, text);
   }
 });
+
+Deno.test("SceneError takes a message, or explains a source's problems", () => {
+  const plain = new SceneError("Cannot load scene: stdin is empty");
+  assertEquals(plain.message, "Cannot load scene: stdin is empty");
+  assertEquals(plain.problems, ["Cannot load scene: stdin is empty"]);
+  assertEquals(plain.name, "SceneError");
+  const many = SceneError.explain(
+    "s.json",
+    ["a", "b", "c", "d", "e", "f", "g"],
+  );
+  assertEquals(
+    many.message,
+    'Cannot load scene "s.json": a; b; c; d; e (and 2 more)',
+  );
+  assertEquals(many.source, "s.json");
+  assertEquals(many.problems.length, 7);
+});
