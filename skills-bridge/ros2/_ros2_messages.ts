@@ -103,16 +103,14 @@ function toObj(item: unknown, index: number): Obj {
   }
   const m = item as RosMessage;
   try {
+    const id = field(m, "id", "string") as string;
+    const kind = field(m, "kind", "string") as string;
+    const color = field(m, "color", "string") as string;
+    const x = field(m, "x", "number") as number;
+    const y = field(m, "y", "number") as number;
+    const z = field(m, "z", "number") as number;
     const on = field(m, "on", "string") as string;
-    return {
-      id: field(m, "id", "string") as string,
-      kind: field(m, "kind", "string") as string,
-      color: field(m, "color", "string") as string,
-      x: field(m, "x", "number") as number,
-      y: field(m, "y", "number") as number,
-      z: field(m, "z", "number") as number,
-      on: on === "" ? null : on,
-    };
+    return { id, kind, color, x, y, z, on: on === "" ? null : on };
   } catch (error) {
     throw new _BadMessage(`objects[${index}]: ${(error as Error).message}`);
   }

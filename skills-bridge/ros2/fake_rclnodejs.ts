@@ -253,6 +253,23 @@ export class FakeRclnodejs implements RclnodejsLike {
     };
   }
 
+  /**
+   * Sends a cancel request for every goal of `actionName` from outside the
+   * backend (as `ros2 action` tools or another client can); each goal's
+   * server decides as for any cancel request.
+   */
+  cancelAllGoals(actionName: string): void {
+    const server = this._actionServers.get(actionName);
+    if (server === undefined) return;
+    this.events.push({ kind: "cancel_requested", name: actionName });
+    for (const goal of server.goals.values()) {
+      if (goal.terminal || goal.isCancelRequested) continue;
+      if ((server.options.cancel?.(goal) ?? "accept") === "accept") {
+        goal.requestCancel();
+      }
+    }
+  }
+
   /** Publishes a message on a topic to every subscription of that topic and type. */
   publish(topic: string, type: string, message: RosMessage): void {
     for (const sub of this._subscriptions) {
