@@ -1167,7 +1167,7 @@ class _Checker {
     }
     if (write) {
       const root = _memberRoot(node);
-      if (root?.type === "Identifier") {
+      if (root.type === "Identifier") {
         const resolved = this.#resolve(root.name, scope);
         if (resolved === "builtin" || resolved === "skill") {
           this.#issue(
@@ -1404,8 +1404,8 @@ function _issuesText(
   }).join("; ");
 }
 
-/** `a.b.c` → `a`; `undefined` when the chain does not start at a name. */
-function _memberRoot(node: acorn.MemberExpression): _Node | undefined {
+/** The innermost object of a member chain: `a.b.c` → `a`, `f().x` → `f()`. */
+function _memberRoot(node: acorn.MemberExpression): _Node {
   let current: _Node = node;
   while (current.type === "MemberExpression") current = current.object;
   return current;
