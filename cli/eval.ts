@@ -1,0 +1,146 @@
+/**
+ * `cap eval [--model <name>] [--only <id>]… [--tasks <dir>] [--max-attempts N]
+ * [--replay] [--json]`: runs the tabletop evaluation suite through synthesis
+ * against the configured model (or the replay server) and prints, per task,
+ * success, attempts used and failure labels, then the totals.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type EvalTaskResult,
+  loadEvalTasks,
+  openModelClient,
+  runEval,
+} from "../synthesis/mod.ts";
+
+const USAGE =
+  `Usage: cap eval [--model <name>] [--only <task id part>]… [--tasks <dir>] [--max-attempts N]
+       [--max-helper-depth N] [--replay] [--json]
+Model: OPENAI_BASE_URL, OPENAI_API_KEY, CAP_MODEL; with neither OPENAI_API_KEY nor
+OPENAI_BASE_URL set, the replay server's recorded answers are used (not a model).`;
+
+/** Options for {@linkcode evalCommand}. */
+export interface EvalCommandOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `cap eval`. Exit code 0 when every task passed, 1 when one failed or
+ * the suite could not run, 2 on bad usage.
+ */
+export async function evalCommand(
+  args: string[],
+  options: EvalCommandOptions = {},
+): Promise<number> {
+  const { signal } = options;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        model: { type: "string" },
+        only: { type: "string", multiple: true },
+        tasks: { type: "string" },
+        "max-attempts": { type: "string" },
+        "max-helper-depth": { type: "string" },
+        replay: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    console.error(`cap eval: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const maxAttempts = _int(values["max-attempts"]);
+  const maxHelperDepth = _int(values["max-helper-depth"]);
+  if (maxAttempts === null || (maxAttempts !== undefined && maxAttempts < 1)) {
+    console.error(
+      `cap eval: --max-attempts must be an integer >= 1, got ${
+        values["max-attempts"]
+      }\n${USAGE}`,
+    );
+    return 2;
+  }
+  if (
+    maxHelperDepth === null ||
+    (maxHelperDepth !== undefined && maxHelperDepth < 0)
+  ) {
+    console.error(
+      `cap eval: --max-helper-depth must be an integer >= 0, got ${
+        values["max-helper-depth"]
+      }\n${USAGE}`,
+    );
+    return 2;
+  }
+  const json = values.json === true;
+  let tasks;
+  let connection;
+  try {
+    tasks = await loadEvalTasks(values.tasks, {
+      ...(values.only === undefined ? {} : { only: values.only }),
+      ...(signal ? { signal } : {}),
+    });
+    if (tasks.length === 0) {
+      console.error(
+        `cap eval: no task matches ${JSON.stringify(values.only ?? [])}`,
+      );
+      return 2;
+    }
+    connection = await openModelClient({
+      ...(values.model === undefined ? {} : { model: values.model }),
+      ...(values.replay ? { replay: true } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (error) {
+    console.error(`cap eval: ${(error as Error).message}`);
+    return 1;
+  }
+  await using _connection = connection;
+  if (!json) {
+    console.log(connection.note);
+    console.log(`Running ${tasks.length} task(s)…`);
+  }
+  const report = await runEval(tasks, {
+    client: connection.client,
+    ...(maxAttempts === undefined ? {} : { maxAttempts }),
+    ...(maxHelperDepth === undefined ? {} : { maxHelperDepth }),
+    ...(json ? {} : { onTask: (r) => console.log(_line(r)) }),
+    ...(signal ? { signal } : {}),
+  });
+  if (json) {
+    console.log(
+      JSON.stringify({ ...report, replay: connection.replay }, null, 2),
+    );
+  } else {
+    const rate = ((100 * report.passed) / report.total).toFixed(0);
+    console.log(
+      `Total: ${report.passed}/${report.total} passed (${rate}%), ${report.attempts} attempt(s), model "${report.model}"${
+        connection.replay ? " (replay: recorded answers, not a model)" : ""
+      }`,
+    );
+  }
+  return report.passed === report.total ? 0 : 1;
+}
+
+function _line(r: EvalTaskResult): string {
+  const labels = r.failureLabels.length === 0 ? "-" : r.failureLabels.join(",");
+  const helpers = r.helpers > 0 ? `  helpers ${r.helpers}` : "";
+  const why = r.ok || r.error === undefined ? "" : `\n       ${r.error}`;
+  return `${r.ok ? "PASS" : "FAIL"} ${
+    r.id.padEnd(42)
+  } attempts ${r.attempts}${helpers}  failures ${labels}${why}`;
+}
+
+function _int(text: string | undefined): number | undefined | null {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  return Number.isInteger(n) ? n : null;
+}
