@@ -12,8 +12,9 @@ const MAX_SHOWN = 80;
 /** Renders a value for an error message, cut to a readable length. */
 export function _show(value: unknown): string {
   let text: string;
-  if (typeof value === "number" && !Number.isFinite(value)) text = String(value);
-  else {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    text = String(value);
+  } else {
     try {
       text = JSON.stringify(value) ?? String(value);
     } catch {

@@ -1,0 +1,98 @@
+/**
+ * `cap`: the cap-edge command line. `deno task cap <subcommand> …`
+ * @module
+ */
+import { runCommand } from "./run.ts";
+import { verifyCommand } from "./verify.ts";
+import { UsageError } from "./_usage_error.ts";
+
+type Command = (
+  args: string[],
+  options: { signal: AbortSignal },
+) => Promise<number>;
+
+const COMMANDS: Record<
+  string,
+  { summary: string; load: () => Promise<Command> }
+> = {
+  verify: {
+    summary:
+      "check a program or a signed envelope (exit 0 accepted, 1 refused)",
+    load: () => Promise.resolve(verifyCommand),
+  },
+  run: {
+    summary:
+      "run a program locally against the simulator and print its evidence",
+    load: () => Promise.resolve(runCommand),
+  },
+};
+
+/** Registers a subcommand (used by the optional modules below). */
+export function _register(
+  name: string,
+  summary: string,
+  load: () => Promise<Command>,
+): void {
+  COMMANDS[name] = { summary, load };
+}
+
+const HELP = () =>
+  `cap — the cap-edge command line
+
+Usage: deno task cap <command> [options]
+
+Commands:
+${
+    Object.entries(COMMANDS).map(([name, c]) =>
+      `  ${name.padEnd(8)} ${c.summary}`
+    ).join("\n")
+  }
+
+Run "deno task cap <command> --help" for a command's options.`;
+
+/** Runs the CLI with `args`; resolves with the exit code. */
+export async function main(
+  args: string[],
+  signal: AbortSignal,
+): Promise<number> {
+  const [name, ...rest] = args;
+  if (
+    name === undefined || name === "--help" || name === "-h" || name === "help"
+  ) {
+    console.log(HELP());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    console.error(`cap: unknown command "${name}"\n\n${HELP()}`);
+    return 2;
+  }
+  try {
+    return await (await command.load())(rest, { signal });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`cap ${name}: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  await import("./_commands.ts");
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error("interrupted"));
+  Deno.addSignalListener("SIGINT", onSignal);
+  let code: number;
+  try {
+    code = await main(Deno.args, controller.signal);
+  } catch (error) {
+    console.error(
+      `cap: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    code = 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+  Deno.exit(code);
+}

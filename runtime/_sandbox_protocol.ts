@@ -1,0 +1,88 @@
+/**
+ * The protocol between the executor (main thread) and its sandbox worker.
+ *
+ * Control lives in a SharedArrayBuffer so that it works while the worker is
+ * blocked: the worker's interrupt handler reads the stop word, and a skill
+ * call blocks the worker on `Atomics.wait` over the response word until the
+ * main thread has run the skill and written the answer.
+ * @module
+ */
+
+/** Int32 slots of the control buffer. */
+export const CTRL = {
+  /** Why the guest must halt; 0 while it may run. See {@linkcode HALT}. */
+  halt: 0,
+  /** 1 when a response is ready for the call whose sequence is in `respSeq`. */
+  resp: 1,
+  respSeq: 2,
+  /** Byte length of the response JSON in the data area. */
+  respLen: 3,
+} as const;
+
+/** Reasons the main thread asks the guest to halt. */
+export const HALT = {
+  none: 0,
+  estop: 1,
+  timeout: 2,
+  budget: 3,
+} as const;
+
+/** Bytes of the control area (Int32 slots). */
+export const CTRL_BYTES = 64;
+/** Bytes available for one skill response (JSON, UTF-8). */
+export const RESP_BYTES = 1 << 20;
+/** Longest argument JSON a guest may send with one skill call. */
+export const MAX_ARGS_JSON = 64 * 1024;
+
+/** Limits for one run inside the sandbox. */
+export interface SandboxLimits {
+  memoryBytes: number;
+  stackBytes: number;
+  /** Absolute deadline, `Date.now()` clock. */
+  deadline: number;
+  /** Per-check deadline for postconditions, milliseconds. */
+  checkTimeoutMs: number;
+}
+
+/** Main → worker. */
+export type ToSandbox = {
+  type: "run";
+  gen: number;
+  source: string;
+  checks: string[];
+  skills: string[];
+  querySkills: string[];
+  limits: SandboxLimits;
+};
+
+/** How the guest program ended, as seen from inside the sandbox. */
+export type GuestEnd =
+  | { kind: "ok" }
+  | {
+    kind: "error";
+    name: string;
+    message: string;
+    code: string | null;
+    line: number | null;
+    /** The interrupt handler fired (stop, deadline). */
+    interrupted: boolean;
+  };
+
+/** Worker → main. */
+export type FromSandbox =
+  | { type: "ready" }
+  | {
+    type: "call";
+    gen: number;
+    seq: number;
+    phase: "program" | "check";
+    skill: string;
+    argsJson: string;
+  }
+  | {
+    type: "done";
+    gen: number;
+    end: GuestEnd;
+    checks: { expr: string; ok: boolean; message?: string }[];
+  }
+  | { type: "fatal"; message: string };

@@ -1,0 +1,740 @@
+import {
+  callSkill,
+  type SkillApi,
+  type SkillBackend,
+  type SkillOutcome,
+  TABLETOP_API,
+  type WorldState,
+} from "../skills-bridge/mod.ts";
+import { verifyProgram } from "../verifier/mod.ts";
+import { _Sandbox, type SandboxResult } from "./_sandbox.ts";
+import { HALT } from "./_sandbox_protocol.ts";
+import { type Caps, DEFAULT_CAPS, lowerCaps } from "./caps.ts";
+import type {
+  CallRecord,
+  CheckRecord,
+  EvidenceRecord,
+  FailureLabel,
+  Outcome,
+  VerifierIssue,
+  VerifierReport,
+} from "./evidence.ts";
+import { labelForSkillCode } from "./failure_label.ts";
+
+/** Longest argument JSON the host accepts for one skill call. */
+const MAX_ARGS_JSON = 64 * 1024;
+/** QuickJS stack cap; the wasm build's own stack overflows well above it. */
+const STACK_BYTES = 256 * 1024;
+
+/** Options of an {@linkcode Executor}. */
+export interface ExecutorOptions {
+  /** The skills the guest drives. The executor does not own it. */
+  backend: SkillBackend;
+  /** The skill API the guest sees; default the tabletop API. */
+  api?: SkillApi;
+  /** Written into every evidence record; default `"local"`. */
+  robotId?: string;
+  /** The robot's caps; manifests and requests can only lower them. */
+  caps?: Partial<Caps>;
+  /** How long a halting guest may take before its worker is killed; default 20 ms. */
+  stopGraceMs?: number;
+  /** How long to wait for in-flight skills to acknowledge a cancel; default 2000 ms. */
+  cancelWaitMs?: number;
+  /** Deadline for each postcondition check; default 1000 ms. */
+  checkTimeoutMs?: number;
+}
+
+/** One program to run. */
+export interface RunRequest {
+  source: string;
+  instruction?: string | null;
+  /** Postconditions: JavaScript expressions over the query skills. */
+  checks?: readonly string[];
+  /** Lower the robot's caps for this run (never raise them). */
+  budgets?: Partial<Caps>;
+  programId?: string | null;
+  version?: number | null;
+  keyId?: string | null;
+  runId?: string;
+}
+
+/** Events of one run, in order; the last is `run_ended` with the evidence. */
+export type RunEvent =
+  | { type: "run_started"; runId: string; at: string }
+  | {
+    type: "skill_started";
+    runId: string;
+    seq: number;
+    skill: string;
+    args: unknown[];
+  }
+  | {
+    type: "skill_feedback";
+    runId: string;
+    seq: number;
+    skill: string;
+    feedback: unknown;
+  }
+  | { type: "skill_ended"; runId: string; call: CallRecord }
+  | { type: "run_ended"; runId: string; evidence: EvidenceRecord };
+
+/** Options of {@linkcode Executor.prototype.run}. */
+export interface RunOptions {
+  /** Aborting halts this run (outcome `stopped`) without latching the e-stop. */
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+}
+
+/** Thrown by `run` while another program drives the robot. */
+export class ExecutorBusyError extends Error {
+  /** Creates the error naming the run in progress. */
+  constructor(runId: string) {
+    super(`Cannot start a run: run "${runId}" is still driving the robot`);
+    this.name = "ExecutorBusyError";
+  }
+}
+
+/** Thrown by `run` after an emergency stop, until `resume()`. */
+export class EstopLatchedError extends Error {
+  /** Creates the error naming why the robot was stopped. */
+  constructor(reason: string) {
+    super(
+      `Cannot start a run: the emergency stop is latched (${reason}); resume first`,
+    );
+    this.name = "EstopLatchedError";
+  }
+}
+
+/** Thrown when an executor is used after it was disposed. */
+export class ExecutorDisposedError extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("Cannot use the executor: it was disposed");
+    this.name = "ExecutorDisposedError";
+  }
+}
+
+type HaltReason = typeof HALT[keyof typeof HALT];
+
+interface ActiveRun {
+  runId: string;
+  sandbox: _Sandbox;
+  skills: AbortController;
+  inflight: Set<Promise<unknown>>;
+  haltReason: HaltReason;
+  haltMessage: string;
+  done: Promise<SandboxResult>;
+  killTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * Runs verified programs in a QuickJS sandbox inside a zero-permission worker,
+ * one at a time, with memory, stack, deadline and skill-call caps, a watchdog
+ * that does not depend on the guest, and an emergency stop.
+ *
+ * @example
+ * ```ts ignore
+ * await using executor = await Executor.create({ backend });
+ * const evidence = await executor.run({ source: 'pick("red_block")' });
+ * ```
+ */
+export class Executor implements AsyncDisposable {
+  readonly #backend: SkillBackend;
+  readonly #api: SkillApi;
+  readonly #robotId: string;
+  readonly #caps: Caps;
+  readonly #stopGraceMs: number;
+  readonly #cancelWaitMs: number;
+  readonly #checkTimeoutMs: number;
+  #sandbox: _Sandbox;
+  #active: ActiveRun | null = null;
+  #busy: string | null = null;
+  #latched: string | null = null;
+  #disposed = false;
+
+  private constructor(options: ExecutorOptions) {
+    this.#backend = options.backend;
+    this.#api = options.api ?? TABLETOP_API;
+    this.#robotId = options.robotId ?? "local";
+    this.#caps = lowerCaps({ ...DEFAULT_CAPS }, options.caps);
+    this.#stopGraceMs = options.stopGraceMs ?? 20;
+    this.#cancelWaitMs = options.cancelWaitMs ?? 2000;
+    this.#checkTimeoutMs = options.checkTimeoutMs ?? 1000;
+    this.#sandbox = new _Sandbox();
+  }
+
+  /** Creates an executor and waits until its sandbox is warm. */
+  static async create(options: ExecutorOptions): Promise<Executor> {
+    const executor = new Executor(options);
+    try {
+      await executor.#sandbox.ready;
+    } catch (error) {
+      await executor[Symbol.asyncDispose]();
+      throw error;
+    }
+    return executor;
+  }
+
+  /** The robot's caps. */
+  get caps(): Caps {
+    return { ...this.#caps };
+  }
+
+  /** The run in progress, or `null`. */
+  get currentRunId(): string | null {
+    return this.#busy;
+  }
+
+  /** Why the e-stop is latched, or `null` when runs are allowed. */
+  get stopReason(): string | null {
+    return this.#latched;
+  }
+
+  /** Waits until the sandbox for the next run is warm. */
+  async warm(): Promise<void> {
+    await this.#sandbox.ready;
+  }
+
+  /**
+   * Verifies and runs one program; always resolves with its evidence record
+   * (also when it is rejected or fails). Throws only when it cannot start:
+   * busy, e-stop latched, disposed.
+   */
+  async run(
+    request: RunRequest,
+    options: RunOptions = {},
+  ): Promise<EvidenceRecord> {
+    if (this.#disposed) throw new ExecutorDisposedError();
+    if (this.#latched !== null) throw new EstopLatchedError(this.#latched);
+    if (this.#busy !== null) throw new ExecutorBusyError(this.#busy);
+    const runId = request.runId ?? crypto.randomUUID();
+    this.#busy = runId;
+    try {
+      return await this.#run(runId, request, options);
+    } finally {
+      this.#busy = null;
+    }
+  }
+
+  /**
+   * Emergency stop: the guest halts, every in-flight skill is cancelled
+   * through its backend, the run ends `stopped` / `estop`, and new runs are
+   * refused until {@linkcode resume}. Resolves once all of that happened.
+   */
+  async stop(reason = "emergency stop"): Promise<void> {
+    this.#latched = reason;
+    const active = this.#active;
+    if (active !== null) await this.#halt(active, HALT.estop, reason);
+  }
+
+  /** Allows runs again after an emergency stop. */
+  resume(): void {
+    this.#latched = null;
+  }
+
+  /** Stops what runs and kills the sandbox worker. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const active = this.#active;
+    if (active !== null) {
+      await this.#halt(active, HALT.estop, "the executor was disposed");
+    }
+    this.#sandbox.terminate();
+  }
+
+  async #run(
+    runId: string,
+    request: RunRequest,
+    options: RunOptions,
+  ): Promise<EvidenceRecord> {
+    const started = performance.now();
+    const startedAt = new Date().toISOString();
+    const emit = (event: RunEvent) => {
+      try {
+        options.onEvent?.(event);
+      } catch {
+        // A listener's failure must not disturb the run.
+      }
+    };
+    emit({ type: "run_started", runId, at: startedAt });
+    const caps = lowerCaps(this.#caps, request.budgets);
+    const checks = [...(request.checks ?? [])];
+    const program = {
+      sha256: await sha256Hex(request.source),
+      source: request.source,
+      instruction: request.instruction ?? null,
+      programId: request.programId ?? null,
+      version: request.version ?? null,
+      keyId: request.keyId ?? null,
+    };
+    const base = { runId, robotId: this.#robotId, startedAt, program };
+    const resources = (skillCalls: number) => ({
+      wallMs: round(performance.now() - started),
+      skillCalls,
+      memoryLimitBytes: caps.memoryBytes,
+      timeoutMs: caps.timeoutMs,
+    });
+
+    const verifier = this.#verify(request.source, checks);
+    if (!verifier.ok) {
+      const first = verifier.issues[0];
+      const evidence: EvidenceRecord = {
+        ...base,
+        endedAt: new Date().toISOString(),
+        verifier,
+        worldBefore: null,
+        worldAfter: null,
+        calls: [],
+        checks: [],
+        outcome: "rejected",
+        failure: {
+          label: "verification_rejected",
+          message: `The verifier refused the program: ${
+            verifier.issues.map((i) =>
+              `${i.code} at ${i.line}:${i.column}: ${i.message}`
+            )
+              .slice(0, 5).join("; ")
+          }${
+            verifier.issues.length > 5
+              ? ` (and ${verifier.issues.length - 5} more)`
+              : ""
+          }`,
+          ...(first && first.line > 0 ? { line: first.line } : {}),
+        },
+        resources: resources(0),
+      };
+      emit({ type: "run_ended", runId, evidence });
+      return evidence;
+    }
+
+    const worldBefore = await this.#world();
+    await this.#ensureSandbox();
+    const sandbox = this.#sandbox;
+    const calls: CallRecord[] = [];
+    const active: ActiveRun = {
+      runId,
+      sandbox,
+      skills: new AbortController(),
+      inflight: new Set(),
+      haltReason: HALT.none,
+      haltMessage: "",
+      done: Promise.resolve({ kind: "killed" }),
+      killTimer: undefined,
+    };
+    const onCall = (
+      call: {
+        gen: number;
+        seq: number;
+        phase: "program" | "check";
+        skill: string;
+        argsJson: string;
+      },
+    ) => {
+      const job = this.#serveCall(active, call, caps, calls, started, emit)
+        .catch((error) => {
+          sandbox.respond(
+            call,
+            JSON.stringify({
+              ok: false,
+              code: "backend_error",
+              message: `Cannot run ${call.skill}: ${
+                error instanceof Error ? error.message : String(error)
+              }`,
+            }),
+          );
+        })
+        .finally(() => active.inflight.delete(job));
+      active.inflight.add(job);
+    };
+    active.done = sandbox.run({
+      source: request.source,
+      checks,
+      skills: this.#api.skills.map((s) => s.name),
+      querySkills: this.#api.skills.filter((s) => s.kind === "query").map((s) =>
+        s.name
+      ),
+      limits: {
+        memoryBytes: caps.memoryBytes,
+        stackBytes: STACK_BYTES,
+        deadline: Date.now() + caps.timeoutMs,
+        checkTimeoutMs: this.#checkTimeoutMs,
+      },
+    }, onCall);
+    this.#active = active;
+    // A stop that came while the run was being prepared applies to it.
+    if (this.#latched !== null) this.#halt(active, HALT.estop, this.#latched);
+    const watchdog = setTimeout(() => {
+      this.#halt(
+        active,
+        HALT.timeout,
+        `the run passed its deadline of ${caps.timeoutMs} ms`,
+      );
+    }, caps.timeoutMs);
+    const onAbort = () => {
+      this.#halt(active, HALT.estop, "the caller cancelled the run");
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    let result: SandboxResult;
+    try {
+      result = await active.done;
+      await this.#settleInflight(active);
+    } finally {
+      clearTimeout(watchdog);
+      clearTimeout(active.killTimer);
+      options.signal?.removeEventListener("abort", onAbort);
+      this.#active = null;
+      if (!sandbox.alive) this.#sandbox = new _Sandbox();
+    }
+
+    const worldAfter = await this.#world();
+    const { outcome, failure, checkRecords } = this.#judge(
+      active,
+      result,
+      caps,
+    );
+    const evidence: EvidenceRecord = {
+      ...base,
+      endedAt: new Date().toISOString(),
+      verifier,
+      worldBefore,
+      worldAfter,
+      calls,
+      checks: checkRecords,
+      outcome,
+      failure,
+      resources: resources(calls.length),
+    };
+    emit({ type: "run_ended", runId, evidence });
+    return evidence;
+  }
+
+  #verify(source: string, checks: string[]): VerifierReport {
+    const report = verifyProgram(source, { api: this.#api }) as VerifierReport;
+    const issues: VerifierIssue[] = [...report.issues];
+    checks.forEach((expr, i) => {
+      const checkReport = verifyProgram(expr, {
+        api: this.#api,
+        mode: "check",
+      });
+      for (const issue of checkReport.issues) {
+        issues.push({
+          ...issue,
+          message: `check ${i + 1} (${
+            JSON.stringify(expr.slice(0, 60))
+          }): ${issue.message}`,
+        });
+      }
+    });
+    return { ok: issues.length === 0, issues };
+  }
+
+  async #world(): Promise<WorldState | null> {
+    try {
+      return await this.#backend.world({
+        signal: AbortSignal.timeout(this.#cancelWaitMs),
+      });
+    } catch {
+      return null;
+    }
+  }
+
+  async #ensureSandbox(): Promise<void> {
+    try {
+      await this.#sandbox.ready;
+    } catch {
+      this.#sandbox = new _Sandbox();
+      await this.#sandbox.ready;
+    }
+  }
+
+  async #serveCall(
+    active: ActiveRun,
+    call: {
+      gen: number;
+      seq: number;
+      phase: "program" | "check";
+      skill: string;
+      argsJson: string;
+    },
+    caps: Caps,
+    calls: CallRecord[],
+    started: number,
+    emit: (event: RunEvent) => void,
+  ): Promise<void> {
+    const { sandbox, runId } = active;
+    const answer = (outcome: SkillOutcome) =>
+      sandbox.respond(
+        call,
+        JSON.stringify(
+          outcome.ok ? { ok: true, value: outcome.value } : {
+            ok: false,
+            code: outcome.error.code,
+            message: outcome.error.message,
+          },
+        ),
+      );
+    if (call.phase === "check") {
+      // Postconditions see only query skills and are not part of the run's calls.
+      answer(
+        await callSkill(
+          this.#backend,
+          this.#api,
+          call.skill,
+          decodeArgs(call.argsJson) ?? [],
+          {
+            signal: active.skills.signal,
+          },
+        ),
+      );
+      return;
+    }
+    if (active.haltReason !== HALT.none) {
+      answer({
+        ok: false,
+        error: {
+          code: "cancelled",
+          message: `Cannot run ${call.skill}: ${active.haltMessage}`,
+        },
+      });
+      return;
+    }
+    if (calls.length >= caps.maxSkillCalls) {
+      const message = `the skill-call budget of ${caps.maxSkillCalls} is spent`;
+      answer({
+        ok: false,
+        error: {
+          code: "cancelled",
+          message: `Cannot run ${call.skill}: ${message}`,
+        },
+      });
+      this.#halt(active, HALT.budget, message);
+      return;
+    }
+    const startMs = round(performance.now() - started);
+    const args = call.argsJson.length > MAX_ARGS_JSON
+      ? null
+      : decodeArgs(call.argsJson);
+    const seq = calls.length + 1;
+    const record: CallRecord = {
+      seq,
+      skill: call.skill,
+      args: args ?? [`<${call.argsJson.length} characters of JSON>`],
+      ok: false,
+      startMs,
+      durationMs: 0,
+    };
+    calls.push(record);
+    emit({
+      type: "skill_started",
+      runId,
+      seq,
+      skill: call.skill,
+      args: record.args,
+    });
+    const outcome: SkillOutcome = args === null
+      ? {
+        ok: false,
+        error: {
+          code: "invalid_argument",
+          message: call.argsJson.length > MAX_ARGS_JSON
+            ? `Cannot call ${call.skill}: its arguments are ${call.argsJson.length} characters of JSON, over the limit of ${MAX_ARGS_JSON}`
+            : `Cannot call ${call.skill}: its arguments are not plain data`,
+        },
+      }
+      : await callSkill(this.#backend, this.#api, call.skill, args, {
+        signal: active.skills.signal,
+        onFeedback: (feedback) =>
+          emit({
+            type: "skill_feedback",
+            runId,
+            seq,
+            skill: call.skill,
+            feedback,
+          }),
+      });
+    record.ok = outcome.ok;
+    if (outcome.ok) record.result = outcome.value;
+    else {record.error = {
+        code: outcome.error.code,
+        message: outcome.error.message,
+      };}
+    record.durationMs = round(performance.now() - started - startMs);
+    emit({ type: "skill_ended", runId, call: record });
+    answer(outcome);
+  }
+
+  /** Halts the guest; resolves when it halted and in-flight skills settled. */
+  async #halt(
+    active: ActiveRun,
+    reason: HaltReason,
+    message: string,
+  ): Promise<void> {
+    if (active.haltReason === HALT.none) {
+      active.haltReason = reason;
+      active.haltMessage = message;
+      active.sandbox.halt(reason);
+      active.skills.abort(new Error(message));
+      // The hard kill never depends on the guest's cooperation.
+      active.killTimer = setTimeout(
+        () => active.sandbox.terminate(),
+        this.#stopGraceMs,
+      );
+    }
+    await active.done;
+    clearTimeout(active.killTimer);
+    await this.#settleInflight(active);
+  }
+
+  async #settleInflight(active: ActiveRun): Promise<void> {
+    if (active.inflight.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...active.inflight]),
+      new Promise((resolve) => timer = setTimeout(resolve, this.#cancelWaitMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #judge(
+    active: ActiveRun,
+    result: SandboxResult,
+    caps: Caps,
+  ): {
+    outcome: Outcome;
+    failure: EvidenceRecord["failure"];
+    checkRecords: CheckRecord[];
+  } {
+    const fail = (
+      label: FailureLabel,
+      message: string,
+      line?: number | null,
+    ) => ({
+      outcome: (label === "estop" ? "stopped" : "failed") as Outcome,
+      failure: { label, message, ...(line ? { line } : {}) },
+      checkRecords: result.kind === "done" ? result.checks : [],
+    });
+    switch (active.haltReason) {
+      case HALT.estop:
+        return fail("estop", `The run was stopped: ${active.haltMessage}`);
+      case HALT.timeout:
+        return fail("timeout", `The run was stopped: ${active.haltMessage}`);
+      case HALT.budget:
+        return fail(
+          "budget_exceeded",
+          `The run was stopped: ${active.haltMessage}`,
+        );
+    }
+    if (result.kind === "killed") {
+      return fail("program_error", "The sandbox was killed");
+    }
+    if (result.kind === "crashed") {
+      if (/call stack|stack overflow/i.test(result.message)) {
+        return fail(
+          "stack_overflow",
+          `The program recursed too deeply: ${result.message}`,
+        );
+      }
+      if (/memory/i.test(result.message)) {
+        return fail(
+          "memory_exceeded",
+          `The program exhausted memory: ${result.message}`,
+        );
+      }
+      return fail("program_error", `The sandbox failed: ${result.message}`);
+    }
+    const { end, checks } = result;
+    if (end.kind === "error") {
+      if (end.interrupted) {
+        return fail(
+          "timeout",
+          `The run passed its deadline of ${caps.timeoutMs} ms`,
+          end.line,
+        );
+      }
+      if (
+        end.name === "InternalError" &&
+        /out of memory|string too long/.test(end.message)
+      ) {
+        return fail(
+          "memory_exceeded",
+          `The program exceeded its memory limit of ${caps.memoryBytes} bytes`,
+          end.line,
+        );
+      }
+      if (
+        /stack overflow|call stack/i.test(end.message) &&
+        (end.name === "InternalError" || end.name === "RangeError")
+      ) {
+        return fail(
+          "stack_overflow",
+          `The program recursed too deeply: ${end.message}`,
+          end.line,
+        );
+      }
+      if (end.name === "SkillError" && end.code !== null) {
+        return fail(
+          labelForSkillCode(end.code),
+          `Uncaught SkillError (${end.code}): ${end.message}`,
+          end.line,
+        );
+      }
+      return fail(
+        "program_error",
+        `Uncaught ${end.name}: ${end.message}`,
+        end.line,
+      );
+    }
+    const failed = checks.filter((c) => !c.ok);
+    if (failed.length > 0) {
+      return {
+        outcome: "failed",
+        failure: {
+          label: "postcondition_failed",
+          message:
+            `The program ended but ${failed.length} of ${checks.length} check(s) failed: ${
+              failed.map((c) => `${c.expr} (${c.message ?? "false"})`).join(
+                "; ",
+              )
+            }`,
+        },
+        checkRecords: checks,
+      };
+    }
+    return { outcome: "succeeded", failure: null, checkRecords: checks };
+  }
+}
+
+function decodeArgs(json: string): unknown[] | null {
+  try {
+    const value = JSON.parse(json, (_key, v) => {
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+        const keys = Object.keys(v);
+        if (keys.length === 1 && keys[0] === "$nonFinite") {
+          return Number((v as { $nonFinite: string }).$nonFinite);
+        }
+      }
+      return v;
+    });
+    return Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** Hex SHA-256 of a string's UTF-8 bytes. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(text),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}

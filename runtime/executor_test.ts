@@ -1,0 +1,393 @@
+import {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+  rejects as assertRejects,
+} from "node:assert/strict";
+import { parseScene, type Scene, SimBackend } from "../skills-bridge/mod.ts";
+import {
+  EstopLatchedError,
+  Executor,
+  ExecutorBusyError,
+  type RunEvent,
+} from "./executor.ts";
+
+const SCENE = parseScene({
+  seed: 7,
+  objects: [
+    { id: "red_block", kind: "block", color: "red", x: 0.1, y: -0.5 },
+    { id: "blue_block", kind: "block", color: "blue", x: 0, y: -0.5 },
+    { id: "blue_bowl", kind: "bowl", color: "blue", x: -0.1, y: -0.4 },
+  ],
+});
+
+function sceneWith(faults: Partial<Scene["faults"]>): Scene {
+  return parseScene({ ...SCENE, faults: { ...SCENE.faults, ...faults } });
+}
+
+async function withExecutor(
+  scene: Scene,
+  body: (executor: Executor) => Promise<void>,
+  caps: { timeoutMs?: number; memoryBytes?: number; maxSkillCalls?: number } =
+    {},
+): Promise<void> {
+  await using backend = new SimBackend(scene, { timeScale: 1 });
+  await using executor = await Executor.create({
+    backend,
+    robotId: "test-arm",
+    caps: { timeoutMs: 5000, memoryBytes: 16 * 1024 * 1024, ...caps },
+  });
+  await body(executor);
+}
+
+Deno.test("executor runs a program and records every call and check", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const events: RunEvent["type"][] = [];
+    const evidence = await executor.run({
+      source: 'pick("red_block");\nplace("blue_bowl");\nsay("done");',
+      instruction: "put the red block in the blue bowl",
+      checks: [
+        'detect("red block")[0].on === "blue_bowl"',
+        "holding() === null",
+      ],
+      programId: "demo",
+      version: 3,
+    }, { onEvent: (event) => events.push(event.type) });
+    assertEquals(evidence.outcome, "succeeded");
+    assertEquals(evidence.failure, null);
+    assertEquals(evidence.robotId, "test-arm");
+    assertEquals(
+      evidence.program.instruction,
+      "put the red block in the blue bowl",
+    );
+    assertEquals(evidence.program.programId, "demo");
+    assertEquals(evidence.program.version, 3);
+    assertEquals(evidence.program.sha256.length, 64);
+    assertEquals(evidence.calls.map((c) => [c.seq, c.skill, c.args, c.ok]), [
+      [1, "pick", ["red_block"], true],
+      [2, "place", ["blue_bowl"], true],
+      [3, "say", ["done"], true],
+    ]);
+    assertEquals(evidence.checks.map((c) => c.ok), [true, true]);
+    assertEquals(
+      evidence.worldBefore?.objects.find((o) => o.id === "red_block")?.on,
+      null,
+    );
+    assertEquals(
+      evidence.worldAfter?.objects.find((o) => o.id === "red_block")?.on,
+      "blue_bowl",
+    );
+    assertEquals(evidence.resources.skillCalls, 3);
+    assertEquals(evidence.resources.memoryLimitBytes, 16 * 1024 * 1024);
+    assertEquals(events[0], "run_started");
+    assertEquals(events.at(-1), "run_ended");
+    assertEquals(events.filter((e) => e === "skill_ended").length, 3);
+  });
+});
+
+Deno.test("executor returns skill results as plain guest values", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const evidence = await executor.run({
+      source: `const blocks = detect("block");
+if (blocks.length !== 2) throw new Error("expected 2 blocks, got " + blocks.length);
+const ws = workspace();
+if (!(ws.xMin < ws.xMax)) throw new Error("bad workspace");
+if (holding() !== null) throw new Error("holding something");
+pick(blocks[0].id);
+if (holding() !== blocks[0].id) throw new Error("not holding");
+place({ x: ws.xMin + 0.05, y: ws.yMax - 0.05 });`,
+    });
+    assertEquals(evidence.outcome, "succeeded", evidence.failure?.message);
+  });
+});
+
+Deno.test("executor labels each failure", async (t) => {
+  const cases: {
+    name: string;
+    source: string;
+    label: string;
+    scene?: Scene;
+    line?: number;
+    checks?: string[];
+    caps?: Record<string, number>;
+  }[] = [
+    {
+      name: "unknown object",
+      source: '\npick("ghost")',
+      label: "invalid_argument",
+      line: 2,
+    },
+    {
+      name: "bad argument at run time",
+      source: "const id = 42;\npick(id)",
+      label: "invalid_argument",
+      line: 2,
+    },
+    {
+      name: "non-finite coordinate",
+      source: "const x = 1 / 0;\npick('red_block');\nplace({x: x, y: -0.5})",
+      label: "invalid_argument",
+      line: 3,
+    },
+    {
+      name: "out of workspace",
+      source: 'pick("red_block"); place({x: 5, y: 5})',
+      label: "invalid_argument",
+    },
+    {
+      name: "gripper full",
+      source: 'pick("red_block");\npick("blue_block")',
+      label: "precondition_violated",
+      line: 2,
+    },
+    {
+      name: "not holding",
+      source: 'place("blue_bowl")',
+      label: "precondition_violated",
+    },
+    {
+      name: "blocked",
+      source: 'pick("red_block"); place("blue_block"); pick("blue_block")',
+      label: "precondition_violated",
+    },
+    {
+      name: "grasp failed",
+      source: 'pick("red_block")',
+      label: "skill_failed",
+      scene: sceneWith({ graspFailureRate: 1 }),
+    },
+    {
+      name: "program error",
+      source: "const o = null;\no.x",
+      label: "program_error",
+      line: 2,
+    },
+    {
+      name: "thrown error",
+      source: 'throw new Error("giving up")',
+      label: "program_error",
+    },
+    {
+      name: "postcondition",
+      source: 'say("nothing")',
+      label: "postcondition_failed",
+      checks: ["holding() === 'red_block'"],
+    },
+    {
+      name: "verification",
+      source: "globalThis.Deno",
+      label: "verification_rejected",
+    },
+    {
+      name: "timeout",
+      source: "while (true) {}",
+      label: "timeout",
+      caps: { timeoutMs: 300 },
+    },
+    {
+      name: "timeout while waiting in a skill",
+      source: "wait(30)",
+      label: "timeout",
+      caps: { timeoutMs: 300 },
+    },
+    {
+      name: "memory",
+      source:
+        "let a = [];\nwhile (true) a.push('xxxxxxxxxxxxxxxxxxxxxxxxxxx' + a.length);",
+      label: "memory_exceeded",
+      caps: { memoryBytes: 4 * 1024 * 1024 },
+    },
+    {
+      name: "string doubling",
+      source: "let s = 'x';\nwhile (true) s = s + s;",
+      label: "memory_exceeded",
+      caps: { memoryBytes: 4 * 1024 * 1024 },
+    },
+    {
+      name: "stack",
+      source: "function f(n) { return f(n + 1) + 1; }\nf(0);",
+      label: "stack_overflow",
+    },
+    {
+      name: "budget",
+      source: "for (let i = 0; i < 100; i++) holding();",
+      label: "budget_exceeded",
+      caps: { maxSkillCalls: 10 },
+    },
+    {
+      name: "budget with the error caught",
+      source:
+        "for (let i = 0; i < 100; i++) { try { holding(); } catch (e) {} }",
+      label: "budget_exceeded",
+      caps: { maxSkillCalls: 10 },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await withExecutor(c.scene ?? SCENE, async (executor) => {
+        const evidence = await executor.run({
+          source: c.source,
+          checks: c.checks ?? [],
+        });
+        assertEquals(
+          evidence.failure?.label,
+          c.label,
+          evidence.failure?.message,
+        );
+        assertEquals(
+          evidence.outcome,
+          c.label === "verification_rejected" ? "rejected" : "failed",
+        );
+        if (c.line !== undefined) assertEquals(evidence.failure?.line, c.line);
+        // The host stays healthy: the next run works.
+        const next = await executor.run({ source: 'say("still alive")' });
+        assertEquals(next.outcome, "succeeded", next.failure?.message);
+      }, c.caps);
+    });
+  }
+});
+
+Deno.test("executor keeps interface errors apart from semantic ones", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const caught = await executor.run({
+      source:
+        `try { pick("ghost"); } catch (e) { if (e.name !== "SkillError" || e.code !== "unknown_object") throw e; }
+say("recovered");`,
+    });
+    assertEquals(caught.outcome, "succeeded", caught.failure?.message);
+    assertEquals(caught.calls[0]?.error?.code, "unknown_object");
+  });
+});
+
+Deno.test("executor retries after grasp failures drawn from the seed", async () => {
+  await withExecutor(sceneWith({ graspFailureRate: 0.5 }), async (executor) => {
+    const evidence = await executor.run({
+      source: `let tries = 0;
+while (true) {
+  try { pick("red_block"); break; }
+  catch (e) { if (e.code !== "grasp_failed" || tries > 50) throw e; tries++; }
+}
+place("blue_bowl");`,
+      checks: ['detect("red")[0].on === "blue_bowl"'],
+    });
+    assertEquals(evidence.outcome, "succeeded", evidence.failure?.message);
+  });
+});
+
+Deno.test("stop halts the guest in every state and latches until resume", async (t) => {
+  // Each program first says "go", so the stop lands while it really spins
+  // (or while it waits inside the skill named by `inSkill`).
+  const states = [
+    {
+      name: "tight loop",
+      source: 'say("go"); let i = 0; while (true) { i++; }',
+    },
+    {
+      name: "memory thrash",
+      source:
+        'say("go"); let a = []; while (true) { a.push([1, 2, 3]); if (a.length > 50000) a = []; }',
+    },
+    {
+      name: "deep recursion",
+      source:
+        'say("go"); function f(n) { if (n > 2000) return 0; return f(n + 1) + f(n + 1); } while (true) f(0);',
+    },
+    { name: "in a skill", source: 'say("go"); wait(30)', inSkill: "wait" },
+    {
+      name: "in a slow pick",
+      source: 'pick("red_block")',
+      inSkill: "pick",
+      scene: sceneWith({ skillLatencyMs: 10_000 }),
+    },
+  ];
+  for (const state of states) {
+    await t.step(state.name, async () => {
+      await withExecutor(state.scene ?? SCENE, async (executor) => {
+        let started!: () => void;
+        const running = new Promise<void>((resolve) => started = resolve);
+        const run = executor.run({ source: state.source }, {
+          onEvent: (event) => {
+            if (state.inSkill === undefined && event.type === "skill_ended") {
+              started();
+            }
+            if (
+              event.type === "skill_started" && event.skill === state.inSkill
+            ) started();
+          },
+        });
+        await running;
+        await executor.stop("test stop");
+        const evidence = await run;
+        assertEquals(evidence.outcome, "stopped");
+        assertEquals(evidence.failure?.label, "estop");
+        for (const call of evidence.calls) {
+          if (!call.ok) assertEquals(call.error?.code, "cancelled");
+        }
+        if (state.scene) {
+          // The cancelled pick left the world unchanged.
+          assertEquals(evidence.worldAfter?.holding, null);
+        }
+        await assertRejects(
+          () => executor.run({ source: 'say("x")' }),
+          EstopLatchedError,
+        );
+        executor.resume();
+        const next = await executor.run({ source: 'say("after resume")' });
+        assertEquals(next.outcome, "succeeded", next.failure?.message);
+      }, { timeoutMs: 30_000 });
+    });
+  }
+});
+
+Deno.test("aborting a run's signal stops it without latching", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const controller = new AbortController();
+    const run = executor.run({ source: "while (true) {}" }, {
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === "run_started") {
+          queueMicrotask(() => controller.abort());
+        }
+      },
+    });
+    const evidence = await run;
+    assertEquals(evidence.outcome, "stopped");
+    assertEquals(executor.stopReason, null);
+    assertEquals(
+      (await executor.run({ source: 'say("x")' })).outcome,
+      "succeeded",
+    );
+  }, { timeoutMs: 30_000 });
+});
+
+Deno.test("only one program drives the robot at a time", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => started = resolve);
+    const first = executor.run({ source: "wait(30)" }, {
+      onEvent: (e) => e.type === "skill_started" && started(),
+    });
+    await running;
+    await assertRejects(
+      () => executor.run({ source: 'say("second")' }),
+      ExecutorBusyError,
+    );
+    await executor.stop();
+    assertEquals((await first).failure?.label, "estop");
+  }, { timeoutMs: 30_000 });
+});
+
+Deno.test("a hostile argument never runs guest code on the host", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    // The verifier refuses getters; at run time data crosses only as JSON made in the guest.
+    const evidence = await executor.run({
+      source: `const target = { x: 0.1, y: -0.5, extra: [1, 2, 3] };
+pick("red_block");
+place(target);`,
+    });
+    assertEquals(evidence.failure?.label, "invalid_argument");
+    assert(
+      evidence.failure?.message.includes("extra"),
+      evidence.failure?.message,
+    );
+  });
+});
