@@ -6,11 +6,12 @@
  * Matched against rclnodejs (RobotWebTools/rclnodejs), `types/index.d.ts`,
  * `types/node.d.ts`, `types/client.d.ts`, `types/action_client.d.ts`,
  * `lib/action/client.js` and `lib/action/client_goal_handle.js`:
- * - `init(context?, argv?): Promise<void>`, `shutdown(context?): void`,
- *   `spin(node, timeout?): void`;
- * - `new Node(nodeName, namespace?)`, `node.createClient(typeClass,
- *   serviceName, options?)`, `node.createSubscription(typeClass, topic,
- *   callback)`, `node.destroy()`;
+ * - `init(context?, argv?): Promise<void>` (throws when the context is
+ *   already initialised), `shutdown(context?): void` (destroys every node);
+ * - `new Node(nodeName, namespace?)`, `node.spin(timeout?)` (what the
+ *   deprecated `rclnodejs.spin(node)` calls, index.js), `node.createClient(
+ *   typeClass, serviceName, options?)`, `node.createSubscription(typeClass,
+ *   topic, callback)`, `node.destroy()`;
  * - `client.waitForService(timeout?): Promise<boolean>` (timeout in ms; `< 0`
  *   or undefined waits forever), `client.sendRequest(request, callback)`;
  * - `new ActionClient(node, typeClass, actionName, options?)`,
@@ -103,6 +104,8 @@ export interface NodeLike {
     topic: string,
     callback: (message: RosMessage) => void,
   ): SubscriptionLike;
+  /** Starts delivering the node's incoming messages (throws when already spinning). */
+  spin(timeout?: number): void;
   /** Destroys a service client. */
   destroyClient(client: ServiceClientLike): void;
   /** Destroys a subscription. */
@@ -117,8 +120,6 @@ export interface RclnodejsLike {
   init(): Promise<void>;
   /** Shuts the default context down, destroying every node. */
   shutdown(): void;
-  /** Starts delivering the node's incoming messages. */
-  spin(node: NodeLike, timeout?: number): void;
   /** `new rclnodejs.Node(name, namespace?)`. */
   Node: new (nodeName: string, namespace?: string) => NodeLike;
   /** `new rclnodejs.ActionClient(node, typeClass, actionName)`. */

@@ -9,7 +9,7 @@
  *
  * - `init()` twice without `shutdown()` throws, as rclnodejs does; creating a
  *   node before `init()` throws.
- * - Messages reach a node only while it spins (`spin(node)`), asynchronously.
+ * - Messages reach a node only while it spins (`node.spin()`), asynchronously.
  * - `ActionClient.sendGoal(goal, feedbackCallback)` resolves with a goal
  *   handle when the server answered, accepted or not; the handle's `status`
  *   starts at ACCEPTED (or UNKNOWN when rejected), follows the status topic,
@@ -204,13 +204,9 @@ export class FakeRclnodejs implements RclnodejsLike {
     this.#initialized = false;
   }
 
-  /** `rclnodejs.spin(node)`: starts delivering the node's messages. */
-  spin(node: NodeLike, _timeout?: number): void {
-    this.calls.spin++;
-    if (!(node instanceof _FakeNode)) {
-      throw new TypeError("Cannot spin: not a node of this rclnodejs");
-    }
-    node._spin();
+  /** `rclnodejs.spin(node)` (deprecated in rclnodejs): `node.spin()`. */
+  spin(node: NodeLike, timeout?: number): void {
+    node.spin(timeout);
   }
 
   /** Adds an action server; dispose the result to remove it. */
@@ -490,7 +486,8 @@ class _FakeNode implements NodeLike {
     return this.#spinning;
   }
 
-  _spin(): void {
+  spin(_timeout?: number): void {
+    this.#graph.calls.spin++;
     if (this.#destroyed) throw new Error("Cannot spin a destroyed node");
     if (this.#spinning) throw new Error("The node is already spinning");
     this.#spinning = true;
@@ -682,13 +679,17 @@ class _FakeActionClient implements ActionClientLike {
           message: request,
         });
         const handle = new _FakeGoalHandle(this, id, accepted);
+        // As rclnodejs's processGoalResponse: the client tracks the handle
+        // (for status updates) only once it has the goal response.
+        this.#node._deliver(() => {
+          if (accepted) this.#handles.set(id, handle);
+          resolve(handle);
+        });
         if (accepted) {
-          this.#handles.set(id, handle);
           const serverGoal = new _ServerGoal(id, request, this);
           server.goals.set(id, serverGoal);
           this.#execute(server, serverGoal);
         } else this.#feedback.delete(id);
-        this.#node._deliver(() => resolve(handle));
       });
     });
   }

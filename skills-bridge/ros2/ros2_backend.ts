@@ -135,7 +135,7 @@ export class Ros2Backend implements SkillBackend {
           (message) => this.#onEstopMessage(message),
         );
       }
-      rcl.spin(this.#node);
+      this.#node.spin();
     } catch (error) {
       this.#node.destroy();
       throw error;
@@ -145,7 +145,7 @@ export class Ros2Backend implements SkillBackend {
   /**
    * Creates the backend: parses `config`, imports rclnodejs (unless
    * injected), calls `init()`, creates the node, its action and service
-   * clients and the e-stop subscription, and spins the node.
+   * clients and the e-stop subscription, and spins the node (`node.spin()`).
    * Throws {@linkcode Ros2UnavailableError} when ROS 2 is not sourced or
    * rclnodejs cannot start, `TypeError` for a bad configuration.
    */

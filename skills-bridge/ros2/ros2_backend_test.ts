@@ -564,3 +564,15 @@ Deno.test("world() over a SimBackend-driven server includes the held object", as
   assert(detected.ok);
   assertEquals((detected.value as { id: string }[]).map((o) => o.id), ["b"]);
 });
+
+Deno.test("a grasp failure in the SimBackend-driven server comes back as grasp_failed", async () => {
+  await using backend = await _ros2OverSim(parseScene({
+    objects: [{ id: "a", kind: "block", color: "red", x: 0.1, y: -0.5 }],
+    faults: { graspFailureRate: 1 },
+  }));
+  const outcome = await backend.invoke("pick", ["a"]);
+  assertEquals(_code(outcome), "grasp_failed");
+  const ended = backend.fake.events.find((e) => e.kind === "goal_ended");
+  assertEquals(ended?.status, GoalStatus.STATUS_ABORTED);
+  assertEquals(await backend.invoke("holding", []), { ok: true, value: null });
+});
