@@ -24,11 +24,11 @@ export type TelemetryLog = (
 
 /** TLS settings: each of `ca`, `cert`, `key` is a PEM string or a path to a PEM file. */
 export interface MqttTlsOptions {
-  ca?: string;
-  cert?: string;
-  key?: string;
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
   /** Verify the broker's certificate. Default true. */
-  rejectUnauthorized?: boolean;
+  rejectUnauthorized?: boolean | undefined;
 }
 
 /** Options of {@linkcode MqttTelemetry}. */
@@ -37,29 +37,29 @@ export interface MqttTelemetryOptions {
   url: string;
   robotId: string;
   /** Topic prefix; topics are `<prefix>/robots/<robotId>/…`. Default `cap/v1`. */
-  topicPrefix?: string;
+  topicPrefix?: string | undefined;
   /** MQTT client id. Default `cap-edge-<robotId>`, fixed so that a restarted service takes over its old session (the old connection's will fires before the new `online`). */
-  clientId?: string;
-  username?: string;
-  password?: string;
-  tls?: MqttTlsOptions;
+  clientId?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+  tls?: MqttTlsOptions | undefined;
   /** The durable queue evidence goes through; the caller owns (and closes) it. */
   outbox: Outbox;
   /** Heartbeat period on `telemetry`. Default 5000 ms. */
-  heartbeatMs?: number;
+  heartbeatMs?: number | undefined;
   /** First reconnect delay; doubles per failed attempt up to `reconnectMaxMs`. Default 500 ms. */
-  reconnectMinMs?: number;
+  reconnectMinMs?: number | undefined;
   /** Reconnect delay cap. Default 30000 ms. */
-  reconnectMaxMs?: number;
+  reconnectMaxMs?: number | undefined;
   /** Evidence messages published and not yet acknowledged at once. Default 64. */
-  maxInFlight?: number;
+  maxInFlight?: number | undefined;
   /** Inbound messages larger than this are ignored. Default 65536 bytes. */
-  maxInboundBytes?: number;
+  maxInboundBytes?: number | undefined;
   /** The service's state, read for each heartbeat. */
   status: () => TelemetrySnapshot;
   /** Called for each valid `cmd/stop` message with its reason. */
-  onStop?: (reason: string) => void;
-  log?: TelemetryLog;
+  onStop?: ((reason: string) => void) | undefined;
+  log?: TelemetryLog | undefined;
 }
 
 /** The topics one robot uses (contract). */
