@@ -17,3 +17,4 @@ export {
   type BackendContractOptions,
   runBackendContract,
 } from "./backend_contract.ts";
+export * from "./ros2/mod.ts";

@@ -13,7 +13,7 @@ export type _Decoded =
   | { ok: true; value: unknown }
   | { ok: false; error: { code: SkillErrorCode; message: string } };
 
-/** The values a skill offers to its goal mapping (see `GOAL_SOURCES`). */
+/** The values a skill offers to its goal mapping (see `ROS2_GOAL_SOURCES`). */
 export function _goalSources(
   skill: string,
   args: readonly unknown[],

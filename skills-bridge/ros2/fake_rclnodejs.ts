@@ -279,7 +279,7 @@ export class FakeRclnodejs implements RclnodejsLike {
   /**
    * Serves every ROS 2 skill of `config` from `backend` (e.g. a SimBackend):
    * action goals and service requests use the default goal fields
-   * (`DEFAULT_GOALS`), results the conventions of this folder's README. A
+   * (`ROS2_DEFAULT_GOALS`), results the conventions of this folder's README. A
    * skill error becomes an ABORTED goal (or a response) with `error_code` and
    * `error_message`; a cancel request aborts the skill's signal and the goal
    * ends CANCELED. Dispose the result to remove the servers.
@@ -849,7 +849,7 @@ class _FakeGoalHandle implements ClientGoalHandleLike {
   }
 }
 
-/** Skill arguments from a goal with the default fields (`DEFAULT_GOALS`). */
+/** Skill arguments from a goal with the default fields (`ROS2_DEFAULT_GOALS`). */
 function _argsFromGoal(skill: string, goal: RosMessage): unknown[] {
   switch (skill) {
     case "detect":

@@ -6,11 +6,11 @@ import type {
 } from "../skill_backend.ts";
 import type { SkillErrorCode } from "../skill_error.ts";
 import {
-  DEFAULT_GOALS,
   parseRos2Config,
+  ROS2_DEFAULT_GOALS,
   type Ros2Config,
   type Ros2ConfigInput,
-  type SkillMapping,
+  type Ros2SkillMapping,
 } from "./ros2_config.ts";
 import { Ros2UnavailableError } from "./ros2_unavailable_error.ts";
 import {
@@ -294,7 +294,7 @@ export class Ros2Backend implements SkillBackend {
 
   async #runAction(
     skill: Skill,
-    mapping: SkillMapping,
+    mapping: Ros2SkillMapping,
     args: readonly unknown[],
     stop: AbortController,
     options: InvokeOptions,
@@ -314,7 +314,7 @@ export class Ros2Backend implements SkillBackend {
       );
     }
     const goal = _buildGoal(
-      mapping.goal ?? DEFAULT_GOALS[skill],
+      mapping.goal ?? ROS2_DEFAULT_GOALS[skill],
       _goalSources(skill, args),
     );
     const onFeedback = options.onFeedback;
@@ -383,7 +383,7 @@ export class Ros2Backend implements SkillBackend {
 
   async #runService(
     skill: Skill,
-    mapping: SkillMapping,
+    mapping: Ros2SkillMapping,
     args: readonly unknown[],
     stop: AbortController,
   ): Promise<SkillOutcome> {
@@ -402,7 +402,7 @@ export class Ros2Backend implements SkillBackend {
       );
     }
     const request = _buildGoal(
-      mapping.goal ?? DEFAULT_GOALS[skill],
+      mapping.goal ?? ROS2_DEFAULT_GOALS[skill],
       _goalSources(skill, args),
     );
     // A service call cannot be cancelled in ROS 2: on a stop its late response is dropped.
@@ -534,7 +534,7 @@ function _fromStatus(
 function _stopped(
   skill: Skill,
   signal: AbortSignal,
-  mapping?: SkillMapping,
+  mapping?: Ros2SkillMapping,
 ): SkillOutcome {
   const reason = signal.reason as StopReason;
   if (reason === "timeout" && mapping !== undefined) {

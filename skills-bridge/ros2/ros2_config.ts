@@ -18,7 +18,7 @@ const FieldPath = z.string().regex(
  * table point; `x`, `y` are the point or `0` for an object; `on_object` tells
  * which. `detect` sends `""` for no query.
  */
-export const GOAL_SOURCES = {
+export const ROS2_GOAL_SOURCES = {
   detect: ["query"],
   pick: ["id"],
   place: ["target_id", "x", "y", "on_object"],
@@ -29,8 +29,8 @@ export const GOAL_SOURCES = {
 } as const satisfies Record<string, readonly string[]>;
 
 /** The goal mapping used when a skill's configuration gives none. */
-export const DEFAULT_GOALS: Record<
-  keyof typeof GOAL_SOURCES,
+export const ROS2_DEFAULT_GOALS: Record<
+  keyof typeof ROS2_GOAL_SOURCES,
   Record<string, string>
 > = {
   detect: { query: "query" },
@@ -52,17 +52,17 @@ const SkillMappingBase = z.strictObject({
     /^[A-Za-z_][A-Za-z0-9_]*\/(action|srv)\/[A-Z][A-Za-z0-9]*$/,
     'an interface type is "<package>/action/<Name>" or "<package>/srv/<Name>"',
   ),
-  /** Goal (or request) field → skill value (see `GOAL_SOURCES`). Default: `DEFAULT_GOALS`. */
+  /** Goal (or request) field → skill value (see `ROS2_GOAL_SOURCES`). Default: `ROS2_DEFAULT_GOALS`. */
   goal: z.record(FieldPath, z.string()).optional(),
   /** How long the skill may run before it ends `backend_error`. */
   timeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
 });
 
 /** How one skill maps onto a ROS 2 action or service. */
-export type SkillMapping = z.infer<typeof SkillMappingBase>;
+export type Ros2SkillMapping = z.infer<typeof SkillMappingBase>;
 
-function mapping(skill: keyof typeof GOAL_SOURCES) {
-  const sources: readonly string[] = GOAL_SOURCES[skill];
+function mapping(skill: keyof typeof ROS2_GOAL_SOURCES) {
+  const sources: readonly string[] = ROS2_GOAL_SOURCES[skill];
   return SkillMappingBase.superRefine((value, ctx) => {
     const kind = value.interface.split("/")[1];
     const want = value.type === "action" ? "action" : "srv";
