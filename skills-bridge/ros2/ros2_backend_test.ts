@@ -3,13 +3,12 @@ import {
   assertEquals,
   assertInstanceOf,
   assertRejects,
-  assertThrows,
 } from "../_assert.ts";
 import { parseScene } from "../sim/mod.ts";
 import type { SkillOutcome } from "../skill_backend.ts";
 import { FakeRclnodejs, type FakeServerGoalHandle } from "./fake_rclnodejs.ts";
 import { Ros2Backend } from "./ros2_backend.ts";
-import { parseRos2Config, type Ros2ConfigInput } from "./ros2_config.ts";
+import type { Ros2ConfigInput } from "./ros2_config.ts";
 import { Ros2UnavailableError } from "./ros2_unavailable_error.ts";
 import { GoalStatus } from "./_rclnodejs_types.ts";
 import { _ros2OverSim, _TEST_CONFIG } from "./_test_setup.ts";
@@ -514,39 +513,6 @@ Deno.test("without a sourced ROS 2 the real lazy import is Ros2UnavailableError"
   } finally {
     if (saved !== undefined) Deno.env.set("AMENT_PREFIX_PATH", saved);
   }
-});
-
-Deno.test("the configuration names its bad fields", () => {
-  const error = assertThrows(
-    () =>
-      parseRos2Config({
-        ..._TEST_CONFIG,
-        skills: {
-          ..._TEST_CONFIG.skills,
-          pick: {
-            type: "action",
-            name: "/cap/pick",
-            interface: "cap_msgs/srv/Pick",
-            goal: { object_id: "colour" },
-          },
-        },
-      }),
-    TypeError,
-  );
-  assertMatch(error.message, /skills\.pick\.interface: a action needs/);
-  assertMatch(
-    error.message,
-    /skills\.pick\.goal\.object_id: pick offers "id", got "colour"/,
-  );
-  const parsed = parseRos2Config(_TEST_CONFIG);
-  assertEquals(parsed.estopTopic, "/cap/estop");
-  assertEquals(parsed.skills.wait, "local");
-  assertEquals(parsed.skills.pick, {
-    type: "action",
-    name: "/cap/pick",
-    interface: "cap_msgs/action/Pick",
-    timeoutMs: 60_000,
-  });
 });
 
 Deno.test("world() over a SimBackend-driven server includes the held object", async () => {
