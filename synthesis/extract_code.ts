@@ -6,13 +6,15 @@ const MAX_SHOWN = 120;
 
 /**
  * Extracts the program from a model's answer: the fenced code blocks marked
- * ```js, ```javascript or bare ``` (the longest wins when there are several),
+ * `js`, `javascript` or bare (the longest wins when there are several),
  * else throws a {@linkcode SynthesisError} with code `malformed_answer`.
  *
  * @example
  * ```ts
- * import { assertEquals } from "@std/assert";
- * assertEquals(extractCode("Here:\n```js\nsay('hi');\n```"), "say('hi');");
+ * import { equal } from "node:assert/strict";
+ * import { extractCode } from "./extract_code.ts";
+ * const fence = "`".repeat(3);
+ * equal(extractCode(`Here:\n${fence}js\nsay("hi");\n${fence}`), 'say("hi");');
  * ```
  */
 export function extractCode(answer: string): string {

@@ -10,6 +10,7 @@ const _fmt = (n: number) => (Object.is(n, -0) ? 0 : n).toFixed(2);
  * @example
  * ```ts
  * import { parseScene } from "../skills-bridge/mod.ts";
+ * import { summarizeScene } from "./summarize_scene.ts";
  * const scene = parseScene({ objects: [{ id: "red_block", kind: "block", color: "red", x: 0.1, y: -0.5 }] });
  * if (!summarizeScene(scene).includes("red_block")) throw new Error("missing");
  * ```

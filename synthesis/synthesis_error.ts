@@ -1,3 +1,5 @@
+import type { SynthesisAttempt } from "./synthesize.ts";
+
 /** Why synthesis could not go on (see {@linkcode SynthesisError}). */
 export type SynthesisErrorCode =
   /** No model is configured (no base URL, no API key, no model name). */
@@ -23,13 +25,13 @@ export class SynthesisError extends Error {
   /** What went wrong. */
   readonly code: SynthesisErrorCode;
   /** The attempts made before the error (empty when none). */
-  readonly attempts: readonly unknown[];
+  readonly attempts: readonly SynthesisAttempt[];
 
   /** Creates a synthesis error with its code; `cause` keeps the original error. */
   constructor(
     code: SynthesisErrorCode,
     message: string,
-    options?: ErrorOptions & { attempts?: readonly unknown[] },
+    options?: ErrorOptions & { attempts?: readonly SynthesisAttempt[] },
   ) {
     super(message, options);
     this.name = "SynthesisError";
