@@ -1,3 +1,4 @@
+import { BackendDisposedError } from "../sim/mod.ts";
 import type { Obj, WorldState } from "../skill_api.ts";
 import type {
   InvokeOptions,
@@ -169,7 +170,8 @@ export class Ros2Backend implements SkillBackend {
 
   /**
    * Runs a skill as its ROS 2 action or service and resolves when it ended.
-   * World errors, backend failures and cancellation resolve `{ ok: false }`.
+   * World errors, backend failures and cancellation resolve `{ ok: false }`;
+   * only use after dispose throws ({@linkcode BackendDisposedError}).
    */
   async invoke(
     skill: string,
@@ -177,7 +179,7 @@ export class Ros2Backend implements SkillBackend {
     options: InvokeOptions = {},
   ): Promise<SkillOutcome> {
     if (this.#disposed) {
-      throw new Error(`Cannot invoke ${skill}: the ros2 backend is disposed`);
+      throw new BackendDisposedError("ros2", `run ${skill}`);
     }
     if (!_isSkill(skill)) {
       return _fail(

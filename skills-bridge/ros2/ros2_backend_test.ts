@@ -4,7 +4,7 @@ import {
   assertInstanceOf,
   assertRejects,
 } from "../_assert.ts";
-import { parseScene } from "../sim/mod.ts";
+import { BackendDisposedError, parseScene } from "../sim/mod.ts";
 import type { SkillOutcome } from "../skill_backend.ts";
 import { FakeRclnodejs, type FakeServerGoalHandle } from "./fake_rclnodejs.ts";
 import { Ros2Backend } from "./ros2_backend.ts";
@@ -471,10 +471,11 @@ Deno.test("the backend spins its node, shares one init and shuts down with its l
   await second[Symbol.asyncDispose]();
   assertEquals(fake.calls.shutdown, 1);
   assertEquals(fake.nodes, 0);
-  await assertRejects(
+  const error = await assertRejects(
     () => first.invoke("pick", ["a"]),
-    Error,
-  ).then((error) => assertMatch(error.message, /disposed/));
+    BackendDisposedError,
+  );
+  assertMatch(error.message, /Cannot run pick: the ros2 backend/);
 });
 
 Deno.test("dispose cancels the goals in flight", async () => {
