@@ -248,3 +248,51 @@ Deno.test("MqttTelemetry honours cmd/stop and ignores malformed commands", async
   telemetry.enqueueEvidence({ runId: "after-garbage" });
   await probe.waitFor((m) => runIds(m).has("after-garbage"), "evidence");
 });
+
+Deno.test("MqttTelemetry connects over TLS with a CA given as a path or as PEM", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o755);
+    const certFile = join(dir, "cert.pem");
+    const keyFile = join(dir, "key.pem");
+    const openssl = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert(openssl.success, new TextDecoder().decode(openssl.stderr));
+    await Deno.chmod(keyFile, 0o644);
+    await using broker = await startMosquitto({ tls: { certFile, keyFile } });
+    assert(broker.url.startsWith("mqtts://"));
+    for (const ca of [certFile, await Deno.readTextFile(certFile)]) {
+      using outbox = Outbox.open(":memory:");
+      await using telemetry = telemetryFor(broker.url, outbox, {
+        tls: { ca },
+      });
+      telemetry.start();
+      await telemetry.waitConnected();
+      telemetry.enqueueEvidence({ runId: "tls-1" });
+      await telemetry.waitDrained();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

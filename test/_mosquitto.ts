@@ -9,6 +9,8 @@ const _MOSQUITTO = Deno.env.get("MOSQUITTO_BIN") ?? "/usr/sbin/mosquitto";
 
 /** Options of {@linkcode startMosquitto}. */
 export interface StartMosquittoOptions {
+  /** Serve MQTT over TLS with this certificate and key (PEM files); the URL is then `mqtts://`. */
+  tls?: { certFile: string; keyFile: string };
   /** How long to wait for the port to accept connections. Default 10 s. */
   readyTimeoutMs?: number;
   signal?: AbortSignal;
@@ -16,7 +18,7 @@ export interface StartMosquittoOptions {
 
 /** A running (or stopped) Mosquitto; dispose to stop it and remove its files. */
 export interface Mosquitto extends AsyncDisposable {
-  /** `mqtt://127.0.0.1:<port>` */
+  /** `mqtt://127.0.0.1:<port>` (`mqtts://` with TLS) */
   readonly url: string;
   readonly port: number;
   /** True while the broker process runs. */
@@ -57,6 +59,10 @@ export async function startMosquitto(
     confPath,
     [
       `listener ${port} 127.0.0.1`,
+      ...(options.tls === undefined ? [] : [
+        `certfile ${options.tls.certFile}`,
+        `keyfile ${options.tls.keyFile}`,
+      ]),
       "allow_anonymous true",
       "persistence true",
       `persistence_location ${dir}/`,
@@ -100,7 +106,9 @@ class _Mosquitto implements Mosquitto {
     this.#confPath = confPath;
     this.#logPath = logPath;
     this.port = port;
-    this.url = `mqtt://127.0.0.1:${port}`;
+    this.url = `${
+      options.tls === undefined ? "mqtt" : "mqtts"
+    }://127.0.0.1:${port}`;
     this.#options = options;
   }
 
