@@ -321,7 +321,7 @@ export class MqttTelemetry implements AsyncDisposable {
     return this.#waitFor(
       () =>
         this.#inFlight.size === 0 && this.#pendingAcks.size === 0 &&
-        this.#outbox.depth() === 0,
+        !this.#outbox.closed && this.#outbox.depth() === 0,
       "drain the outbox",
       options,
     );
@@ -430,7 +430,7 @@ export class MqttTelemetry implements AsyncDisposable {
     client.options.reconnectPeriod = this.#reconnectMs;
     this.#log("info", "mqtt connected", {
       url: this.#options.url,
-      outboxDepth: this.#outbox.depth(),
+      outboxDepth: this.#outbox.closed ? null : this.#outbox.depth(),
     });
     client.subscribe(this.topics.cmdStop, { qos: 1 }, (error, granted) => {
       const failure = error?.message ??
@@ -471,28 +471,28 @@ export class MqttTelemetry implements AsyncDisposable {
   #heartbeat(): void {
     const client = this.#client;
     if (client === null || !client.connected || this.#closed) return;
-    let snapshot: TelemetrySnapshot;
+    let payload: Record<string, unknown>;
     try {
-      snapshot = this.#options.status();
+      const snapshot = this.#options.status();
+      payload = {
+        robotId: this.robotId,
+        state: snapshot.state,
+        currentRunId: snapshot.currentRunId,
+        uptimeMs: Math.round(performance.now() - this.#startedAt),
+        memory: Deno.memoryUsage(),
+        outbox: {
+          depth: this.#outbox.depth(),
+          oldestAgeMs: this.#outbox.oldestAgeMs(),
+          full: this.#outbox.isFull(),
+        },
+        ts: new Date().toISOString(),
+      };
     } catch (error) {
-      this.#log("warn", "mqtt heartbeat skipped: status() failed", {
+      this.#log("warn", "mqtt heartbeat skipped", {
         error: (error as Error).message,
       });
       return;
     }
-    const payload = {
-      robotId: this.robotId,
-      state: snapshot.state,
-      currentRunId: snapshot.currentRunId,
-      uptimeMs: Math.round(performance.now() - this.#startedAt),
-      memory: Deno.memoryUsage(),
-      outbox: {
-        depth: this.#outbox.depth(),
-        oldestAgeMs: this.#outbox.oldestAgeMs(),
-        full: this.#outbox.isFull(),
-      },
-      ts: new Date().toISOString(),
-    };
     client.publish(this.topics.telemetry, JSON.stringify(payload), { qos: 0 });
   }
 
@@ -501,7 +501,7 @@ export class MqttTelemetry implements AsyncDisposable {
     const client = this.#client;
     if (
       client === null || !client.connected || this.#closed ||
-      this.#retryTimer !== undefined
+      this.#retryTimer !== undefined || this.#outbox.closed
     ) {
       return;
     }
