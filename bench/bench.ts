@@ -1,0 +1,195 @@
+/**
+ * `deno task bench`: runs the bench modules and prints a table of medians,
+ * p99s and targets, or with `--json` one JSON object with every figure (and
+ * nothing else) on stdout. Progress goes to stderr.
+ *
+ * ```
+ * deno task bench [--json] [--only core,evidence] [--quick] [--check]
+ * ```
+ *
+ * `--only` runs a subset; `--quick` is a short smoke run (its numbers are
+ * not the figures); `--check` exits 1 when a target fails.
+ *
+ * A bench module is a function that measures and returns named figures;
+ * add one to {@linkcode BENCHES} with the rows (and targets) to show.
+ * @module
+ */
+import type { BenchContext, BenchModule } from "./_bench_module.ts";
+import { collectReport } from "./_collect_report.ts";
+import { renderTable } from "./_render_table.ts";
+import { benchCore } from "./core_bench.ts";
+import { benchEvidence } from "./evidence_bench.ts";
+
+/** Every bench module, in the order they run. */
+const BENCHES: readonly BenchModule[] = [
+  {
+    name: "core",
+    run: ({ quick, log, signal }: BenchContext) =>
+      benchCore({ scale: quick ? 0.05 : 1, log, signal }),
+    rows: [
+      {
+        label: "admission: source → 1st skill call (2 KB)",
+        unit: "ms",
+        median: "admissionP50Ms",
+        p99: "admissionP99Ms",
+        target: { figure: "admissionP99Ms", op: "<=", limit: 5 },
+      },
+      ...(["tightLoop", "memoryThrash", "inSkill", "deepRecursion"] as const)
+        .map((name) => ({
+          label: `stop: ${name}`,
+          unit: "ms",
+          median: `stopMedianMs.${name}`,
+          p99: `stopP99Ms.${name}`,
+          target: { figure: `stopP99Ms.${name}`, op: "<=", limit: 10 } as const,
+        })),
+      {
+        label: "overshoot past a 50 ms deadline",
+        unit: "ms",
+        median: "overshootP50Ms",
+        p99: "overshootP99Ms",
+        target: { figure: "overshootP99Ms", op: "<=", limit: 10 },
+      },
+      {
+        label: "throughput: trivial program, sequential",
+        unit: "/s",
+        value: "throughputPerS",
+        target: { figure: "throughputPerS", op: ">=", limit: 500 },
+      },
+      { label: "trivial program: ours", unit: "ms", median: "oursMedianMs" },
+      {
+        label: "trivial program: @sebastianwessel/quickjs",
+        unit: "ms",
+        median: "peerMedianMs",
+      },
+      {
+        label: "ratio ours / peer (medians)",
+        unit: "",
+        value: "peerRatio",
+        target: { figure: "peerRatio", op: "<=", limit: 0.2 },
+      },
+    ],
+  },
+  {
+    name: "evidence",
+    run: async ({ quick, signal }: BenchContext) => ({
+      ...await benchEvidence({ durationMs: quick ? 1000 : 10_000, signal }),
+    }),
+    rows: [
+      {
+        label: "evidence: outbox → Mosquitto QoS 1, acked",
+        unit: "/s",
+        value: "evidencePerS",
+      },
+      { label: "evidence record size", unit: "B", value: "recordBytes" },
+    ],
+  },
+];
+
+interface Args {
+  json: boolean;
+  quick: boolean;
+  check: boolean;
+  only: string[] | null;
+}
+
+const USAGE =
+  "usage: deno task bench [--json] [--only <name>,<name>…] [--quick] [--check]";
+
+function parseArgs(args: readonly string[]): Args {
+  const parsed: Args = { json: false, quick: false, check: false, only: null };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--json") parsed.json = true;
+    else if (arg === "--quick") parsed.quick = true;
+    else if (arg === "--check") parsed.check = true;
+    else if (arg === "--only" || arg.startsWith("--only=")) {
+      const list = arg === "--only" ? args[++i] : arg.slice("--only=".length);
+      if (list === undefined || list === "") {
+        throw new TypeError(`Cannot parse --only: it needs a list of benches`);
+      }
+      const names = list.split(",").map((s) => s.trim()).filter((s) => s);
+      const unknown = names.filter((n) => !BENCHES.some((b) => b.name === n));
+      if (unknown.length > 0) {
+        throw new TypeError(
+          `Cannot run --only ${list}: no bench named ${
+            unknown.map((n) => JSON.stringify(n)).join(", ")
+          } (there are ${BENCHES.map((b) => b.name).join(", ")})`,
+        );
+      }
+      parsed.only = names;
+    } else {
+      throw new TypeError(`Cannot parse the arguments: unknown "${arg}"`);
+    }
+  }
+  return parsed;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    console.error(USAGE);
+    return 2;
+  }
+  const modules = BENCHES.filter((b) =>
+    args.only === null || args.only.includes(b.name)
+  );
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort(new Error("interrupted (Ctrl-C)"));
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  const results: { module: BenchModule; figures: object }[] = [];
+  try {
+    for (const module of modules) {
+      const log = (line: string) => console.error(`[${module.name}] ${line}`);
+      log("running…");
+      const started = performance.now();
+      const figures = await module.run({
+        quick: args.quick,
+        log,
+        signal: abort.signal,
+      });
+      log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      results.push({ module, figures });
+    }
+  } catch (error) {
+    console.error(
+      `Cannot finish the bench: ${
+        error instanceof Error ? error.stack ?? error.message : String(error)
+      }`,
+    );
+    return abort.signal.aborted ? 130 : 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+  const report = collectReport(results);
+  const failed = Object.values(report.targets).filter((t) => !t.pass);
+  if (args.json) {
+    console.log(JSON.stringify(
+      { ...report.figures, targets: report.targets },
+      null,
+      2,
+    ));
+  } else {
+    console.log(
+      `cap-edge bench — Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs, ${
+        new Date().toISOString()
+      }${args.quick ? " (--quick: smoke run, not the figures)" : ""}\n`,
+    );
+    console.log(renderTable(results, report.targets));
+    const total = Object.keys(report.targets).length;
+    console.log(
+      `\ntargets: ${total - failed.length} of ${total} met${
+        failed.length > 0
+          ? `; missed: ${failed.map((t) => t.figure).join(", ")}`
+          : ""
+      }`,
+    );
+  }
+  return args.check && failed.length > 0 ? 1 : 0;
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args);
+}
