@@ -34,8 +34,8 @@ export function renderTable(
         row.value === undefined ? show(row.median) : show(row.value),
         show(row.p99),
         row.target
-          ? `${which}${row.target.op === "<=" ? "≤" : "≥"} ${
-            format(row.target.limit, row.unit)
+          ? `${which}${row.target.op === "<=" ? "≤" : "≥"} ${row.target.limit}${
+            row.unit === "" ? "" : ` ${row.unit}`
           }`
           : "",
         target ? (target.pass ? "✓ pass" : "✗ FAIL") : "",

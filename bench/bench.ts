@@ -71,19 +71,37 @@ const BENCHES: readonly BenchModule[] = [
   },
   {
     name: "evidence",
-    run: async ({ quick, signal }: BenchContext) => ({
-      ...await benchEvidence({ durationMs: quick ? 1000 : 10_000, signal }),
-    }),
+    run: async ({ quick, signal }: BenchContext) =>
+      prefixed(
+        "evidence",
+        await benchEvidence({ durationMs: quick ? 1000 : 10_000, signal }),
+      ),
     rows: [
       {
         label: "evidence: outbox → Mosquitto QoS 1, acked",
         unit: "/s",
         value: "evidencePerS",
       },
-      { label: "evidence record size", unit: "B", value: "recordBytes" },
+      {
+        label: "evidence record size",
+        unit: "B",
+        value: "evidenceRecordBytes",
+      },
     ],
   },
 ];
+
+/** `figures` with every key that does not start with `prefix` prefixed by it. */
+function prefixed(prefix: string, figures: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(figures).map(([key, value]) => [
+      key.startsWith(prefix)
+        ? key
+        : `${prefix}${key[0]!.toUpperCase()}${key.slice(1)}`,
+      value,
+    ]),
+  );
+}
 
 interface Args {
   json: boolean;

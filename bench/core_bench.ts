@@ -82,7 +82,7 @@ export async function benchCore(
     await warmUp(executor, Math.max(200, 3000 * scale), log, signal);
     const admission = await benchAdmission(
       executor,
-      times(300, 5),
+      times(500, 5),
       log,
       signal,
     );
