@@ -56,11 +56,14 @@ export async function main(
   signal: AbortSignal,
 ): Promise<number> {
   const [name, ...rest] = args;
-  if (
-    name === undefined || name === "--help" || name === "-h" || name === "help"
-  ) {
+  if (name === undefined) {
+    // Bad usage: the help goes to stderr, stdout stays empty.
+    console.error(`cap: no command given\n\n${HELP()}`);
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(HELP());
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
@@ -78,13 +81,14 @@ export async function main(
   }
 }
 
-if (import.meta.main) {
-  await import("./_commands.ts");
+/** Runs the CLI on `Deno.args` and exits with its code. */
+async function _cli(): Promise<never> {
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error("interrupted"));
   Deno.addSignalListener("SIGINT", onSignal);
   let code: number;
   try {
+    await import("./_commands.ts");
     code = await main(Deno.args, controller.signal);
   } catch (error) {
     console.error(
@@ -95,4 +99,10 @@ if (import.meta.main) {
     Deno.removeSignalListener("SIGINT", onSignal);
   }
   Deno.exit(code);
+}
+
+if (import.meta.main) {
+  // Not a top-level await: `_commands.ts` imports this module, which must
+  // finish evaluating first, or the import cycle never resolves.
+  _cli();
 }

@@ -56,12 +56,12 @@ export async function verifyCommand(args: string[]): Promise<number> {
         }`,
       );
     }
-    const robotId = typeof flags.robot === "string" ? flags.robot : undefined;
-    const checked = await checkEnvelope(text, {
-      trustStore,
-      robotId: robotId ?? "*",
-      ...(robotId === undefined ? { anyRobot: true } : {}),
-    });
+    // Without --robot any target is accepted: check as the manifest's own
+    // first robot (the signature is still checked before anything is trusted).
+    const robotId = typeof flags.robot === "string"
+      ? flags.robot
+      : _claimedRobot(envelope);
+    const checked = await checkEnvelope(text, { trustStore, robotId });
     if (!checked.ok) {
       const report = {
         ok: false,
@@ -117,5 +117,24 @@ export function _parseEnvelopeLike(
   } catch {
     // A program that starts with "{" (a block) is still a program.
     return /"payloadType"/.test(trimmed.slice(0, 200)) ? {} : null;
+  }
+}
+
+/**
+ * The first robot an envelope's (not yet verified) manifest names, or `"*"`
+ * when it names none: the target `cap verify` checks as without `--robot`.
+ */
+export function _claimedRobot(envelope: Record<string, unknown>): string {
+  try {
+    if (typeof envelope.payload !== "string") return "*";
+    const bytes = Uint8Array.from(
+      atob(envelope.payload),
+      (c) => c.charCodeAt(0),
+    );
+    const manifest = JSON.parse(new TextDecoder().decode(bytes));
+    const first = manifest?.robots?.[0];
+    return typeof first === "string" ? first : "*";
+  } catch {
+    return "*";
   }
 }
