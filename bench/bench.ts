@@ -172,12 +172,16 @@ async function main(argv: readonly string[]): Promise<number> {
       results.push({ module, figures });
     }
   } catch (error) {
+    if (abort.signal.aborted) {
+      console.error("Cannot finish the bench: it was interrupted (Ctrl-C)");
+      return 130;
+    }
     console.error(
       `Cannot finish the bench: ${
         error instanceof Error ? error.stack ?? error.message : String(error)
       }`,
     );
-    return abort.signal.aborted ? 130 : 1;
+    return 1;
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
