@@ -96,7 +96,12 @@ export async function benchCore(
       signal,
     );
     const peer = await benchPeer(executor, times(150, 5), log, signal);
-    const overshoot = await benchOvershoot(executor, times(40, 3), log, signal);
+    const overshoot = await benchOvershoot(
+      executor,
+      times(100, 3),
+      log,
+      signal,
+    );
     const stop = await benchStop(executor, times(40, 3), log, signal);
     return {
       admissionP50Ms: admission.median,
