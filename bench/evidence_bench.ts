@@ -6,8 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { MqttTelemetry } from "../runtime/mqtt_telemetry.ts";
-import { Outbox } from "../runtime/outbox.ts";
+import { MqttTelemetry, Outbox } from "../runtime/mod.ts";
 import { startMosquitto } from "../test/_mosquitto.ts";
 
 /** Options of {@linkcode benchEvidence}. */

@@ -77,6 +77,8 @@ export async function main(
       console.error(`cap ${name}: ${error.message}`);
       return 2;
     }
+    // The robot's refusal was printed where it happened.
+    if (error instanceof Error && error.name === "RemoteFailed") return 1;
     throw error;
   }
 }

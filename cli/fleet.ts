@@ -5,8 +5,7 @@
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { parseArgs } from "node:util";
-// TODO: import from "../runtime/mod.ts" once it re-exports FleetView.
-import { FleetView } from "../runtime/fleet_view.ts";
+import { FleetView } from "../runtime/mod.ts";
 
 /** Options of {@linkcode fleetCommand}. */
 export interface FleetCommandOptions {

@@ -1,8 +1,4 @@
-import {
-  deepStrictEqual as assertEquals,
-  ok as assert,
-  rejects as assertRejects,
-} from "node:assert/strict";
+import { assert, assertEquals, assertRejects } from "../test/_assert.ts";
 import { parseScene, type Scene, SimBackend } from "../skills-bridge/mod.ts";
 import {
   EstopLatchedError,

@@ -11,7 +11,8 @@ export function assertEquals<T>(
   expected: T,
   message?: string,
 ): void {
-  deepStrictEqual(actual, expected, message);
+  if (message === undefined) deepStrictEqual(actual, expected);
+  else deepStrictEqual(actual, expected, message);
 }
 
 /** Fails unless `condition` is truthy. */
@@ -19,7 +20,8 @@ export function assert(
   condition: unknown,
   message?: string,
 ): asserts condition {
-  ok(condition, message);
+  if (message === undefined) ok(condition);
+  else ok(condition, message);
 }
 
 /** Fails unless `text` contains `part`. */

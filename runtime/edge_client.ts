@@ -1,0 +1,302 @@
+import * as grpc from "@grpc/grpc-js";
+import { _loadProtos } from "./_protos.ts";
+import type { EvidenceRecord, VerifierReport } from "./evidence.ts";
+
+/** Client TLS: PEM text. `cert`/`key` for mutual TLS. */
+export interface EdgeClientTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+  /** Expected server name when it differs from the target host. */
+  serverName?: string;
+}
+
+/** Options of an {@linkcode EdgeClient}. */
+export interface EdgeClientOptions {
+  tls?: EdgeClientTls;
+  /** Default deadline of unary calls, milliseconds; default 30 000. */
+  timeoutMs?: number;
+}
+
+/** A delivery receipt as the robot answers it. */
+export interface WireReceipt {
+  accepted: boolean;
+  reason: string;
+  message: string;
+  programId: string;
+  version: number;
+  payloadSha256: string;
+  keyId: string;
+  idempotent: boolean;
+  verifier: VerifierReport;
+}
+
+/** One run event as streamed by `Run`. */
+export interface WireRunEvent {
+  runId: string;
+  type: string;
+  /** The event (for `run_ended`: the evidence record). */
+  data: unknown;
+}
+
+/** A cached program as `ListPrograms` reports it. */
+export interface WireProgram {
+  programId: string;
+  version: number;
+  payloadSha256: string;
+  keyId: string;
+  instruction: string;
+  acceptedAt: string;
+  expiresAt: string;
+  sourceSha256: string;
+}
+
+/** An error answered by the robot, with its gRPC status code name. */
+export class EdgeCallError extends Error {
+  /** The gRPC status code name, e.g. `FAILED_PRECONDITION`. */
+  readonly code: string;
+
+  /** Creates the error. */
+  constructor(
+    method: string,
+    target: string,
+    code: string,
+    details: string,
+    options?: ErrorOptions,
+  ) {
+    super(`Cannot call ${method} on ${target}: ${code}: ${details}`, options);
+    this.name = "EdgeCallError";
+    this.code = code;
+  }
+}
+
+/**
+ * A gRPC client of one robot's edge runtime (the cloud's delivery client
+ * and the operator's CLI).
+ *
+ * @example
+ * ```ts ignore
+ * using client = new EdgeClient("127.0.0.1:50051");
+ * const { receipt, evidence } = await client.deliver(envelopeJson, { run: true });
+ * ```
+ */
+export class EdgeClient implements Disposable {
+  readonly target: string;
+  // deno-lint-ignore no-explicit-any
+  readonly #stub: any;
+  // deno-lint-ignore no-explicit-any
+  readonly #health: any;
+  readonly #timeoutMs: number;
+
+  /** Connects lazily to `target` (`host:port`). */
+  constructor(target: string, options: EdgeClientOptions = {}) {
+    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(target)) {
+      throw new TypeError(`Cannot connect to "${target}": expected host:port`);
+    }
+    this.target = target;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    const protos = _loadProtos();
+    const credentials = options.tls
+      ? grpc.credentials.createSsl(
+        Buffer.from(options.tls.ca),
+        options.tls.key ? Buffer.from(options.tls.key) : null,
+        options.tls.cert ? Buffer.from(options.tls.cert) : null,
+      )
+      : grpc.credentials.createInsecure();
+    const channelOptions: Record<string, unknown> = {
+      "grpc.max_receive_message_length": 16 * 1024 * 1024,
+      "grpc.max_send_message_length": 64 * 1024 * 1024,
+    };
+    if (options.tls?.serverName) {
+      channelOptions["grpc.ssl_target_name_override"] = options.tls.serverName;
+    }
+    this.#stub = new protos.EdgeRuntime(target, credentials, channelOptions);
+    this.#health = new protos.Health(target, credentials, channelOptions);
+  }
+
+  /** Delivers a signed envelope; with `run`, runs it and returns its evidence. */
+  async deliver(
+    envelope: string | Uint8Array,
+    options: { run?: boolean; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<{ receipt: WireReceipt; evidence: EvidenceRecord | null }> {
+    const bytes = typeof envelope === "string"
+      ? new TextEncoder().encode(envelope)
+      : envelope;
+    const response = await this.#unary<
+      { receipt: WireReceipt; evidenceJson: string }
+    >(
+      "deliver",
+      { envelope: bytes, run: options.run === true },
+      {
+        ...options,
+        timeoutMs: options.timeoutMs ??
+          (options.run ? 24 * 3600_000 : this.#timeoutMs),
+      },
+    );
+    return {
+      receipt: normalizeReceipt(response.receipt),
+      evidence: response.evidenceJson
+        ? JSON.parse(response.evidenceJson)
+        : null,
+    };
+  }
+
+  /** Checks an envelope on the robot without storing or running it. */
+  async validate(
+    envelope: string | Uint8Array,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<WireReceipt> {
+    const bytes = typeof envelope === "string"
+      ? new TextEncoder().encode(envelope)
+      : envelope;
+    const response = await this.#unary<{ receipt: WireReceipt }>("validate", {
+      envelope: bytes,
+    }, options);
+    return normalizeReceipt(response.receipt);
+  }
+
+  /** Runs a cached program; resolves with the evidence record after streaming events to `onEvent`. */
+  run(
+    programId: string,
+    options: {
+      version?: number;
+      signal?: AbortSignal;
+      onEvent?: (event: WireRunEvent) => void;
+    } = {},
+  ): Promise<EvidenceRecord> {
+    return new Promise((resolve, reject) => {
+      const call = this.#stub.run({ programId, version: options.version ?? 0 });
+      let evidence: EvidenceRecord | null = null;
+      const onAbort = () => call.cancel();
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      call.on(
+        "data",
+        (message: { runId: string; type: string; json: string }) => {
+          let data: unknown = null;
+          try {
+            data = JSON.parse(message.json);
+          } catch {
+            data = message.json;
+          }
+          if (message.type === "run_ended") evidence = data as EvidenceRecord;
+          options.onEvent?.({ runId: message.runId, type: message.type, data });
+        },
+      );
+      call.on("error", (error: grpc.ServiceError) => {
+        options.signal?.removeEventListener("abort", onAbort);
+        reject(this.#error("Run", error));
+      });
+      call.on("end", () => {
+        options.signal?.removeEventListener("abort", onAbort);
+        if (evidence) resolve(evidence);
+        else {reject(
+            new EdgeCallError(
+              "Run",
+              this.target,
+              "UNKNOWN",
+              "the stream ended without evidence",
+            ),
+          );}
+      });
+    });
+  }
+
+  /** Emergency stop; resolves once the robot halted the guest. */
+  async stop(
+    reason = "",
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ runId: string }> {
+    return await this.#unary("stop", { reason }, options);
+  }
+
+  /** Allows runs again after an emergency stop. */
+  async resume(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ wasStopped: boolean }> {
+    return await this.#unary("resume", {}, options);
+  }
+
+  /** The programs cached on the robot. */
+  async list(options: { signal?: AbortSignal } = {}): Promise<WireProgram[]> {
+    const response = await this.#unary<{ programs: WireProgram[] }>(
+      "listPrograms",
+      {},
+      options,
+    );
+    return response.programs ?? [];
+  }
+
+  /** The standard health check: `SERVING`, `NOT_SERVING`, … */
+  async health(
+    options: { signal?: AbortSignal; service?: string } = {},
+  ): Promise<string> {
+    const response = await this.#unary<{ status: string }>(
+      "check",
+      { service: options.service ?? "" },
+      options,
+      this.#health,
+    );
+    return response.status;
+  }
+
+  /** Closes the channels. */
+  close(): void {
+    this.#stub.close();
+    this.#health.close();
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #unary<T>(
+    method: string,
+    request: unknown,
+    options: { signal?: AbortSignal; timeoutMs?: number },
+    // deno-lint-ignore no-explicit-any
+    stub: any = this.#stub,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (options.signal?.aborted) {
+        reject(options.signal.reason);
+        return;
+      }
+      const deadline = new Date(
+        Date.now() + (options.timeoutMs ?? this.#timeoutMs),
+      );
+      const call = stub[method](
+        request,
+        { deadline },
+        (error: grpc.ServiceError | null, value: T) => {
+          options.signal?.removeEventListener("abort", onAbort);
+          if (error) reject(this.#error(method, error));
+          else resolve(value);
+        },
+      );
+      const onAbort = () => call.cancel();
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #error(method: string, error: grpc.ServiceError): EdgeCallError {
+    const code = grpc.status[error.code] ?? String(error.code);
+    return new EdgeCallError(
+      method,
+      this.target,
+      code,
+      error.details || error.message,
+      { cause: error },
+    );
+  }
+}
+
+function normalizeReceipt(receipt: WireReceipt): WireReceipt {
+  return {
+    ...receipt,
+    verifier: {
+      ok: receipt.verifier?.ok ?? false,
+      issues: receipt.verifier?.issues ?? [],
+    },
+  };
+}

@@ -1,0 +1,493 @@
+import {
+  type SkillApi,
+  type SkillBackend,
+  TABLETOP_API,
+} from "../skills-bridge/mod.ts";
+import {
+  checkEnvelope,
+  type EnvelopeCheck,
+  type Manifest,
+  type TrustStore,
+  verifyProgram,
+} from "../verifier/mod.ts";
+import type { Caps } from "./caps.ts";
+import type {
+  EvidenceRecord,
+  FailureLabel,
+  VerifierIssue,
+  VerifierReport,
+} from "./evidence.ts";
+import {
+  Executor,
+  ExecutorBusyError,
+  type RunEvent,
+  sha256Hex,
+} from "./executor.ts";
+import type { ProgramCache } from "./program_cache.ts";
+
+/** Where the service sends evidence and run events (MQTT telemetry, logs). */
+export interface EdgeSink {
+  /** Durably queue one evidence record (the outbox); must not throw. */
+  evidence?(record: EvidenceRecord): void;
+  runEvent?(runId: string, event: RunEvent): void;
+  state?(state: "online" | "running" | "stopped"): void;
+}
+
+/** Log function of the service. */
+export type EdgeLog = (
+  level: "debug" | "info" | "warn" | "error",
+  message: string,
+  data?: Record<string, unknown>,
+) => void;
+
+/** Options of {@linkcode EdgeService.create}. */
+export interface EdgeServiceOptions {
+  robotId: string;
+  backend: SkillBackend;
+  cache: ProgramCache;
+  trustStore: TrustStore;
+  caps: Caps;
+  clockSkewMs?: number;
+  api?: SkillApi;
+  sink?: EdgeSink;
+  log?: EdgeLog;
+  /** The clock (tests); default `() => new Date()`. */
+  now?: () => Date;
+}
+
+/** What the robot made of a delivered envelope. */
+export interface Receipt {
+  accepted: boolean;
+  /** `""` when accepted; an envelope reason code or `verification_rejected`. */
+  reason: string;
+  message: string;
+  programId: string;
+  version: number;
+  payloadSha256: string;
+  keyId: string;
+  idempotent: boolean;
+  verifier: VerifierReport;
+}
+
+/** Thrown by `run` for a program that is not in the cache. */
+export class ProgramNotFoundError extends Error {
+  /** Creates the error naming the program. */
+  constructor(programId: string, version?: number) {
+    super(
+      `Cannot run program "${programId}"${
+        version ? ` version ${version}` : ""
+      }: it is not in the cache`,
+    );
+    this.name = "ProgramNotFoundError";
+  }
+}
+
+/** Thrown while the service is shutting down. */
+export class ServiceClosedError extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("Cannot serve the request: the service is shutting down");
+    this.name = "ServiceClosedError";
+  }
+}
+
+const EMPTY_REPORT: VerifierReport = { ok: true, issues: [] };
+
+/**
+ * The robot's edge service, independent of transport: checks deliveries
+ * (envelope, trust, replay, target, its own verifier), keeps accepted
+ * programs in the cache, runs them one at a time, and hands every evidence
+ * record to its sink before answering.
+ */
+export class EdgeService implements AsyncDisposable {
+  readonly robotId: string;
+  readonly #executor: Executor;
+  readonly #cache: ProgramCache;
+  readonly #api: SkillApi;
+  readonly #caps: Caps;
+  readonly #clockSkewMs: number;
+  readonly #sink: EdgeSink;
+  readonly #log: EdgeLog;
+  readonly #now: () => Date;
+  #trustStore: TrustStore;
+  #closed = false;
+  #checking: Promise<unknown> = Promise.resolve();
+
+  private constructor(options: EdgeServiceOptions, executor: Executor) {
+    this.robotId = options.robotId;
+    this.#executor = executor;
+    this.#cache = options.cache;
+    this.#api = options.api ?? TABLETOP_API;
+    this.#caps = options.caps;
+    this.#clockSkewMs = options.clockSkewMs ?? 60_000;
+    this.#trustStore = options.trustStore;
+    this.#sink = options.sink ?? {};
+    this.#log = options.log ?? (() => {});
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Creates the service and warms its sandbox. */
+  static async create(options: EdgeServiceOptions): Promise<EdgeService> {
+    const executor = await Executor.create({
+      backend: options.backend,
+      robotId: options.robotId,
+      caps: options.caps,
+      ...(options.api ? { api: options.api } : {}),
+    });
+    return new EdgeService(options, executor);
+  }
+
+  /** `running`, `stopped` (e-stop latched) or `online`. */
+  get state(): "online" | "running" | "stopped" {
+    if (this.#executor.stopReason !== null) return "stopped";
+    return this.#executor.currentRunId !== null ? "running" : "online";
+  }
+
+  /** The run in progress, or `null`. */
+  get currentRunId(): string | null {
+    return this.#executor.currentRunId;
+  }
+
+  /** Replaces the trust store (e.g. after the operator revoked a key). */
+  setTrustStore(trustStore: TrustStore): void {
+    this.#trustStore = trustStore;
+  }
+
+  /** Checks an envelope like `deliver` without storing or running it. */
+  async validate(envelope: string | Uint8Array): Promise<Receipt> {
+    this.#assertOpen();
+    const { receipt } = await this.#check(envelope, { replay: true });
+    return receipt;
+  }
+
+  /**
+   * Checks and stores a delivered envelope; with `run`, runs it at once and
+   * returns its evidence (also for a refused delivery: outcome `rejected`).
+   */
+  async deliver(
+    envelope: string | Uint8Array,
+    options: {
+      run?: boolean;
+      signal?: AbortSignal;
+      onEvent?: (event: RunEvent) => void;
+    } = {},
+  ): Promise<{ receipt: Receipt; evidence: EvidenceRecord | null }> {
+    this.#assertOpen();
+    // Deliveries are checked and stored one at a time so that the replay
+    // state cannot be raced by two deliveries of the same program.
+    const checked = this.#serialize(() =>
+      this.#check(envelope, { replay: true, store: true })
+    );
+    const { receipt, manifest, check } = await checked;
+    if (receipt.accepted) {
+      this.#log(
+        "info",
+        `accepted program "${receipt.programId}" v${receipt.version}`,
+        {
+          keyId: receipt.keyId,
+          idempotent: receipt.idempotent,
+        },
+      );
+    } else {
+      this.#log(
+        "warn",
+        `refused a delivery: ${receipt.reason}: ${receipt.message}`,
+      );
+    }
+    if (!options.run) return { receipt, evidence: null };
+    if (!receipt.accepted || manifest === null || check === null) {
+      const evidence = await this.#rejected(
+        envelope,
+        manifest,
+        receipt,
+        options.onEvent,
+      );
+      return { receipt, evidence };
+    }
+    const evidence = await this.#runManifest(manifest, check.keyId, options);
+    return { receipt, evidence };
+  }
+
+  /**
+   * Runs a cached program (offline: no network needed). The envelope is
+   * re-checked against the current trust store and clock when loaded.
+   * Throws when it cannot start: not cached, busy, e-stop latched.
+   */
+  async run(
+    programId: string,
+    options: {
+      version?: number;
+      signal?: AbortSignal;
+      onEvent?: (event: RunEvent) => void;
+    } = {},
+  ): Promise<EvidenceRecord> {
+    this.#assertOpen();
+    const cached = this.#cache.get(programId, options.version);
+    if (cached === undefined) {
+      throw new ProgramNotFoundError(programId, options.version);
+    }
+    if (this.#executor.currentRunId !== null) {
+      throw new ExecutorBusyError(this.#executor.currentRunId);
+    }
+    const { receipt, manifest, check } = await this.#check(cached.envelope, {
+      replay: false,
+    });
+    if (!receipt.accepted || manifest === null || check === null) {
+      this.#log(
+        "warn",
+        `refused to run cached program "${programId}": ${receipt.message}`,
+      );
+      return await this.#rejected(
+        cached.envelope,
+        manifest,
+        receipt,
+        options.onEvent,
+      );
+    }
+    return await this.#runManifest(manifest, check.keyId, options);
+  }
+
+  /** Emergency stop; resolves once the guest halted and skills were cancelled. */
+  async stop(reason = "emergency stop"): Promise<{ runId: string | null }> {
+    const runId = this.#executor.currentRunId;
+    this.#log("warn", `emergency stop: ${reason}`, { runId });
+    const stopping = this.#executor.stop(reason);
+    this.#sink.state?.("stopped");
+    await stopping;
+    return { runId };
+  }
+
+  /** Allows runs again; returns whether the e-stop was latched. */
+  resume(): boolean {
+    const was = this.#executor.stopReason !== null;
+    this.#executor.resume();
+    if (was) {
+      this.#log("info", "resumed after emergency stop");
+      this.#sink.state?.("online");
+    }
+    return was;
+  }
+
+  /** The newest version of every cached program. */
+  list(): ReturnType<ProgramCache["list"]> {
+    return this.#cache.list();
+  }
+
+  /** Stops what runs (safely, through the e-stop path) and closes the executor. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#executor[Symbol.asyncDispose]();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ServiceClosedError();
+  }
+
+  #serialize<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.#checking.then(job, job);
+    this.#checking = next.catch(() => {});
+    return next;
+  }
+
+  async #check(
+    envelope: string | Uint8Array,
+    options: { replay: boolean; store?: boolean },
+  ): Promise<
+    {
+      receipt: Receipt;
+      manifest: Manifest | null;
+      check: Extract<EnvelopeCheck, { ok: true }> | null;
+    }
+  > {
+    const check = await checkEnvelope(envelope, {
+      trustStore: this.#trustStore,
+      robotId: this.robotId,
+      now: this.#now(),
+      clockSkewMs: this.#clockSkewMs,
+      apiVersion: this.#api.version,
+      caps: this.#caps,
+      ...(options.replay
+        ? { lastAccepted: (id: string) => this.#cache.lastAccepted(id) }
+        : {}),
+    });
+    if (!check.ok) {
+      return {
+        receipt: {
+          accepted: false,
+          reason: check.reason,
+          message: check.message,
+          programId: "",
+          version: 0,
+          payloadSha256: "",
+          keyId: "",
+          idempotent: false,
+          verifier: EMPTY_REPORT,
+        },
+        manifest: null,
+        check: null,
+      };
+    }
+    const { manifest } = check;
+    const verifier = this.#verify(manifest);
+    const receipt: Receipt = {
+      accepted: verifier.ok,
+      reason: verifier.ok ? "" : "verification_rejected",
+      message: verifier.ok
+        ? `Accepted program "${manifest.programId}" version ${manifest.version}`
+        : `Cannot accept program "${manifest.programId}": the robot's verifier found ${verifier.issues.length} issue(s): ${
+          verifier.issues.slice(0, 3).map((i) =>
+            `${i.code} at ${i.line}:${i.column}`
+          ).join(", ")
+        }`,
+      programId: manifest.programId,
+      version: manifest.version,
+      payloadSha256: check.payloadSha256,
+      keyId: check.keyId,
+      idempotent: check.idempotent,
+      verifier,
+    };
+    if (verifier.ok && options.store) {
+      this.#cache.accept({
+        programId: manifest.programId,
+        version: manifest.version,
+        payloadSha256: check.payloadSha256,
+        sourceSha256: await sha256Hex(manifest.source),
+        keyId: check.keyId,
+        instruction: manifest.instruction,
+        acceptedAt: this.#now().toISOString(),
+        expiresAt: manifest.expiresAt,
+        envelope: typeof envelope === "string"
+          ? envelope
+          : new TextDecoder().decode(envelope),
+      });
+    }
+    return { receipt, manifest, check: verifier.ok ? check : null };
+  }
+
+  #verify(manifest: Manifest): VerifierReport {
+    const report = verifyProgram(manifest.source, { api: this.#api });
+    const issues: VerifierIssue[] = [...report.issues];
+    manifest.checks.forEach((expr, i) => {
+      for (
+        const issue of verifyProgram(expr, { api: this.#api, mode: "check" })
+          .issues
+      ) {
+        issues.push({ ...issue, message: `check ${i + 1}: ${issue.message}` });
+      }
+    });
+    return { ok: issues.length === 0, issues };
+  }
+
+  async #runManifest(
+    manifest: Manifest,
+    keyId: string,
+    options: { signal?: AbortSignal; onEvent?: (event: RunEvent) => void },
+  ): Promise<EvidenceRecord> {
+    this.#sink.state?.("running");
+    try {
+      const evidence = await this.#executor.run({
+        source: manifest.source,
+        instruction: manifest.instruction,
+        checks: manifest.checks,
+        budgets: manifest.budgets,
+        programId: manifest.programId,
+        version: manifest.version,
+        keyId,
+      }, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        onEvent: (event) => {
+          if (event.type === "run_ended") this.#keep(event.evidence);
+          this.#sink.runEvent?.(event.runId, event);
+          options.onEvent?.(event);
+        },
+      });
+      this.#log(
+        evidence.outcome === "succeeded" ? "info" : "warn",
+        `run ${evidence.runId} of "${manifest.programId}" v${manifest.version}: ${evidence.outcome}${
+          evidence.failure
+            ? ` (${evidence.failure.label}: ${evidence.failure.message})`
+            : ""
+        }`,
+      );
+      return evidence;
+    } finally {
+      this.#sink.state?.(this.state);
+    }
+  }
+
+  /** Evidence goes to the durable outbox first, then to the local store. */
+  #keep(evidence: EvidenceRecord): void {
+    try {
+      this.#sink.evidence?.(evidence);
+    } catch (error) {
+      this.#log(
+        "error",
+        `cannot queue evidence of run ${evidence.runId}: ${
+          (error as Error).message
+        }`,
+      );
+    }
+    try {
+      this.#cache.recordEvidence(evidence);
+    } catch (error) {
+      this.#log(
+        "error",
+        `cannot store evidence of run ${evidence.runId}: ${
+          (error as Error).message
+        }`,
+      );
+    }
+  }
+
+  async #rejected(
+    envelope: string | Uint8Array,
+    manifest: Manifest | null,
+    receipt: Receipt,
+    onEvent?: (event: RunEvent) => void,
+  ): Promise<EvidenceRecord> {
+    const now = this.#now().toISOString();
+    const source = manifest?.source ?? "";
+    const label: FailureLabel = receipt.reason === "verification_rejected"
+      ? "verification_rejected"
+      : "envelope_rejected";
+    const firstLine = receipt.verifier.issues[0]?.line;
+    const evidence: EvidenceRecord = {
+      runId: crypto.randomUUID(),
+      robotId: this.robotId,
+      startedAt: now,
+      endedAt: now,
+      program: {
+        sha256: await sha256Hex(source),
+        source,
+        instruction: manifest?.instruction ?? null,
+        programId: manifest?.programId ?? null,
+        version: manifest?.version ?? null,
+        keyId: receipt.keyId || null,
+      },
+      verifier: receipt.verifier,
+      worldBefore: null,
+      worldAfter: null,
+      calls: [],
+      checks: [],
+      outcome: "rejected",
+      failure: {
+        label,
+        message: label === "envelope_rejected"
+          ? `${receipt.reason}: ${receipt.message}`
+          : receipt.message,
+        ...(firstLine ? { line: firstLine } : {}),
+      },
+      resources: {
+        wallMs: 0,
+        skillCalls: 0,
+        memoryLimitBytes: this.#caps.memoryBytes,
+        timeoutMs: this.#caps.timeoutMs,
+      },
+    };
+    void envelope;
+    this.#keep(evidence);
+    onEvent?.({ type: "run_ended", runId: evidence.runId, evidence });
+    return evidence;
+  }
+}

@@ -1,0 +1,291 @@
+import * as grpc from "@grpc/grpc-js";
+import { EstopLatchedError, ExecutorBusyError } from "./executor.ts";
+import {
+  type EdgeService,
+  ProgramNotFoundError,
+  type Receipt,
+  ServiceClosedError,
+} from "./edge_service.ts";
+import { _loadProtos } from "./_protos.ts";
+import type { CachedProgram } from "./program_cache.ts";
+
+/** TLS of the gRPC server: PEM text. With `clientCa`, client certificates are required (mTLS). */
+export interface GrpcTls {
+  cert: string;
+  key: string;
+  clientCa?: string;
+}
+
+/** Options of {@linkcode startGrpcServer}. */
+export interface GrpcServerOptions {
+  /** `host:port`; port 0 picks a free one. */
+  listen: string;
+  tls?: GrpcTls;
+  /** Largest request accepted, bytes; default 2 MiB. */
+  maxMessageBytes?: number;
+  log?: (level: "info" | "warn" | "error", message: string) => void;
+}
+
+/** A running gRPC server; disposing it shuts it down. */
+export interface GrpcServerHandle extends AsyncDisposable {
+  /** The bound port. */
+  readonly port: number;
+  /** `host:port` as bound. */
+  readonly address: string;
+  /** Stops accepting calls, ends open streams, closes. */
+  shutdown(): Promise<void>;
+}
+
+type Callback<T> = (error: grpc.ServiceError | null, value?: T) => void;
+type Unary<Req, Res> = grpc.ServerUnaryCall<Req, Res>;
+
+/**
+ * Serves `cap.v1.EdgeRuntime` and `grpc.health.v1.Health` for `service`.
+ *
+ * @example
+ * ```ts ignore
+ * await using server = await startGrpcServer(service, { listen: "127.0.0.1:0" });
+ * ```
+ */
+export async function startGrpcServer(
+  service: EdgeService,
+  options: GrpcServerOptions,
+): Promise<GrpcServerHandle> {
+  const protos = _loadProtos();
+  const maxBytes = options.maxMessageBytes ?? 2 * 1024 * 1024;
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": maxBytes,
+    "grpc.max_send_message_length": 16 * 1024 * 1024,
+  });
+  const log = options.log ?? (() => {});
+  let serving = true;
+  const watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  const runs = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+
+  server.addService(protos.EdgeRuntime.service, {
+    deliver: (
+      call: Unary<{ envelope: Uint8Array; run: boolean }, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(callback, async () => {
+        const { receipt, evidence } = await service.deliver(
+          call.request.envelope ?? new Uint8Array(),
+          {
+            run: call.request.run === true,
+          },
+        );
+        return {
+          receipt: toWireReceipt(receipt),
+          evidenceJson: evidence ? JSON.stringify(evidence) : "",
+        };
+      });
+    },
+    validate: (
+      call: Unary<{ envelope: Uint8Array }, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(callback, async () => ({
+        receipt: toWireReceipt(
+          await service.validate(call.request.envelope ?? new Uint8Array()),
+        ),
+      }));
+    },
+    run: (
+      call: grpc.ServerWritableStream<
+        { programId: string; version: number },
+        unknown
+      >,
+    ) => {
+      const { programId, version } = call.request;
+      if (!programId) {
+        call.emit(
+          "error",
+          status(
+            grpc.status.INVALID_ARGUMENT,
+            "Cannot run: program_id is empty",
+          ),
+        );
+        return;
+      }
+      runs.add(call as grpc.ServerWritableStream<unknown, unknown>);
+      service.run(programId, {
+        ...(version ? { version } : {}),
+        onEvent: (event) => {
+          if (!call.writable) return;
+          const { type, runId } = event;
+          call.write({
+            runId,
+            type,
+            json: JSON.stringify(type === "run_ended" ? event.evidence : event),
+          });
+        },
+      }).then(() => call.end(), (error) => call.emit("error", toStatus(error)))
+        .finally(() =>
+          runs.delete(call as grpc.ServerWritableStream<unknown, unknown>)
+        );
+    },
+    stop: (
+      call: Unary<{ reason: string }, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(callback, async () => {
+        const reason = call.request.reason ||
+          `stop requested over gRPC by ${call.getPeer()}`;
+        const { runId } = await service.stop(reason);
+        return { runId: runId ?? "" };
+      });
+    },
+    resume: (_call: Unary<unknown, unknown>, callback: Callback<unknown>) => {
+      guard(callback, () => Promise.resolve({ wasStopped: service.resume() }));
+    },
+    listPrograms: (
+      _call: Unary<unknown, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(
+        callback,
+        () => Promise.resolve({ programs: service.list().map(toWireProgram) }),
+      );
+    },
+  });
+
+  const healthOf = (name: string) => {
+    if (name !== "" && name !== "cap.v1.EdgeRuntime") return "SERVICE_UNKNOWN";
+    return serving ? "SERVING" : "NOT_SERVING";
+  };
+  server.addService(protos.Health.service, {
+    check: (
+      call: Unary<{ service: string }, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      const health = healthOf(call.request.service ?? "");
+      if (health === "SERVICE_UNKNOWN") {
+        callback(
+          status(
+            grpc.status.NOT_FOUND,
+            `unknown service "${call.request.service}"`,
+          ),
+        );
+      } else callback(null, { status: health });
+    },
+    watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+      call.write({ status: healthOf(call.request.service ?? "") });
+      const stream = call as grpc.ServerWritableStream<unknown, unknown>;
+      watchers.add(stream);
+      call.on("cancelled", () => watchers.delete(stream));
+    },
+  });
+
+  const credentials = options.tls
+    ? grpc.ServerCredentials.createSsl(
+      options.tls.clientCa ? Buffer.from(options.tls.clientCa) : null,
+      [{
+        cert_chain: Buffer.from(options.tls.cert),
+        private_key: Buffer.from(options.tls.key),
+      }],
+      options.tls.clientCa !== undefined,
+    )
+    : grpc.ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.listen, credentials, (error, port) => {
+      if (error) {
+        reject(
+          new Error(
+            `Cannot serve gRPC on "${options.listen}": ${error.message}`,
+            { cause: error },
+          ),
+        );
+      } else resolve(port);
+    });
+  });
+  const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
+  log(
+    "info",
+    `gRPC listening on ${host}:${port}${
+      options.tls ? (options.tls.clientCa ? " (mTLS)" : " (TLS)") : ""
+    }`,
+  );
+
+  let closing: Promise<void> | null = null;
+  const shutdown = () => {
+    closing ??= (async () => {
+      serving = false;
+      for (const watcher of watchers) {
+        watcher.write({ status: "NOT_SERVING" });
+        watcher.end();
+      }
+      watchers.clear();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    })();
+    return closing;
+  };
+  return {
+    port,
+    address: `${host}:${port}`,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+
+  function guard<T>(callback: Callback<T>, body: () => Promise<T>): void {
+    body().then((value) => callback(null, value), (error) => {
+      const mapped = toStatus(error);
+      if (mapped.code === grpc.status.INTERNAL) {
+        log("error", `gRPC call failed: ${mapped.details}`);
+      }
+      callback(mapped);
+    });
+  }
+}
+
+function status(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), {
+    code,
+    details,
+    metadata: new grpc.Metadata(),
+  });
+}
+
+function toStatus(error: unknown): grpc.ServiceError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (
+    error instanceof ExecutorBusyError || error instanceof EstopLatchedError
+  ) {
+    return status(grpc.status.FAILED_PRECONDITION, message);
+  }
+  if (error instanceof ProgramNotFoundError) {
+    return status(grpc.status.NOT_FOUND, message);
+  }
+  if (error instanceof ServiceClosedError) {
+    return status(grpc.status.UNAVAILABLE, message);
+  }
+  return status(grpc.status.INTERNAL, message);
+}
+
+function toWireReceipt(receipt: Receipt): Record<string, unknown> {
+  return {
+    ...receipt,
+    verifier: { ok: receipt.verifier.ok, issues: receipt.verifier.issues },
+  };
+}
+
+function toWireProgram(program: CachedProgram): Record<string, unknown> {
+  return {
+    programId: program.programId,
+    version: program.version,
+    payloadSha256: program.payloadSha256,
+    keyId: program.keyId,
+    instruction: program.instruction ?? "",
+    acceptedAt: program.acceptedAt,
+    expiresAt: program.expiresAt,
+    sourceSha256: program.sourceSha256,
+  };
+}

@@ -1,0 +1,258 @@
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { EvidenceRecord } from "./evidence.ts";
+
+/** A program the robot accepted, as the cache keeps it. */
+export interface CachedProgram {
+  programId: string;
+  version: number;
+  /** SHA-256 (hex) of the manifest payload: the cache's content address. */
+  payloadSha256: string;
+  sourceSha256: string;
+  keyId: string;
+  instruction: string | null;
+  acceptedAt: string;
+  expiresAt: string;
+  /** The whole envelope as delivered, so that it can be re-checked on load. */
+  envelope: string;
+}
+
+/** Thrown when a cache is used after it was closed. */
+export class CacheClosedError extends Error {
+  /** Creates the error naming the database. */
+  constructor(path: string) {
+    super(`Cannot use the program cache "${path}": it was closed`);
+    this.name = "CacheClosedError";
+  }
+}
+
+/**
+ * The robot's durable state in SQLite: accepted programs (content-addressed
+ * by payload hash, kept as their signed envelopes so that they are re-checked
+ * whenever they are loaded), the replay state (last accepted version per
+ * `programId`), and the newest evidence records.
+ */
+export class ProgramCache implements Disposable {
+  readonly path: string;
+  #db: DatabaseSync | null;
+  #put: StatementSync;
+  #getLatest: StatementSync;
+  #getVersion: StatementSync;
+  #list: StatementSync;
+  #getReplay: StatementSync;
+  #putReplay: StatementSync;
+  #putEvidence: StatementSync;
+  #trimEvidence: StatementSync;
+  #listEvidence: StatementSync;
+  #evidenceRetention: number;
+
+  private constructor(
+    path: string,
+    db: DatabaseSync,
+    evidenceRetention: number,
+  ) {
+    this.path = path;
+    this.#db = db;
+    this.#evidenceRetention = evidenceRetention;
+    this.#put = db.prepare(`INSERT OR IGNORE INTO programs
+      (payload_sha256, program_id, version, source_sha256, key_id, instruction, accepted_at, expires_at, envelope)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#getLatest = db.prepare(
+      "SELECT * FROM programs WHERE program_id = ? ORDER BY version DESC LIMIT 1",
+    );
+    this.#getVersion = db.prepare(
+      "SELECT * FROM programs WHERE program_id = ? AND version = ? LIMIT 1",
+    );
+    this.#list = db.prepare(
+      `SELECT p.* FROM programs p JOIN (SELECT program_id, max(version) AS v FROM programs GROUP BY program_id) m
+       ON p.program_id = m.program_id AND p.version = m.v ORDER BY p.program_id`,
+    );
+    this.#getReplay = db.prepare(
+      "SELECT version, payload_sha256 FROM replay WHERE program_id = ?",
+    );
+    this.#putReplay = db.prepare(
+      `INSERT INTO replay (program_id, version, payload_sha256) VALUES (?, ?, ?)
+      ON CONFLICT(program_id) DO UPDATE SET version = excluded.version, payload_sha256 = excluded.payload_sha256
+      WHERE excluded.version > replay.version`,
+    );
+    this.#putEvidence = db.prepare(
+      "INSERT INTO evidence (run_id, program_id, outcome, ended_at, record) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.#trimEvidence = db.prepare(
+      "DELETE FROM evidence WHERE seq <= (SELECT seq FROM evidence ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+    );
+    this.#listEvidence = db.prepare(
+      "SELECT record FROM evidence ORDER BY seq DESC LIMIT ?",
+    );
+  }
+
+  /** Opens (creating if needed) the cache database at `path`. */
+  static open(
+    path: string,
+    options: { evidenceRetention?: number } = {},
+  ): ProgramCache {
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+    } catch (error) {
+      throw new Error(
+        `Cannot open the program cache "${path}": ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    try {
+      db.exec("PRAGMA journal_mode=WAL");
+      db.exec("PRAGMA synchronous=FULL");
+      db.exec("PRAGMA busy_timeout=5000");
+      db.exec(`CREATE TABLE IF NOT EXISTS programs (
+        payload_sha256 TEXT PRIMARY KEY,
+        program_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        source_sha256 TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        instruction TEXT,
+        accepted_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        envelope TEXT NOT NULL
+      )`);
+      db.exec(
+        "CREATE INDEX IF NOT EXISTS programs_by_id ON programs (program_id, version)",
+      );
+      db.exec(`CREATE TABLE IF NOT EXISTS replay (
+        program_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        payload_sha256 TEXT NOT NULL
+      )`);
+      db.exec(`CREATE TABLE IF NOT EXISTS evidence (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        program_id TEXT,
+        outcome TEXT NOT NULL,
+        ended_at TEXT NOT NULL,
+        record TEXT NOT NULL
+      )`);
+      return new ProgramCache(path, db, options.evidenceRetention ?? 1000);
+    } catch (error) {
+      db.close();
+      throw new Error(
+        `Cannot open the program cache "${path}": ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /**
+   * Stores an accepted program and advances the replay state in one
+   * transaction. Storing the same payload again changes nothing.
+   */
+  accept(program: CachedProgram): void {
+    const db = this.#open();
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#put.run(
+        program.payloadSha256,
+        program.programId,
+        program.version,
+        program.sourceSha256,
+        program.keyId,
+        program.instruction,
+        program.acceptedAt,
+        program.expiresAt,
+        program.envelope,
+      );
+      this.#putReplay.run(
+        program.programId,
+        program.version,
+        program.payloadSha256,
+      );
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** The last accepted version of `programId` (the replay state), if any. */
+  lastAccepted(
+    programId: string,
+  ): { version: number; payloadSha256: string } | undefined {
+    this.#open();
+    const row = this.#getReplay.get(programId) as
+      | { version: number; payload_sha256: string }
+      | undefined;
+    return row
+      ? { version: Number(row.version), payloadSha256: row.payload_sha256 }
+      : undefined;
+  }
+
+  /** A cached program: the newest version, or the one asked for. */
+  get(programId: string, version?: number): CachedProgram | undefined {
+    this.#open();
+    const row = version === undefined || version === 0
+      ? this.#getLatest.get(programId)
+      : this.#getVersion.get(programId, version);
+    return row ? rowToProgram(row as Record<string, unknown>) : undefined;
+  }
+
+  /** The newest version of every cached program. */
+  list(): CachedProgram[] {
+    this.#open();
+    return this.#list.all().map((row) =>
+      rowToProgram(row as Record<string, unknown>)
+    );
+  }
+
+  /** Keeps an evidence record locally (the newest `evidenceRetention` are kept). */
+  recordEvidence(evidence: EvidenceRecord): void {
+    this.#open();
+    this.#putEvidence.run(
+      evidence.runId,
+      evidence.program.programId,
+      evidence.outcome,
+      evidence.endedAt,
+      JSON.stringify(evidence),
+    );
+    this.#trimEvidence.run(this.#evidenceRetention);
+  }
+
+  /** The newest evidence records, newest first. */
+  recentEvidence(limit = 20): EvidenceRecord[] {
+    this.#open();
+    return this.#listEvidence.all(limit).map((row) =>
+      JSON.parse(String((row as { record: string }).record)) as EvidenceRecord
+    );
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#db?.close();
+    this.#db = null;
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #open(): DatabaseSync {
+    if (this.#db === null) throw new CacheClosedError(this.path);
+    return this.#db;
+  }
+}
+
+function rowToProgram(row: Record<string, unknown>): CachedProgram {
+  return {
+    programId: String(row.program_id),
+    version: Number(row.version),
+    payloadSha256: String(row.payload_sha256),
+    sourceSha256: String(row.source_sha256),
+    keyId: String(row.key_id),
+    instruction: row.instruction === null ? null : String(row.instruction),
+    acceptedAt: String(row.accepted_at),
+    expiresAt: String(row.expires_at),
+    envelope: String(row.envelope),
+  };
+}

@@ -1,0 +1,257 @@
+import {
+  parseScene,
+  type Scene,
+  SimBackend,
+  type SkillBackend,
+} from "../skills-bridge/mod.ts";
+import { parseTrustStore, type TrustStore } from "../verifier/mod.ts";
+import { type EdgeLog, EdgeService } from "./edge_service.ts";
+import { type GrpcServerHandle, startGrpcServer } from "./grpc_server.ts";
+import { MqttTelemetry } from "./mqtt_telemetry.ts";
+import { Outbox } from "./outbox.ts";
+import { ProgramCache } from "./program_cache.ts";
+import { ConfigError, type ServiceConfig } from "./service_config.ts";
+
+/** The scene of the embedded default configuration (the design's example). */
+export const DEFAULT_SCENE = {
+  seed: 7,
+  workspace: { xMin: -0.3, xMax: 0.3, yMin: -0.8, yMax: -0.2 },
+  objects: [
+    { id: "red_block", kind: "block", color: "red", x: 0.1, y: -0.5 },
+    { id: "blue_bowl", kind: "bowl", color: "blue", x: -0.1, y: -0.4 },
+  ],
+};
+
+/** A running edge node: service, gRPC server, optional MQTT telemetry, schedules. */
+export interface EdgeNode extends AsyncDisposable {
+  readonly service: EdgeService;
+  readonly grpc: GrpcServerHandle;
+  readonly telemetry: MqttTelemetry | null;
+  /** Stops a running program safely (e-stop path), then closes everything. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startEdgeNode}. */
+export interface StartEdgeNodeOptions {
+  log?: EdgeLog;
+  /** Without a trust store file: start with an empty one (every delivery refused) instead of failing. */
+  allowMissingTrustStore?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * Starts the edge service of `config`: opens the state, builds the backend,
+ * connects telemetry, serves gRPC and arms the schedules.
+ */
+export async function startEdgeNode(
+  config: ServiceConfig,
+  options: StartEdgeNodeOptions = {},
+): Promise<EdgeNode> {
+  const log: EdgeLog = options.log ?? (() => {});
+  await Deno.mkdir(config.stateDir, { recursive: true });
+  const trustStore = await readTrustStore(
+    config.trustStore,
+    options.allowMissingTrustStore === true,
+    log,
+  );
+  const stack = new AsyncDisposableStack();
+  try {
+    const cache = ProgramCache.open(`${config.stateDir}/cache.sqlite`, {
+      evidenceRetention: config.evidenceRetention,
+    });
+    stack.defer(() => cache.close());
+    const backend = await createBackend(config, options.signal);
+    stack.defer(() => backend[Symbol.asyncDispose]());
+
+    let telemetry: MqttTelemetry | null = null;
+    let service: EdgeService | null = null;
+    if (config.mqtt) {
+      const { outbox: outboxConfig, ...mqtt } = config.mqtt;
+      const outbox = Outbox.open(
+        outboxConfig.path ?? `${config.stateDir}/outbox.sqlite`,
+        {
+          maxRecords: outboxConfig.maxRecords,
+          ...(outboxConfig.maxBytes ? { maxBytes: outboxConfig.maxBytes } : {}),
+        },
+      );
+      stack.defer(() => outbox.close());
+      telemetry = new MqttTelemetry({
+        ...mqtt,
+        robotId: config.robotId,
+        outbox,
+        status: () => ({
+          state: service?.state ?? "online",
+          currentRunId: service?.currentRunId ?? null,
+        }),
+        onStop: (reason) => {
+          service?.stop(`MQTT cmd/stop: ${reason}`).catch((error) =>
+            log("error", `cannot stop: ${(error as Error).message}`)
+          );
+        },
+        log: (level, message, data) => log(level, `mqtt: ${message}`, data),
+      });
+      stack.defer(() => telemetry!.close());
+    }
+    const activeTelemetry = telemetry;
+    service = await EdgeService.create({
+      robotId: config.robotId,
+      backend,
+      cache,
+      trustStore,
+      caps: config.caps,
+      clockSkewMs: config.clockSkewMs,
+      log,
+      sink: activeTelemetry
+        ? {
+          evidence: (record) => {
+            activeTelemetry.enqueueEvidence(record);
+          },
+          runEvent: (runId, event) =>
+            activeTelemetry.publishRunEvent(runId, event),
+          state: (state) => activeTelemetry.publishStatus(state),
+        }
+        : {},
+    });
+    const edge = service;
+    stack.defer(() => edge[Symbol.asyncDispose]());
+    if (backend.kind === "ros2" && "onEstop" in backend) {
+      const subscription =
+        (backend as SkillBackend & { onEstop(cb: () => void): Disposable })
+          .onEstop(() => {
+            edge.stop("ROS 2 e-stop topic").catch(() => {});
+          });
+      stack.defer(() => subscription[Symbol.dispose]());
+    }
+    telemetry?.start();
+
+    const grpc = await startGrpcServer(service, {
+      listen: config.grpc.listen,
+      maxMessageBytes: config.grpc.maxMessageBytes,
+      ...(config.grpc.tls ? { tls: await readTls(config.grpc.tls) } : {}),
+      log,
+    });
+    stack.defer(() => grpc.shutdown());
+
+    const timers: ReturnType<typeof setInterval>[] = [];
+    const scheduled = (programId: string, why: string) => {
+      if (edge.currentRunId !== null) {
+        log(
+          "warn",
+          `skipped scheduled run of "${programId}" (${why}): another program is running`,
+        );
+        return;
+      }
+      edge.run(programId).catch((error) =>
+        log(
+          "warn",
+          `scheduled run of "${programId}" (${why}) did not start: ${
+            (error as Error).message
+          }`,
+        )
+      );
+    };
+    for (const entry of config.schedule) {
+      if (entry.atStart) {
+        queueMicrotask(() => scheduled(entry.programId, "at start"));
+      }
+      if (entry.everySeconds) {
+        timers.push(
+          setInterval(
+            () => scheduled(entry.programId, `every ${entry.everySeconds} s`),
+            entry.everySeconds * 1000,
+          ),
+        );
+      }
+    }
+    stack.defer(() => timers.forEach(clearInterval));
+
+    let closing: Promise<void> | null = null;
+    const close = () => {
+      closing ??= (async () => {
+        if (edge.currentRunId !== null) {
+          log("warn", "shutting down: stopping the running program");
+          await edge.stop("the service is shutting down");
+        }
+        await stack.disposeAsync();
+      })();
+      return closing;
+    };
+    return { service, grpc, telemetry, close, [Symbol.asyncDispose]: close };
+  } catch (error) {
+    await stack.disposeAsync();
+    throw error;
+  }
+}
+
+async function readTrustStore(
+  path: string,
+  allowMissing: boolean,
+  log: EdgeLog,
+): Promise<TrustStore> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound && allowMissing) {
+      log(
+        "warn",
+        `no trust store at "${path}": every delivery will be refused (create one with "deno task cap keygen --out <dir>")`,
+      );
+      return parseTrustStore({ keys: [] });
+    }
+    throw new ConfigError(
+      `Cannot read the trust store "${path}": ${(error as Error).message}`,
+    );
+  }
+  try {
+    return parseTrustStore(JSON.parse(text));
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot use the trust store "${path}": ${(error as Error).message}`,
+    );
+  }
+}
+
+async function createBackend(
+  config: ServiceConfig,
+  signal?: AbortSignal,
+): Promise<SkillBackend> {
+  if (config.backend.kind === "sim") {
+    let scene: Scene;
+    if (config.backend.world) {
+      const { loadScene } = await import("../skills-bridge/mod.ts");
+      scene = await loadScene(config.backend.world, signal ? { signal } : {});
+    } else {
+      scene = parseScene(DEFAULT_SCENE, { source: "embedded default scene" });
+    }
+    return new SimBackend(scene, { timeScale: config.backend.timeScale });
+  }
+  const { Ros2Backend } = await import("../skills-bridge/mod.ts");
+  return await Ros2Backend.create(
+    config.backend.ros2 as Parameters<typeof Ros2Backend.create>[0],
+    signal ? { signal } : {},
+  );
+}
+
+async function readTls(
+  tls: { cert: string; key: string; clientCa?: string | undefined },
+) {
+  const read = async (path: string, what: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError(
+        `Cannot read the gRPC TLS ${what} "${path}": ${
+          (error as Error).message
+        }`,
+      );
+    }
+  };
+  return {
+    cert: await read(tls.cert, "certificate"),
+    key: await read(tls.key, "key"),
+    ...(tls.clientCa
+      ? { clientCa: await read(tls.clientCa, "client CA") }
+      : {}),
+  };
+}

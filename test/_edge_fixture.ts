@@ -1,0 +1,96 @@
+/**
+ * Test helper: a signing key and trust store, signed programs, and an edge
+ * node (service + gRPC on a free loopback port) over a temporary state dir.
+ * @module
+ */
+import {
+  type EdgeNode,
+  parseServiceConfig,
+  startEdgeNode,
+} from "../runtime/mod.ts";
+import {
+  type Envelope,
+  generateSigningKey,
+  type Manifest,
+  signManifest,
+} from "../verifier/mod.ts";
+
+/** A key the robot trusts. */
+export interface TestKey {
+  keyId: string;
+  privateJwk: JsonWebKey;
+  trustPath: string;
+  dir: string;
+}
+
+/** Makes a temp dir with a signing key and its trust store. */
+export async function makeKey(keyId = "k1"): Promise<TestKey> {
+  const dir = await Deno.makeTempDir({ prefix: "cap-edge-test-" });
+  const { privateJwk, trustStore } = await generateSigningKey(keyId);
+  const trustPath = `${dir}/trust.json`;
+  await Deno.writeTextFile(trustPath, JSON.stringify(trustStore));
+  return { keyId, privateJwk, trustPath, dir };
+}
+
+/** A manifest with sane defaults, overridable. */
+export function manifest(overrides: Partial<Manifest> = {}): Manifest {
+  const now = Date.now();
+  return {
+    programId: "pick-red",
+    version: 1,
+    source: 'pick("red_block");\nplace("blue_bowl");',
+    instruction: "put the red block in the blue bowl",
+    apiVersion: "tabletop/1",
+    robots: ["*"],
+    issuedAt: new Date(now - 1000).toISOString(),
+    expiresAt: new Date(now + 3600_000).toISOString(),
+    budgets: {
+      timeoutMs: 30_000,
+      memoryBytes: 32 * 1024 * 1024,
+      maxSkillCalls: 100,
+    },
+    checks: [],
+    provenance: { model: "test", attempts: 1 },
+    ...overrides,
+  } as Manifest;
+}
+
+/** Signs `overrides` onto the default manifest; returns the envelope JSON text. */
+export async function signed(
+  key: TestKey,
+  overrides: Partial<Manifest> = {},
+): Promise<string> {
+  const envelope: Envelope = await signManifest(
+    manifest(overrides),
+    key.privateJwk,
+    { keyId: key.keyId },
+  );
+  return JSON.stringify(envelope);
+}
+
+/** Starts an edge node for robot `arm-01` on a free port over `stateDir`. */
+export async function startNode(
+  key: TestKey,
+  options: {
+    stateDir?: string;
+    config?: Record<string, unknown>;
+    log?: boolean;
+  } = {},
+): Promise<EdgeNode> {
+  const config = parseServiceConfig({
+    robotId: "arm-01",
+    stateDir: options.stateDir ?? `${key.dir}/state`,
+    grpc: { listen: "127.0.0.1:0" },
+    trustStore: key.trustPath,
+    backend: { kind: "sim" },
+    caps: {
+      timeoutMs: 30_000,
+      memoryBytes: 32 * 1024 * 1024,
+      maxSkillCalls: 1000,
+    },
+    ...options.config,
+  });
+  return await startEdgeNode(config, {
+    ...(options.log ? { log: (level, msg) => console.error(level, msg) } : {}),
+  });
+}
