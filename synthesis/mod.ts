@@ -79,3 +79,8 @@ export {
   type DryRunnerOptions,
   type DryRunOptions,
 } from "./dry_runner.ts";
+export {
+  deliverToRobots,
+  type DeliverToRobotsOptions,
+  type RobotDelivery,
+} from "./deliver_to_robots.ts";
