@@ -1,14 +1,18 @@
 /**
  * `cap synth "<instruction>" --world <scene.json> [--check EXPR]… [--to host:port]…
- * [--key private.jwk.json] [--out envelope.json] [--json]`: writes a program
- * with an LLM (or the replay server when no model is configured), verifies
- * and dry-runs it, signs it with provenance and delivers it.
+ * [--run] [--key private.jwk.json] [--out envelope.json] [--json]`: writes a
+ * program with an LLM (or the replay server when no model is configured),
+ * verifies and dry-runs it, signs it with provenance and delivers it over
+ * gRPC to each robot named by `--to` (and with `--run` runs it there).
  * @module
  */
 import { parseArgs } from "node:util";
 import { loadScene } from "../skills-bridge/mod.ts";
+import type { EdgeClientTls, EvidenceRecord } from "../runtime/mod.ts";
 import {
+  deliverToRobots,
   openModelClient,
+  type RobotDelivery,
   signProgram,
   type SynthesisAttempt,
   SynthesisError,
@@ -16,33 +20,22 @@ import {
 } from "../synthesis/mod.ts";
 import type { Envelope } from "../verifier/mod.ts";
 
-/** What a delivery to one robot ended with. */
-export interface DeliveryResult {
-  ok: boolean;
-  /** What the robot said (its receipt or the error). */
-  message: string;
-}
-
-/** Sends a signed envelope to the robot service at `target` (`host:port`). */
-export type DeliverFn = (
-  target: string,
-  envelope: Envelope,
-  options: { signal?: AbortSignal },
-) => Promise<DeliveryResult>;
-
 /** Options for {@linkcode synthCommand}. */
 export interface SynthCommandOptions {
   signal?: AbortSignal;
-  /** The gRPC delivery client for `--to`; without it `--to` is refused. */
-  deliver?: DeliverFn;
 }
 
 const USAGE =
-  `Usage: cap synth "<instruction>" --world <scene.json> [--check <expr>]… [--to <host:port>]…
+  `Usage: cap synth "<instruction>" --world <scene.json> [--check <expr>]… [--to <host:port>]… [--run]
        [--key <private.jwk.json>] [--key-id <id>] [--out <envelope.json>] [--program-id <id>]
        [--robot <id>]… [--model <name>] [--max-attempts N] [--max-helper-depth N] [--replay] [--json]
+       [--ca <pem> [--cert <pem> --client-key <pem>] [--server-name <name>]]
+Delivery: --to sends the signed program over gRPC to each robot named (repeatable; needs --key);
+--run runs it there and prints each robot's evidence. --ca enables TLS, --cert/--client-key mTLS.
 Model: OPENAI_BASE_URL, OPENAI_API_KEY, CAP_MODEL (any OpenAI-compatible server); with neither
 OPENAI_API_KEY nor OPENAI_BASE_URL set, recorded answers from the replay server are used.`;
+
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
 /**
  * Runs `cap synth`. Exit code 0 when a program was synthesized (and signed,
@@ -64,6 +57,11 @@ export async function synthCommand(
         world: { type: "string" },
         check: { type: "string", multiple: true },
         to: { type: "string", multiple: true },
+        run: { type: "boolean" },
+        ca: { type: "string" },
+        cert: { type: "string" },
+        "client-key": { type: "string" },
+        "server-name": { type: "string" },
         key: { type: "string" },
         "key-id": { type: "string" },
         out: { type: "string" },
@@ -125,19 +123,44 @@ export async function synthCommand(
       "--to and --out need --key <private.jwk.json> to sign the program",
     );
   }
-  if (targets.length > 0 && options.deliver === undefined) {
-    console.error(
-      "cap synth: Cannot deliver with --to: no gRPC delivery client is available in this build; use --out and `cap send`",
-    );
-    return 2;
+  const badTarget = targets.find((t) => !HOST_PORT.test(t));
+  if (badTarget !== undefined) {
+    return usage(`--to takes host:port, got "${badTarget}"`);
+  }
+  const run = values.run === true;
+  if (run && targets.length === 0) {
+    return usage("--run needs at least one --to <host:port>");
+  }
+  const tlsFlags = ["cert", "client-key", "server-name"] as const;
+  const strayTls = tlsFlags.find((f) => values[f] !== undefined);
+  if (values.ca === undefined && strayTls !== undefined) {
+    return usage(`--${strayTls} needs --ca <pem> (TLS)`);
+  }
+  if ((values.cert === undefined) !== (values["client-key"] === undefined)) {
+    return usage("--cert and --client-key go together (mutual TLS)");
   }
 
   let scene;
   let privateJwk: JsonWebKey | undefined;
+  let tls: EdgeClientTls | undefined;
   try {
     scene = await loadScene(values.world, signal ? { signal } : {});
     if (values.key !== undefined) {
       privateJwk = await _readKey(values.key, signal);
+    }
+    if (values.ca !== undefined) {
+      tls = {
+        ca: await _readPem(values.ca, "CA certificate", signal),
+        ...(values.cert === undefined ? {} : {
+          cert: await _readPem(values.cert, "client certificate", signal),
+        }),
+        ...(values["client-key"] === undefined ? {} : {
+          key: await _readPem(values["client-key"], "client key", signal),
+        }),
+        ...(values["server-name"] === undefined
+          ? {}
+          : { serverName: values["server-name"] }),
+      };
     }
   } catch (error) {
     console.error(`cap synth: ${(error as Error).message}`);
@@ -190,7 +213,7 @@ export async function synthCommand(
   }
 
   let envelope: Envelope | undefined;
-  const deliveries: { target: string; ok: boolean; message: string }[] = [];
+  let deliveries: RobotDelivery[] = [];
   let code = result.ok ? 0 : 1;
   if (result.ok && privateJwk !== undefined) {
     try {
@@ -212,21 +235,19 @@ export async function synthCommand(
       console.error(`cap synth: ${(error as Error).message}`);
       return 1;
     }
-    for (const target of targets) {
-      try {
-        const delivered = await options.deliver!(
-          target,
-          envelope,
-          signal ? { signal } : {},
+    if (targets.length > 0) {
+      if (!json) {
+        console.error(
+          `Delivering to ${targets.join(", ")} over gRPC${
+            run ? " and running it" : ""
+          }…`,
         );
-        deliveries.push({ target, ...delivered });
-      } catch (error) {
-        deliveries.push({
-          target,
-          ok: false,
-          message: `Cannot deliver to ${target}: ${(error as Error).message}`,
-        });
       }
+      deliveries = await deliverToRobots(envelope, targets, {
+        run,
+        ...(tls === undefined ? {} : { tls }),
+        ...(signal ? { signal } : {}),
+      });
     }
     if (deliveries.some((d) => !d.ok)) code = 1;
   }
@@ -273,9 +294,15 @@ export async function synthCommand(
     );
   }
   for (const d of deliveries) {
-    console.error(
-      `${d.ok ? "Delivered to" : "Not delivered to"} ${d.target}: ${d.message}`,
-    );
+    console.error(`${d.target}: ${d.message}`);
+    if (d.receipt !== null) {
+      for (const issue of d.receipt.verifier.issues) {
+        console.error(
+          `  verifier ${issue.line}:${issue.column} ${issue.code}: ${issue.message}`,
+        );
+      }
+    }
+    if (d.evidence !== null) console.error(_summarizeEvidence(d.evidence));
   }
   return code;
 }
@@ -308,6 +335,52 @@ async function _readKey(
       },
     );
   }
+}
+
+async function _readPem(
+  path: string,
+  what: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  try {
+    return await Deno.readTextFile(path, signal ? { signal } : {});
+  } catch (error) {
+    throw new Error(
+      `Cannot read the ${what} "${path}": ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/** A few indented lines: the calls, the checks and the failure of a run. */
+function _summarizeEvidence(evidence: EvidenceRecord): string {
+  const lines = evidence.calls.map((c) =>
+    `  #${c.seq} ${c.skill}(${
+      c.args.map((a) => JSON.stringify(a)).join(", ")
+    }) ${
+      c.ok ? "ok" : `✗ ${c.error?.code ?? "error"}: ${c.error?.message ?? ""}`
+    }`
+  );
+  for (const check of evidence.checks) {
+    lines.push(
+      `  check ${check.ok ? "✓" : "✗"} ${check.expr}${
+        check.message === undefined ? "" : ` (${check.message})`
+      }`,
+    );
+  }
+  if (evidence.failure !== null) {
+    lines.push(
+      `  failure ${evidence.failure.label}${
+        evidence.failure.line === undefined
+          ? ""
+          : ` at line ${evidence.failure.line}`
+      }: ${evidence.failure.message}`,
+    );
+  }
+  lines.push(
+    `  ${evidence.outcome}: ${evidence.resources.skillCalls} skill call(s) in ${evidence.resources.wallMs} ms on robot "${evidence.robotId}"`,
+  );
+  return lines.join("\n");
 }
 
 /** One progress line for an attempt. */

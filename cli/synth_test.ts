@@ -2,11 +2,9 @@ import {
   deepStrictEqual as assertEquals,
   ok as assert,
 } from "node:assert/strict";
-import {
-  checkEnvelope,
-  type Envelope,
-  generateSigningKey,
-} from "../verifier/mod.ts";
+import { checkEnvelope, parseTrustStore } from "../verifier/mod.ts";
+import { makeKey, startNode } from "../test/_edge_fixture.ts";
+import { freePort } from "../test/_mosquitto.ts";
 import { synthCommand } from "./synth.ts";
 
 const SCENE = {
@@ -40,13 +38,14 @@ async function captured<T>(
   }
 }
 
-Deno.test("cap synth signs and writes an envelope from the replay, and delivers through the injected client", async () => {
-  const dir = await Deno.makeTempDir();
+Deno.test("cap synth signs, writes and delivers an envelope over gRPC to a robot that runs it", async () => {
+  const key = await makeKey("cloud-ci");
+  const dir = key.dir;
   try {
-    const { privateJwk, trustStore } = await generateSigningKey("cloud-ci");
+    await using node = await startNode(key, { config: { caps: {} } }); // the default caps: signProgram's default budgets
+    const target = `127.0.0.1:${node.grpc.port}`;
     await Deno.writeTextFile(`${dir}/scene.json`, JSON.stringify(SCENE));
-    await Deno.writeTextFile(`${dir}/key.json`, JSON.stringify(privateJwk));
-    const delivered: { target: string; envelope: Envelope }[] = [];
+    await Deno.writeTextFile(`${dir}/key.json`, JSON.stringify(key.privateJwk));
     const { value: code, stdout, stderr } = await captured(() =>
       synthCommand([
         "put the red block in the blue bowl",
@@ -59,15 +58,11 @@ Deno.test("cap synth signs and writes an envelope from the replay, and delivers 
         "--out",
         `${dir}/envelope.json`,
         "--to",
-        "127.0.0.1:50051",
+        target,
+        "--run",
         "--replay",
         "--json",
-      ], {
-        deliver: (target, envelope) => {
-          delivered.push({ target, envelope });
-          return Promise.resolve({ ok: true, message: "accepted" });
-        },
-      })
+      ])
     );
     assertEquals(code, 0, stderr);
     const out = JSON.parse(stdout);
@@ -75,15 +70,30 @@ Deno.test("cap synth signs and writes an envelope from the replay, and delivers 
     assertEquals(out.replay, true);
     assertEquals(out.model, "replay");
     assertEquals(out.attempts.length, 2); // the recording starts with a refused program
-    assertEquals(out.deliveries, [{
-      target: "127.0.0.1:50051",
-      ok: true,
-      message: "accepted",
-    }]);
+    assertEquals(out.deliveries.length, 1);
+    const delivery = out.deliveries[0];
+    assertEquals(delivery.target, target);
+    assertEquals(delivery.ok, true, delivery.message);
+    assertEquals(delivery.receipt.accepted, true);
+    assertEquals(delivery.receipt.keyId, "cloud-ci");
+    assertEquals(
+      delivery.receipt.version,
+      out.envelope && delivery.evidence.program.version,
+    );
+    assertEquals(delivery.evidence.outcome, "succeeded");
+    assertEquals(delivery.evidence.robotId, "arm-01");
+    assertEquals(delivery.evidence.checks, [{ expr: CHECK, ok: true }]);
     const envelope = JSON.parse(
       await Deno.readTextFile(`${dir}/envelope.json`),
     );
-    assertEquals(envelope, delivered[0]?.envelope);
+    assertEquals(envelope, out.envelope);
+    assertEquals(
+      node.service.list()[0]?.programId,
+      envelope && "put-the-red-block-in-the-blue-bowl",
+    );
+    const trustStore = parseTrustStore(
+      JSON.parse(await Deno.readTextFile(key.trustPath)),
+    );
     const check = await checkEnvelope(envelope, {
       trustStore,
       robotId: "arm-01",
@@ -98,20 +108,53 @@ Deno.test("cap synth signs and writes an envelope from the replay, and delivers 
   }
 });
 
+Deno.test("cap synth without --json prints the program, and each robot's outcome or why it was not delivered", async () => {
+  const key = await makeKey();
+  const dir = key.dir;
+  try {
+    await using node = await startNode(key, { config: { caps: {} } }); // the default caps: signProgram's default budgets
+    const target = `127.0.0.1:${node.grpc.port}`;
+    const nobody = `127.0.0.1:${freePort()}`;
+    await Deno.writeTextFile(`${dir}/scene.json`, JSON.stringify(SCENE));
+    await Deno.writeTextFile(`${dir}/key.json`, JSON.stringify(key.privateJwk));
+    const { value: code, stdout, stderr } = await captured(() =>
+      synthCommand([
+        "put the red block in the blue bowl",
+        "--world",
+        `${dir}/scene.json`,
+        "--check",
+        CHECK,
+        "--key",
+        `${dir}/key.json`,
+        "--to",
+        target,
+        "--to",
+        nobody,
+        "--run",
+        "--replay",
+      ])
+    );
+    assertEquals(code, 1, stderr); // one robot could not be reached
+    assert(stdout.includes("place(bowl.id);"), stdout);
+    assert(stderr.includes(`${target}: accepted`), stderr);
+    assert(stderr.includes(`check ✓ ${CHECK}`), stderr);
+    assert(stderr.includes("succeeded: 4 skill call(s)"), stderr);
+    assert(stderr.includes(`${nobody}: Cannot deliver to ${nobody}`), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cap synth refuses bad usage with exit code 2", async () => {
   const cases = [
     [],
     ["put it there"],
     ["put it there", "--world", "x.json", "--out", "e.json"],
-    [
-      "put it there",
-      "--world",
-      "x.json",
-      "--key",
-      "k.json",
-      "--to",
-      "127.0.0.1:1",
-    ],
+    ["put it there", "--world", "x.json", "--to", "127.0.0.1:1"],
+    ["put it there", "--world", "x.json", "--key", "k.json", "--to", "nope"],
+    ["put it there", "--world", "x.json", "--key", "k.json", "--run"],
+    ["put it there", "--world", "x.json", "--cert", "c.pem"],
+    ["put it there", "--world", "x.json", "--ca", "a.pem", "--cert", "c.pem"],
     ["put it there", "--world", "x.json", "--max-attempts", "0"],
     ["put it there", "--world", "x.json", "--bogus"],
   ];

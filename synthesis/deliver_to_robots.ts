@@ -99,7 +99,11 @@ function _result(
     return {
       target,
       ok: false,
-      message: `refused "${receipt.programId}" v${receipt.version}: ${
+      message: `refused${
+        receipt.programId === ""
+          ? ""
+          : ` "${receipt.programId}" v${receipt.version}`
+      }: ${
         [receipt.reason, receipt.message].filter((s) => s !== "").join(": ")
       }`,
       receipt,

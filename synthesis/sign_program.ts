@@ -12,7 +12,11 @@ export interface SignProgramOptions {
   keyId?: string;
   /** Default: a slug of the instruction, e.g. `put-the-red-block-in-the-blue-bowl`. */
   programId?: string;
-  /** Must rise with every new version of `programId`. Default: the issue time in milliseconds. */
+  /**
+   * Must rise with every new version of `programId`. Default: the issue time
+   * in whole seconds (the wire's `uint32` version holds it until 2106;
+   * milliseconds would not fit).
+   */
   version?: number;
   /** Robots the program is addressed to. Default: `["*"]`. */
   robots?: readonly string[];
@@ -55,7 +59,7 @@ export async function signProgram(
   const ttlMs = options.ttlMs ?? DEFAULT_PROGRAM_TTL_MS;
   const manifest: Manifest = {
     programId: options.programId ?? _programIdFor(result.instruction),
-    version: options.version ?? now.getTime(),
+    version: options.version ?? Math.floor(now.getTime() / 1000),
     source: result.source,
     instruction: result.instruction,
     apiVersion: result.apiVersion,
