@@ -15,8 +15,14 @@ export const PROTOS_DIR = new URL("../protos/", import.meta.url).pathname;
 /** Loads `cap/v1/edge.proto` and the standard health proto once. */
 export function _loadProtos(): _Protos {
   if (cached !== null) return cached;
+  // Absolute paths: proto-loader resolves relative ones with fs.accessSync,
+  // which on Deno needs --allow-sys (uid/gid), a permission the service and
+  // the CLI do not have.
   const definition = protoLoader.loadSync(
-    ["cap/v1/edge.proto", "grpc/health/v1/health.proto"],
+    [
+      `${PROTOS_DIR}cap/v1/edge.proto`,
+      `${PROTOS_DIR}grpc/health/v1/health.proto`,
+    ],
     {
       includeDirs: [PROTOS_DIR],
       keepCase: false,

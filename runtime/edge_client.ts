@@ -1,4 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
+import { isIP } from "node:net";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { _loadProtos } from "./_protos.ts";
 import type { EvidenceRecord, VerifierReport } from "./evidence.ts";
 
@@ -10,6 +12,9 @@ export interface EdgeClientTls {
   /** Expected server name when it differs from the target host. */
   serverName?: string;
 }
+
+/** The TLS server name sent when the robot is addressed by IP (SNI cannot carry an address). */
+const _IP_SNI_PLACEHOLDER = "ip-address.invalid";
 
 /** Options of an {@linkcode EdgeClient}. */
 export interface EdgeClientOptions {
@@ -96,19 +101,36 @@ export class EdgeClient implements Disposable {
     this.target = target;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     const protos = _loadProtos();
-    const credentials = options.tls
-      ? grpc.credentials.createSsl(
-        Buffer.from(options.tls.ca),
-        options.tls.key ? Buffer.from(options.tls.key) : null,
-        options.tls.cert ? Buffer.from(options.tls.cert) : null,
-      )
-      : grpc.credentials.createInsecure();
     const channelOptions: Record<string, unknown> = {
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
       "grpc.max_send_message_length": 64 * 1024 * 1024,
     };
-    if (options.tls?.serverName) {
-      channelOptions["grpc.ssl_target_name_override"] = options.tls.serverName;
+    let credentials = grpc.credentials.createInsecure();
+    if (options.tls) {
+      const host = target.slice(0, target.lastIndexOf(":")).replace(
+        /^\[(.*)\]$/,
+        "$1",
+      );
+      const name = options.tls.serverName ?? host;
+      let verifyOptions: grpc.VerifyOptions = {};
+      if (isIP(name) !== 0) {
+        // Deno's node:tls refuses an IP address as the TLS server name (SNI),
+        // which grpc-js sends by default: send a placeholder name instead and
+        // check the certificate against the address itself.
+        channelOptions["grpc.ssl_target_name_override"] = _IP_SNI_PLACEHOLDER;
+        verifyOptions = {
+          checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+            checkServerIdentity(name, cert),
+        };
+      } else if (options.tls.serverName) {
+        channelOptions["grpc.ssl_target_name_override"] = name;
+      }
+      credentials = grpc.credentials.createSsl(
+        Buffer.from(options.tls.ca),
+        options.tls.key ? Buffer.from(options.tls.key) : null,
+        options.tls.cert ? Buffer.from(options.tls.cert) : null,
+        verifyOptions,
+      );
     }
     this.#stub = new protos.EdgeRuntime(target, credentials, channelOptions);
     this.#health = new protos.Health(target, credentials, channelOptions);

@@ -176,9 +176,13 @@ export async function startGrpcServer(
     },
   });
 
+  // Without a client CA, grpc-js hands `ca: undefined` to the TLS server,
+  // and on Deno that server then answers the handshake with garbage
+  // ("excessive message size"). The server's own chain as the CA is inert
+  // when client certificates are not requested, and works.
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(
-      options.tls.clientCa ? Buffer.from(options.tls.clientCa) : null,
+      Buffer.from(options.tls.clientCa ?? options.tls.cert),
       [{
         cert_chain: Buffer.from(options.tls.cert),
         private_key: Buffer.from(options.tls.key),
