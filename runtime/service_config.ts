@@ -6,7 +6,8 @@ const HostPort = z.string().regex(
   /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/,
   'must be "host:port", e.g. "127.0.0.1:50051"',
 ).refine(
-  (s) => Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535,
+  (s) =>
+    !/:[0-9]+$/.test(s) || Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535,
   "port must be at most 65535",
 );
 

@@ -1,0 +1,344 @@
+/**
+ * The edge service as a real process, started the way `deno task start`
+ * starts it (the task's own permission flags): the embedded default, bad
+ * configurations, SIGTERM while a program spins, offline runs of the cache
+ * after a restart, and schedules that run without any client.
+ * @module
+ */
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import {
+  EdgeClient,
+  type EvidenceRecord,
+  ProgramCache,
+  type WireRunEvent,
+} from "../runtime/mod.ts";
+import { makeKey, signed, type TestKey } from "./_edge_fixture.ts";
+import { freePort } from "./_mosquitto.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The `start` task of deno.json, split into its words. */
+const START_TASK: string[] = JSON.parse(
+  await Deno.readTextFile(`${ROOT}deno.json`),
+).tasks.start.split(/\s+/);
+
+/** How long a test waits for the service before it fails (not a timing assertion). */
+const PATIENCE_MS = 30_000;
+
+/** A service process with its stderr collected line by line. */
+class ServiceProcess implements AsyncDisposable {
+  readonly #child: Deno.ChildProcess;
+  readonly #reading: Promise<void>;
+  #stderr = "";
+  #changed = Promise.withResolvers<void>();
+  readonly status: Promise<Deno.CommandStatus>;
+
+  constructor(command: string, args: string[], cwd: string) {
+    const child = new Deno.Command(command, {
+      args,
+      cwd,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#child = child;
+    this.status = child.status;
+    this.#reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr) {
+        this.#stderr += decoder.decode(chunk, { stream: true });
+        this.#changed.resolve();
+        this.#changed = Promise.withResolvers<void>();
+      }
+      this.#changed.resolve();
+    })();
+  }
+
+  /** `deno task start [args]` in the repository. */
+  static task(args: string[]): ServiceProcess {
+    return new ServiceProcess(
+      Deno.execPath(),
+      ["task", "start", ...args],
+      ROOT,
+    );
+  }
+
+  /**
+   * The start task's command line run from another folder (`cwd`), so that
+   * the embedded default's relative `.state` lands there, not in the repo.
+   */
+  static taskFlagsIn(cwd: string, args: string[]): ServiceProcess {
+    const [deno, run, ...rest] = START_TASK;
+    assertEquals([deno, run], ["deno", "run"], "deno.json's start task");
+    const script = rest.pop()!;
+    return new ServiceProcess(Deno.execPath(), [
+      "run",
+      "--config",
+      `${ROOT}deno.json`,
+      ...rest,
+      `${ROOT}${script}`,
+      ...args,
+    ], cwd);
+  }
+
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** The parsed JSON log lines so far. */
+  get logs(): { level: string; msg: string }[] {
+    return this.#stderr.split("\n").filter((l) => l.startsWith("{")).map(
+      (l) => JSON.parse(l),
+    );
+  }
+
+  /** Waits until `predicate` holds over the log, or fails naming `what`. */
+  async waitFor(
+    what: string,
+    predicate: (process: ServiceProcess) => boolean,
+  ): Promise<void> {
+    const deadline = Date.now() + PATIENCE_MS;
+    while (!predicate(this)) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<"expired">((resolve) => {
+        timer = setTimeout(
+          () => resolve("expired"),
+          Math.max(0, deadline - Date.now()),
+        );
+      });
+      const exited = this.status.then(() => "exited" as const);
+      const woke = await Promise.race([
+        this.#changed.promise.then(() => "changed" as const),
+        expired,
+        exited,
+      ]);
+      clearTimeout(timer);
+      if (woke === "expired" || (woke === "exited" && !predicate(this))) {
+        await this.#reading;
+        throw new Error(
+          `Cannot see ${what}: the service ${
+            woke === "exited" ? "exited" : "did not log it in time"
+          }. stderr:\n${this.#stderr}`,
+        );
+      }
+    }
+  }
+
+  /** Waits for the "serving gRPC on host:port" line; returns host:port. */
+  async serving(): Promise<string> {
+    let address = "";
+    await this.waitFor("the service serving gRPC", (p) =>
+      p.logs.some((l) => {
+        const match = /serving gRPC on (\S+)$/.exec(l.msg);
+        if (match) address = match[1]!;
+        return match !== null;
+      }));
+    return address;
+  }
+
+  /** Sends SIGTERM; resolves with the exit code once stderr is drained. */
+  async terminate(): Promise<number> {
+    this.#child.kill("SIGTERM");
+    return await this.exited();
+  }
+
+  /** The exit code, once stderr is drained. */
+  async exited(): Promise<number> {
+    const { code } = await this.status;
+    await this.#reading;
+    return code;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.status;
+    await this.#reading;
+  }
+}
+
+async function writeConfig(
+  key: TestKey,
+  port: number,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const path = `${key.dir}/config.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      robotId: "arm-07",
+      stateDir: `${key.dir}/state`,
+      grpc: { listen: `127.0.0.1:${port}` },
+      trustStore: key.trustPath,
+      backend: { kind: "sim" },
+      ...extra,
+    }),
+  );
+  return path;
+}
+
+function isPortFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("deno task start without a config serves the embedded default on 127.0.0.1:50051, warning that it has no trust store", async (t) => {
+  if (!isPortFree(50051)) {
+    console.warn("skipped: port 50051 is in use on this machine");
+    return;
+  }
+  const cwd = await Deno.makeTempDir({ prefix: "cap-edge-default-" });
+  try {
+    await using service = ServiceProcess.taskFlagsIn(cwd, []);
+    assertEquals(await service.serving(), "127.0.0.1:50051");
+    await t.step("it answers on the default port", async () => {
+      using client = new EdgeClient("127.0.0.1:50051");
+      assertEquals(await client.health(), "SERVING");
+      assertEquals(await client.list(), []);
+    });
+    const warning = service.logs.find((l) => l.level === "warn");
+    assertStringIncludes(
+      warning?.msg,
+      `no trust store at "${cwd}/.state/trust.json"`,
+    );
+    assertStringIncludes(service.stderr, '"stateDir":"' + cwd + '/.state"');
+    assertEquals(await service.terminate(), 0, service.stderr);
+    assert((await Deno.stat(`${cwd}/.state/cache.sqlite`)).isFile);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("a bad configuration exits 2 with a message naming the problem", async () => {
+  const key = await makeKey();
+  try {
+    const cases: [string, string, string][] = [
+      ["malformed JSON", '{"robotId": "arm-07",', "not valid JSON"],
+      [
+        "grpc.listen is not host:port",
+        JSON.stringify({
+          robotId: "arm-07",
+          stateDir: `${key.dir}/state`,
+          grpc: { listen: "nope" },
+          trustStore: key.trustPath,
+          backend: { kind: "sim" },
+        }),
+        'grpc.listen: must be "host:port"',
+      ],
+    ];
+    for (const [name, text, message] of cases) {
+      const path = `${key.dir}/bad.json`;
+      await Deno.writeTextFile(path, text);
+      await using service = ServiceProcess.task(["--config", path]);
+      assertEquals(await service.exited(), 2, `${name}: ${service.stderr}`);
+      assertStringIncludes(service.stderr, `configuration "${path}"`, name);
+      assertStringIncludes(service.stderr, message, name);
+    }
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGTERM stops a spinning program safely; after a restart the cache runs offline and schedules run on their own", async (t) => {
+  const key = await makeKey();
+  const port = freePort();
+  try {
+    const config = await writeConfig(key, port);
+    const target = `127.0.0.1:${port}`;
+
+    await t.step(
+      "SIGTERM while a program spins: evidence `stopped`, exit 0",
+      async () => {
+        await using service = ServiceProcess.task(["--config", config]);
+        assertEquals(await service.serving(), target);
+        using client = new EdgeClient(target);
+        for (
+          const [programId, source] of [
+            ["spin", 'say("go");\nwhile (true) {}'],
+            ["hello", 'say("hello");'],
+          ] as const
+        ) {
+          const { receipt } = await client.deliver(
+            await signed(key, { programId, source }),
+          );
+          assertEquals(receipt.accepted, true, receipt.message);
+        }
+        const { promise: spinning, resolve } = Promise.withResolvers<void>();
+        const events: WireRunEvent[] = [];
+        const run = client.run("spin", {
+          onEvent: (event) => {
+            events.push(event);
+            if (event.type === "skill_ended") resolve();
+          },
+        });
+        await spinning;
+        const code = service.terminate();
+        const evidence = await run;
+        assertEquals(evidence.outcome, "stopped");
+        assertEquals(evidence.failure?.label, "estop");
+        assertEquals(events.at(-1)?.type, "run_ended");
+        assertEquals(await code, 0, service.stderr);
+        assertStringIncludes(service.stderr, "received SIGTERM");
+        assertStringIncludes(service.stderr, "stopping the running program");
+      },
+    );
+
+    await t.step(
+      "restart: the cached program is listed and runs with no re-delivery",
+      async () => {
+        await using service = ServiceProcess.task(["--config", config]);
+        assertEquals(await service.serving(), target);
+        using client = new EdgeClient(target);
+        assertEquals(
+          (await client.list()).map((p) => p.programId),
+          ["hello", "spin"],
+        );
+        const evidence = await client.run("hello");
+        assertEquals(evidence.outcome, "succeeded", evidence.failure?.message);
+        assertEquals(evidence.calls.map((c) => c.skill), ["say"]);
+        assertEquals(await service.terminate(), 0, service.stderr);
+      },
+    );
+
+    await t.step(
+      "a schedule runs the cached program without any client",
+      async () => {
+        const scheduled = await writeConfig(key, port, {
+          schedule: [
+            { programId: "hello", atStart: true },
+            { programId: "hello", everySeconds: 1 },
+          ],
+        });
+        await using service = ServiceProcess.task(["--config", scheduled]);
+        // One run at start, then one from the 1 s timer.
+        await service.waitFor(
+          "two scheduled runs of hello",
+          (p) =>
+            p.logs.filter((l) => /of "hello" v1: succeeded$/.test(l.msg))
+              .length >= 2,
+        );
+        assertEquals(await service.terminate(), 0, service.stderr);
+      },
+    );
+
+    using cache = ProgramCache.open(`${key.dir}/state/cache.sqlite`);
+    const runs = cache.recentEvidence(100).map((e: EvidenceRecord) => [
+      e.program.programId,
+      e.outcome,
+    ]);
+    assertEquals(runs.filter(([id]) => id === "spin"), [["spin", "stopped"]]);
+    const hellos = runs.filter(([id]) => id === "hello");
+    assert(hellos.length >= 3, JSON.stringify(runs));
+    assert(hellos.every(([, outcome]) => outcome === "succeeded"));
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
