@@ -1,8 +1,5 @@
-import {
-  deepStrictEqual as assertEquals,
-  match as assertMatch,
-  ok as assert,
-} from "node:assert/strict";
+import { match as assertMatch } from "node:assert/strict";
+import { assert, assertEquals } from "../test/_assert.ts";
 import {
   type FakeReply,
   type FakeRequest,
