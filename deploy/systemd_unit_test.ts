@@ -1,0 +1,321 @@
+import { EdgeClient } from "../runtime/mod.ts";
+import {
+  assert,
+  assertEquals,
+  assertStringIncludes,
+  assertThrows,
+} from "../test/_assert.ts";
+import { makeKey, signed } from "../test/_edge_fixture.ts";
+import { freePort, startMosquitto } from "../test/_mosquitto.ts";
+import { connectProbe } from "../test/_mqtt_probe.ts";
+import {
+  _flagValue,
+  _permissionIssues,
+  _splitDenoCommand,
+} from "./_deno_permissions.ts";
+import {
+  _cacheServiceModules,
+  _childEnv,
+  _ROOT,
+  type _TestLayout,
+  _toTestLayout,
+} from "./_install_layout.ts";
+import { _spawnService } from "./_service_process.ts";
+import {
+  _parseSystemdUnit,
+  _splitCommandLine,
+  type _SystemdUnit,
+  _unitEnvironment,
+  _unitValues,
+} from "./_systemd_unit.ts";
+
+const SIM_UNIT_PATH = `${_ROOT}/deploy/cap-edge.service`;
+const ROS2_UNIT_PATH = `${_ROOT}/deploy/cap-edge-ros2.service`;
+
+async function readUnit(path: string): Promise<_SystemdUnit> {
+  return _parseSystemdUnit(await Deno.readTextFile(path), { source: path });
+}
+
+function execStart(unit: _SystemdUnit, layout?: _TestLayout): string[] {
+  const lines = _unitValues(unit, "Service", "ExecStart");
+  assertEquals(lines.length, 1, "the unit has exactly one ExecStart");
+  const line = layout ? _toTestLayout(lines[0]!, layout) : lines[0]!;
+  return _splitCommandLine(line);
+}
+
+/** Temp dirs and ports standing in for the installed layout. */
+async function testLayout(mqttPort: number): Promise<_TestLayout> {
+  const dir = await Deno.makeTempDir({ prefix: "cap-edge-unit-" });
+  await Deno.mkdir(`${dir}/etc`);
+  await Deno.mkdir(`${dir}/state`);
+  return {
+    etc: `${dir}/etc`,
+    state: `${dir}/state`,
+    grpcPort: freePort(),
+    mqttPort,
+  };
+}
+
+/** Writes an example config (paths and ports swapped) and the trust store into the layout's etc. */
+async function installConfig(
+  layout: _TestLayout,
+  example: string,
+  trustPath: string,
+): Promise<void> {
+  const text = await Deno.readTextFile(`${_ROOT}/deploy/${example}`);
+  await Deno.writeTextFile(
+    `${layout.etc}/config.json`,
+    _toTestLayout(text, layout),
+  );
+  await Deno.copyFile(trustPath, `${layout.etc}/trust.json`);
+  await Deno.copyFile(
+    `${_ROOT}/examples/tabletop.json`,
+    `${layout.etc}/scene.json`,
+  );
+}
+
+async function removeLayout(layout: _TestLayout): Promise<void> {
+  await Deno.remove(layout.etc.replace(/\/etc$/, ""), { recursive: true });
+}
+
+Deno.test("the units grant the service exactly its permissions", async () => {
+  const sim = _splitDenoCommand(execStart(await readUnit(SIM_UNIT_PATH)));
+  assertEquals(sim.executable, "/usr/local/bin/deno");
+  assertEquals(sim.subcommand, "run");
+  assertEquals(sim.script, "/opt/cap-edge/runtime/main.ts");
+  assertEquals(sim.scriptArgs, ["--config", "/etc/cap-edge/config.json"]);
+  assertEquals(_permissionIssues(sim.flags), []);
+  const granted = (flags: string[]) =>
+    flags.filter((f) => f.startsWith("--allow-"));
+  assertEquals(granted(sim.flags), [
+    "--allow-read=/opt/cap-edge,/etc/cap-edge,/var/lib/cap-edge",
+    "--allow-write=/var/lib/cap-edge",
+    "--allow-net=127.0.0.1:50051,127.0.0.1:1883",
+    "--allow-env",
+    "--allow-sys=uid",
+  ]);
+  for (const flag of ["--cached-only", "--frozen", "--no-prompt"]) {
+    assert(sim.flags.includes(flag), `the sim unit passes ${flag}`);
+  }
+
+  const ros2Unit = await readUnit(ROS2_UNIT_PATH);
+  const ros2 = _splitDenoCommand(execStart(ros2Unit));
+  assertEquals(_permissionIssues(ros2.flags, { ffi: true }), []);
+  assertEquals(
+    _flagValue(ros2.flags, "--allow-ffi"),
+    "/opt/cap-edge/node_modules",
+  );
+  assertEquals(
+    _flagValue(ros2.flags, "--allow-read"),
+    "/opt/cap-edge,/etc/cap-edge,/var/lib/cap-edge,/opt/ros",
+  );
+  assertEquals(_unitValues(ros2Unit, "Service", "EnvironmentFile"), [
+    "/etc/cap-edge/ros2.env",
+  ]);
+  // Apart from FFI, /opt/ros and node_modules, the ros2 unit runs the same command.
+  const without = (flags: string[], names: string[]) =>
+    flags.filter((f) => !names.includes(f.split("=")[0]!));
+  const ros2Only = ["--allow-ffi", "--allow-read", "--node-modules-dir"];
+  assertEquals(without(ros2.flags, ros2Only), without(sim.flags, ros2Only));
+  assertEquals([ros2.script, ...ros2.scriptArgs], [
+    sim.script,
+    ...sim.scriptArgs,
+  ]);
+});
+
+Deno.test("the permission audit refuses -A, --allow-all, --allow-run and bare lists", () => {
+  const base = ["--unstable-worker-options", "--allow-read=/opt/cap-edge"];
+  const refused: [string[], string][] = [
+    [["-A"], "-A"],
+    [["--allow-all"], "--allow-all"],
+    [["--allow-run"], "--allow-run"],
+    [["--allow-run=/bin/sh"], "--allow-run=/bin/sh"],
+    [["-qA"], "-qA"],
+    [["--allow-read"], "without a list"],
+    [["--allow-net"], "without a list"],
+    [["--allow-write="], "empty list"],
+    [["--allow-ffi=/opt/cap-edge/node_modules"], "only the ros2 backend"],
+    [["--allow-ffi"], "without a list"],
+    [["--allow-import"], "--allow-import"],
+    [["--allow-hrtime"], "does not need it"],
+  ];
+  for (const [extra, expected] of refused) {
+    const issues = _permissionIssues([...base, ...extra]);
+    assert(
+      issues.some((issue) => issue.includes(expected)),
+      `${extra.join(" ")} is refused (${expected}); got ${
+        JSON.stringify(issues)
+      }`,
+    );
+  }
+  assertStringIncludes(
+    _permissionIssues(["--allow-read=/x"]).join("\n"),
+    "--unstable-worker-options",
+  );
+  assertEquals(_permissionIssues(base), []);
+  // The split refuses what it cannot read the way systemd would.
+  assertThrows(() => _splitCommandLine("-/usr/bin/deno run x.ts"), SyntaxError);
+  assertThrows(
+    () => _splitCommandLine("/usr/bin/deno run $SCRIPT"),
+    SyntaxError,
+  );
+  assertThrows(() => _parseSystemdUnit("ExecStart=/bin/true\n"), SyntaxError);
+});
+
+Deno.test("the units carry the hardening settings", async () => {
+  const required: [string, string][] = [
+    ["User", "cap-edge"],
+    ["Group", "cap-edge"],
+    ["NoNewPrivileges", "yes"],
+    ["ProtectSystem", "strict"],
+    ["ReadWritePaths", "/var/lib/cap-edge"],
+    ["StateDirectory", "cap-edge"],
+    ["ProtectHome", "yes"],
+    ["PrivateTmp", "yes"],
+    ["CapabilityBoundingSet", ""],
+    ["AmbientCapabilities", ""],
+    ["Restart", "on-failure"],
+    ["KillSignal", "SIGTERM"],
+    ["RestrictSUIDSGID", "yes"],
+  ];
+  for (const path of [SIM_UNIT_PATH, ROS2_UNIT_PATH]) {
+    const unit = await readUnit(path);
+    for (const [key, value] of required) {
+      assertEquals(
+        _unitValues(unit, "Service", key),
+        [value],
+        `${path}: ${key}=${value}`,
+      );
+    }
+    for (const key of ["MemoryMax", "RestartSec", "TimeoutStopSec"]) {
+      assert(
+        /^\d+[KMGs]?$/.test(_unitValues(unit, "Service", key)[0] ?? ""),
+        `${path}: ${key} is set to an amount`,
+      );
+    }
+    assertEquals(
+      _unitValues(unit, "Service", "MemoryDenyWriteExecute"),
+      [],
+      `${path}: V8 needs writable executable memory`,
+    );
+    assertEquals(_unitValues(unit, "Install", "WantedBy"), [
+      "multi-user.target",
+    ]);
+  }
+  assertEquals(
+    _unitValues(await readUnit(SIM_UNIT_PATH), "Service", "IPAddressAllow"),
+    ["localhost"],
+  );
+});
+
+const SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze";
+const hasSystemdAnalyze = (() => {
+  try {
+    return Deno.statSync(SYSTEMD_ANALYZE).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "systemd-analyze verify accepts the units",
+  ignore: !hasSystemdAnalyze,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "cap-edge-verify-" });
+    try {
+      for (const path of [SIM_UNIT_PATH, ROS2_UNIT_PATH]) {
+        // Its only complaint about the originals is the missing /usr/local/bin/deno.
+        const name = path.split("/").pop()!;
+        await Deno.writeTextFile(
+          `${dir}/${name}`,
+          (await Deno.readTextFile(path)).replaceAll(
+            "/usr/local/bin/deno",
+            Deno.execPath(),
+          ),
+        );
+        const output = await new Deno.Command(SYSTEMD_ANALYZE, {
+          args: ["verify", `${dir}/${name}`],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const said = new TextDecoder().decode(output.stderr) +
+          new TextDecoder().decode(output.stdout);
+        assertEquals(output.code, 0, `${name}: ${said}`);
+        assertEquals(said.trim(), "", `${name} verifies without warnings`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("the service runs under the unit's exact ExecStart: health, a signed program, evidence over MQTT, SIGTERM exits 0", async () => {
+  await _cacheServiceModules();
+  await using broker = await startMosquitto();
+  const key = await makeKey();
+  const layout = await testLayout(broker.port);
+  try {
+    await installConfig(layout, "sim.example.json", key.trustPath);
+    const unit = await readUnit(SIM_UNIT_PATH);
+    const argv = execStart(unit, layout);
+    assertEquals(_permissionIssues(_splitDenoCommand(argv).flags), []);
+    await using probe = await connectProbe(broker.url, {
+      subscribe: ["cap/v1/robots/arm-01/evidence"],
+    });
+    await using service = _spawnService(argv, {
+      env: _childEnv(_unitEnvironment(unit)),
+      cwd: _ROOT,
+    });
+    await service.waitForLine(/serving gRPC on 127\.0\.0\.1:/);
+
+    using client = new EdgeClient(`127.0.0.1:${layout.grpcPort}`);
+    assertEquals(await client.health(), "SERVING");
+    const { receipt, evidence } = await client.deliver(
+      await signed(key, { robots: ["arm-01"] }),
+      { run: true },
+    );
+    assert(receipt.accepted, `delivery accepted: ${receipt.message}`);
+    assertEquals(evidence?.outcome, "succeeded", JSON.stringify(evidence));
+    await probe.waitFor(
+      (messages) =>
+        messages.some((m) => JSON.parse(m.text).runId === evidence?.runId),
+      "the run's evidence on the broker",
+    );
+    assert(
+      (await Deno.stat(`${layout.state}/cache.sqlite`)).isFile,
+      "the program cache lives in the state dir",
+    );
+
+    const status = await service.stop("SIGTERM");
+    assertEquals(status.code, 0, service.stderr());
+    assertStringIncludes(service.stderr(), "received SIGTERM");
+    assertStringIncludes(service.stderr(), '"msg":"closed"');
+  } finally {
+    await removeLayout(layout);
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("the default unit refuses the ros2 backend while ROS 2 is not sourced", async () => {
+  await _cacheServiceModules();
+  const key = await makeKey();
+  const layout = await testLayout(freePort());
+  try {
+    await installConfig(layout, "ros2.example.json", key.trustPath);
+    const unit = await readUnit(SIM_UNIT_PATH);
+    const env = _childEnv(_unitEnvironment(unit));
+    delete env.AMENT_PREFIX_PATH;
+    await using service = _spawnService(execStart(unit, layout), {
+      env,
+      cwd: _ROOT,
+    });
+    const status = await service.status;
+    assertEquals(status.code, 1, service.stderr());
+    assertStringIncludes(service.stderr(), "ROS 2 is not sourced");
+    assertStringIncludes(service.stderr(), "AMENT_PREFIX_PATH");
+  } finally {
+    await removeLayout(layout);
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
