@@ -2,6 +2,7 @@ import { assert, assertEquals } from "../test/_assert.ts";
 import { checkEnvelope, parseTrustStore } from "../verifier/mod.ts";
 import { makeKey, startNode } from "../test/_edge_fixture.ts";
 import { freePort } from "../test/_mosquitto.ts";
+import { makeTestPki } from "../test/_test_pki.ts";
 import { synthCommand } from "./synth.ts";
 
 const SCENE = {
@@ -137,6 +138,64 @@ Deno.test("cap synth without --json prints the program, and each robot's outcome
     assert(stderr.includes(`check ✓ ${CHECK}`), stderr);
     assert(stderr.includes("succeeded: 4 skill call(s)"), stderr);
     assert(stderr.includes(`${nobody}: Cannot deliver to ${nobody}`), stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cap synth delivers over mutual TLS with --ca, --cert and --client-key", async () => {
+  await using pki = await makeTestPki();
+  const key = await makeKey();
+  const dir = key.dir;
+  try {
+    await using node = await startNode(key, {
+      config: {
+        caps: {},
+        grpc: {
+          listen: "127.0.0.1:0",
+          tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca },
+        },
+      },
+    });
+    await Deno.writeTextFile(`${dir}/scene.json`, JSON.stringify(SCENE));
+    await Deno.writeTextFile(`${dir}/key.json`, JSON.stringify(key.privateJwk));
+    const args = [
+      "put the red block in the blue bowl",
+      "--world",
+      `${dir}/scene.json`,
+      "--key",
+      `${dir}/key.json`,
+      "--to",
+      `127.0.0.1:${node.grpc.port}`,
+      "--replay",
+      "--json",
+    ];
+    const secure = await captured(() =>
+      synthCommand([
+        ...args,
+        "--ca",
+        pki.ca,
+        "--cert",
+        pki.client.cert,
+        "--client-key",
+        pki.client.key,
+      ])
+    );
+    assertEquals(secure.value, 0, secure.stderr);
+    const delivery = JSON.parse(secure.stdout).deliveries[0];
+    assertEquals(delivery.ok, true, delivery.message);
+    assertEquals(delivery.evidence, null); // delivered, not run
+
+    // Without a client certificate the robot does not let the program in.
+    const refused = await captured(() =>
+      synthCommand([...args, "--ca", pki.ca, "--program-id", "intruder"])
+    );
+    assertEquals(refused.value, 1, refused.stderr);
+    assertEquals(JSON.parse(refused.stdout).deliveries[0].ok, false);
+    assertEquals(
+      node.service.list().map((p) => p.programId),
+      ["put-the-red-block-in-the-blue-bowl"],
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
