@@ -71,6 +71,9 @@ export class _Sandbox {
           }
           return;
         case "fatal":
+          // The engine failed: this worker must not serve another run.
+          this.#dead = true;
+          this.#worker.terminate();
           this.#settle({ kind: "crashed", message: message.message });
           return;
       }

@@ -31,7 +31,7 @@ export const HALT = {
 export const CTRL_BYTES = 64;
 /** Bytes available for one skill response (JSON, UTF-8). */
 export const RESP_BYTES = 1 << 20;
-/** Longest argument JSON a guest may send with one skill call. */
+/** Longest argument JSON a guest may send with one skill call (longer: `invalid_argument`). */
 export const MAX_ARGS_JSON = 64 * 1024;
 
 /** Limits for one run inside the sandbox. */
@@ -64,8 +64,10 @@ export type GuestEnd =
     message: string;
     code: string | null;
     line: number | null;
-    /** The interrupt handler fired (stop, deadline). */
+    /** The interrupt handler fired (stop, deadline) — checked, not claimed by the guest. */
     interrupted: boolean;
+    /** The error is the engine's own (out of memory, stack overflow, interrupted), not one the guest made. */
+    engine: boolean;
   };
 
 /** Worker → main. */
@@ -77,7 +79,10 @@ export type FromSandbox =
     seq: number;
     phase: "program" | "check";
     skill: string;
-    argsJson: string;
+    /** The arguments as plain data, or `null` when they were not (too large, malformed). */
+    args: unknown[] | null;
+    /** Length of the argument JSON the guest sent. */
+    argsBytes: number;
   }
   | {
     type: "done";

@@ -3,6 +3,14 @@
  * The sandbox worker: runs one guest program at a time in a fresh QuickJS
  * runtime. Started by the executor with `permissions: "none"`; it sees
  * nothing of the host but the messages and the shared control buffer.
+ *
+ * Two facts shape this file. QuickJS only stops a guest from its interrupt
+ * handler, which it calls from the interpreter loop, never from inside a C
+ * builtin; and on Deno 2.9 `Worker.terminate()` does not stop a thread that
+ * is inside WebAssembly. So the guest's environment is trimmed here until no
+ * builtin can run for long without allocating (memory-capped) or calling
+ * back into the interpreter (interruptible): array methods refuse arrays
+ * longer than {@linkcode MAX_ARRAY_LENGTH}.
  * @module
  */
 import {
@@ -21,28 +29,62 @@ import {
   HALT,
   MAX_ARGS_JSON,
   RESP_BYTES,
-  type SandboxLimits,
   type ToSandbox,
 } from "./_sandbox_protocol.ts";
 
 const PROGRAM_FILE = "program.js";
 const CHECK_FILE = "check.js";
+/** Array methods refuse longer arrays (their loops run in C, uninterruptible). */
+export const MAX_ARRAY_LENGTH = 100_000;
+/** Longest error message kept from the guest. */
+const MAX_MESSAGE = 2000;
 
 /**
  * Trusted code evaluated before the program. It receives the host call
- * function as an argument (it is never a global), defines the skills as
- * frozen, non-writable globals, and removes what a policy must not reach.
+ * function and a per-context nonce as arguments (neither is ever a global),
+ * defines the skills as frozen, non-writable globals, removes what a policy
+ * must not reach, and returns a function that tells a genuine engine error
+ * (out of memory, stack overflow, interrupted) from one the guest made.
  * Arguments cross to the host only as JSON text made here, inside the guest:
  * the host never touches a guest object, getter, `toString` or `valueOf`.
+ * Non-finite numbers are marked with the nonce, which the guest cannot read.
  */
-const PRELUDE = `(function (host, skills) {
+const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
   "use strict";
   var stringify = JSON.stringify, parse = JSON.parse, isFiniteNumber = Number.isFinite;
   var defineProperty = Object.defineProperty, freeze = Object.freeze;
+  var getOwnPropertyNames = Object.getOwnPropertyNames;
+  var apply = Function.prototype.call.bind(Function.prototype.apply);
+  var Internal = InternalError, InternalProto = InternalError.prototype;
+  var getPrototypeOf = Object.getPrototypeOf;
+  var marker = "$nonFinite:" + nonce;
   function replacer(key, value) {
-    if (typeof value === "number" && !isFiniteNumber(value)) return { $nonFinite: String(value) };
+    if (typeof value === "number" && !isFiniteNumber(value)) {
+      var box = {};
+      box[marker] = String(value);
+      return box;
+    }
     if (typeof value === "function") return { $function: true };
     return value;
+  }
+  var objectKeys = Object.keys;
+  // Arguments are small plain data: refuse deep, cyclic or huge structures
+  // before stringify walks them in C.
+  function isSmall(root) {
+    var stack = [root], depths = [0], top = 1, seen = 0;
+    while (top > 0) {
+      top--;
+      var value = stack[top], depth = depths[top];
+      if (value === null || typeof value !== "object") continue;
+      if (depth > 32 || ++seen > 10000) return false;
+      var names = objectKeys(value);
+      for (var k = 0; k < names.length; k++) {
+        stack[top] = value[names[k]];
+        depths[top] = depth + 1;
+        top++;
+      }
+    }
+    return true;
   }
   function SkillError(code, message) {
     var error = new Error(message);
@@ -56,7 +98,7 @@ const PRELUDE = `(function (host, skills) {
       while (n > 0 && arguments[n - 1] === undefined) n--;
       var args = [];
       for (var i = 0; i < n; i++) args[i] = arguments[i];
-      var answer = parse(host(name, stringify(args, replacer)));
+      var answer = parse(host(name, isSmall(args) ? stringify(args, replacer) : "!too-deep"));
       if (answer.ok) return answer.value;
       throw SkillError(answer.code, answer.message);
     };
@@ -66,11 +108,58 @@ const PRELUDE = `(function (host, skills) {
   for (var i = 0; i < skills.length; i++) {
     defineProperty(globalThis, skills[i], { value: makeSkill(skills[i]), writable: false, enumerable: true, configurable: false });
   }
+  // Array methods loop in C: bound the arrays they may walk.
+  var ArrayProto = Array.prototype;
+  // These touch a bounded number of elements whatever the length.
+  var UNGUARDED = ["constructor", "push", "pop", "at", "keys", "values", "entries"];
+  getOwnPropertyNames(ArrayProto).forEach(function (name) {
+    var original = ArrayProto[name];
+    if (typeof original !== "function" || UNGUARDED.indexOf(name) >= 0) return;
+    var guarded = function () {
+      var length = this === null || this === undefined ? 0 : this.length;
+      if (length > maxLength) {
+        throw new RangeError("Cannot run Array.prototype." + name + ": the array has " + length + " elements, over the sandbox's limit of " + maxLength);
+      }
+      return apply(original, this, arguments);
+    };
+    defineProperty(guarded, "name", { value: name });
+    defineProperty(ArrayProto, name, { value: guarded, writable: true, enumerable: false, configurable: true });
+  });
+  var from = Array.from;
+  defineProperty(Array, "from", { value: function from_(items) {
+    var length = items === null || items === undefined ? 0 : items.length;
+    if (length > maxLength) throw new RangeError("Cannot run Array.from: " + length + " elements, over the sandbox's limit of " + maxLength);
+    return apply(from, this, arguments);
+  }, writable: true, configurable: true });
+  // Only the allowed statics of Object remain; nothing can set a prototype.
+  getOwnPropertyNames(Object).forEach(function (name) {
+    if (typeof Object[name] === "function" && allowedObject.indexOf(name) < 0) delete Object[name];
+  });
+  delete Object.prototype.__proto__;
+  delete Object.prototype.__defineGetter__;
+  delete Object.prototype.__defineSetter__;
+  delete Object.prototype.__lookupGetter__;
+  delete Object.prototype.__lookupSetter__;
   defineProperty(Function.prototype, "constructor", { value: undefined, writable: false, configurable: false });
-  delete globalThis.eval;
-  delete globalThis.Function;
+  ["eval", "Function", "Reflect", "Proxy", "Symbol", "InternalError", "WeakRef", "FinalizationRegistry", "globalThis"]
+    .forEach(function (name) { delete globalThis[name]; });
   delete Math.random;
+  freeze(Internal);
+  freeze(InternalProto);
+  return function isEngineError(error) {
+    return error !== null && typeof error === "object" && getPrototypeOf(error) === InternalProto;
+  };
 })`;
+
+/** The Object statics a policy may use (the verifier's list). */
+const ALLOWED_OBJECT_STATICS = [
+  "keys",
+  "values",
+  "entries",
+  "assign",
+  "freeze",
+  "fromEntries",
+];
 
 let shared: { ctrl: Int32Array; data: Uint8Array } | null = null;
 let quickjs: QuickJSWASMModule | null = null;
@@ -95,6 +184,7 @@ self.onmessage = (event: MessageEvent) => {
     try {
       runGuest(data);
     } catch (error) {
+      // An engine abort (or a bug here): this instance must not serve again.
       post({
         type: "fatal",
         message: error instanceof Error ? error.message : String(error),
@@ -106,6 +196,82 @@ self.onmessage = (event: MessageEvent) => {
 quickjs = await newQuickJSWASMModuleFromVariant(variant);
 post({ type: "ready" });
 
+/** A runtime and context with the prelude installed, ready for one guest. */
+interface Prepared {
+  runtime: QuickJSRuntime;
+  vm: QuickJSContext;
+  isEngineError: QuickJSHandle;
+  skillsKey: string;
+  memoryLimit: number;
+  /** The guest's call hook; set when the run starts. */
+  state: {
+    armed: boolean;
+    deadline: number;
+    call: (skill: string, args: unknown[] | null, bytes: number) => string;
+  };
+}
+
+/**
+ * The next program's runtime and context, built while the worker is idle, so
+ * a run pays only for its own source.
+ */
+let prepared: Prepared | null = null;
+
+function prepare(skills: string[]): Prepared {
+  const runtime = quickjs!.newRuntime();
+  const state: Prepared["state"] = {
+    armed: false,
+    deadline: 0,
+    call: (skill) => cancelled(skill),
+  };
+  runtime.setInterruptHandler(() =>
+    state.armed &&
+    (Atomics.load(shared!.ctrl, CTRL.halt) !== HALT.none ||
+      Date.now() > state.deadline)
+  );
+  const vm = runtime.newContext({
+    intrinsics: {
+      BaseObjects: true,
+      Eval: true,
+      JSON: true,
+      StringNormalize: true,
+    },
+  });
+  const nonce = Array.from(
+    crypto.getRandomValues(new Uint8Array(12)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+  const isEngineError = installPrelude(vm, skills, nonce, (skill, argsJson) => {
+    if (argsJson.length > MAX_ARGS_JSON) {
+      return state.call(skill, null, argsJson.length);
+    }
+    return state.call(skill, decodeArgs(argsJson, nonce), argsJson.length);
+  });
+  return {
+    runtime,
+    vm,
+    isEngineError,
+    skillsKey: skills.join(","),
+    memoryLimit: 64 * 1024 * 1024,
+    state,
+  };
+}
+
+function takePrepared(skills: string[]): Prepared {
+  const ready = prepared;
+  prepared = null;
+  if (ready !== null && ready.skillsKey === skills.join(",")) return ready;
+  if (ready !== null) release(ready);
+  return prepare(skills);
+}
+
+function release(context: Prepared): void {
+  context.isEngineError.dispose();
+  context.vm.dispose();
+  context.runtime.dispose();
+}
+
 function runGuest(request: ToSandbox): void {
   if (shared === null) {
     throw new Error("Cannot run: the control buffer was not sent");
@@ -113,77 +279,75 @@ function runGuest(request: ToSandbox): void {
   const { ctrl } = shared;
   const { limits, gen } = request;
   let seq = 0;
-  const end = withContext(limits, limits.deadline, (vm) => {
-    installSkills(vm, request.skills, (skill, argsJson) => {
+  const context = takePrepared(request.skills);
+  let end: GuestEnd;
+  try {
+    context.runtime.setMemoryLimit(limits.memoryBytes);
+    context.memoryLimit = limits.memoryBytes;
+    context.runtime.setMaxStackSize(limits.stackBytes);
+    context.state.deadline = limits.deadline;
+    context.state.call = (skill, args, bytes) => {
       seq += 1;
-      return callHost(gen, seq, "program", skill, argsJson);
-    });
-    return evaluate(vm, request.source, PROGRAM_FILE);
-  });
+      return callHost(gen, seq, "program", skill, args, bytes);
+    };
+    context.state.armed = true;
+    end = evaluate(context, request.source, limits.deadline);
+  } finally {
+    context.state.armed = false;
+  }
+  // Disposing can abort the engine after some failures (deep JSON, OOM);
+  // the guest's end is known by then, so report it, then retire.
+  const retire = !safeRelease(context);
   const checks: { expr: string; ok: boolean; message?: string }[] = [];
-  const mayCheck = end.kind === "ok" ||
-    (!end.interrupted && !isResourceError(end));
+  const mayCheck = !retire &&
+    (end.kind === "ok" || (!end.interrupted && !end.engine));
   if (mayCheck && Atomics.load(ctrl, CTRL.halt) === HALT.none) {
     for (const expr of request.checks) {
-      const deadline = Date.now() + limits.checkTimeoutMs;
-      const result = withContext(limits, deadline, (vm) => {
-        installSkills(vm, request.querySkills, (skill, argsJson) => {
+      const check = prepare(request.querySkills);
+      try {
+        check.runtime.setMemoryLimit(limits.memoryBytes);
+        check.memoryLimit = limits.memoryBytes;
+        check.runtime.setMaxStackSize(limits.stackBytes);
+        check.state.deadline = Date.now() + limits.checkTimeoutMs;
+        check.state.call = (skill, args, bytes) => {
           seq += 1;
-          return callHost(gen, seq, "check", skill, argsJson);
-        });
-        return evaluateCheck(vm, expr);
-      });
-      checks.push(result);
+          return callHost(gen, seq, "check", skill, args, bytes);
+        };
+        check.state.armed = true;
+        checks.push(evaluateCheck(check, expr));
+      } finally {
+        check.state.armed = false;
+        safeRelease(check);
+      }
     }
   }
   post({ type: "done", gen, end, checks });
-}
-
-function isResourceError(end: GuestEnd): boolean {
-  return end.kind === "error" && end.name === "InternalError" &&
-    /out of memory|stack overflow/.test(end.message);
-}
-
-function withContext<T>(
-  limits: SandboxLimits,
-  deadline: number,
-  body: (vm: QuickJSContext) => T,
-): T {
-  const { ctrl } = shared!;
-  if (quickjs === null) {
-    throw new Error("Cannot run: QuickJS is not loaded yet");
-  }
-  const runtime: QuickJSRuntime = quickjs.newRuntime();
-  try {
-    runtime.setMemoryLimit(limits.memoryBytes);
-    runtime.setMaxStackSize(limits.stackBytes);
-    runtime.setInterruptHandler(() =>
-      Atomics.load(ctrl, CTRL.halt) !== HALT.none || Date.now() > deadline
-    );
-    const vm = runtime.newContext({
-      intrinsics: {
-        BaseObjects: true,
-        Eval: true,
-        JSON: true,
-        MapSet: true,
-        StringNormalize: true,
-      },
+  if (retire) {
+    post({
+      type: "fatal",
+      message: "the QuickJS engine failed while releasing a run",
     });
-    try {
-      return body(vm);
-    } finally {
-      vm.dispose();
-    }
-  } finally {
-    runtime.dispose();
+    return;
+  }
+  // Idle now: build the next run's context off its critical path.
+  prepared = prepare(request.skills);
+}
+
+function safeRelease(context: Prepared): boolean {
+  try {
+    release(context);
+    return true;
+  } catch {
+    return false;
   }
 }
 
-function installSkills(
+function installPrelude(
   vm: QuickJSContext,
   skills: string[],
+  nonce: string,
   call: (skill: string, argsJson: string) => string,
-): void {
+): QuickJSHandle {
   const host = vm.newFunction("host", (nameHandle, argsHandle) => {
     // Only strings cross here; anything else is a bug in the prelude.
     if (
@@ -206,15 +370,56 @@ function installSkills(
     vm.setProp(names, i, name);
     name.dispose();
   });
-  const prelude = vm.evalCode(PRELUDE, "prelude.js");
+  const allowed = vm.newArray();
+  ALLOWED_OBJECT_STATICS.forEach((name, i) => {
+    const handle = vm.newString(name);
+    vm.setProp(allowed, i, handle);
+    handle.dispose();
+  });
+  const nonceHandle = vm.newString(nonce);
+  const maxLength = vm.newNumber(MAX_ARRAY_LENGTH);
   try {
-    const fn = vm.unwrapResult(prelude);
-    const result = vm.callFunction(fn, vm.undefined, host, names);
-    fn.dispose();
-    vm.unwrapResult(result).dispose();
+    const fn = vm.unwrapResult(vm.evalCode(PRELUDE, "prelude.js"));
+    try {
+      return vm.unwrapResult(
+        vm.callFunction(
+          fn,
+          vm.undefined,
+          host,
+          names,
+          nonceHandle,
+          allowed,
+          maxLength,
+        ),
+      );
+    } finally {
+      fn.dispose();
+    }
   } finally {
     host.dispose();
     names.dispose();
+    allowed.dispose();
+    nonceHandle.dispose();
+    maxLength.dispose();
+  }
+}
+
+/** Parses the guest's argument JSON; non-finite numbers come back only with the nonce. */
+function decodeArgs(json: string, nonce: string): unknown[] | null {
+  const marker = `$nonFinite:${nonce}`;
+  try {
+    const value = JSON.parse(json, (_key, v) => {
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+        const keys = Object.keys(v);
+        if (keys.length === 1 && keys[0] === marker) {
+          return Number((v as Record<string, string>)[marker]);
+        }
+      }
+      return v;
+    });
+    return Array.isArray(value) ? value : null;
+  } catch {
+    return null;
   }
 }
 
@@ -224,22 +429,15 @@ function callHost(
   seq: number,
   phase: "program" | "check",
   skill: string,
-  argsJson: string,
+  args: unknown[] | null,
+  argsBytes: number,
 ): string {
   const { ctrl, data } = shared!;
   if (Atomics.load(ctrl, CTRL.halt) !== HALT.none) {
     return cancelled(skill);
   }
-  if (argsJson.length > MAX_ARGS_JSON) {
-    return JSON.stringify({
-      ok: false,
-      code: "invalid_argument",
-      message:
-        `Cannot call ${skill}: its arguments are ${argsJson.length} characters of JSON, over the limit of ${MAX_ARGS_JSON}`,
-    });
-  }
   Atomics.store(ctrl, CTRL.resp, 0);
-  post({ type: "call", gen, seq, phase, skill, argsJson });
+  post({ type: "call", gen, seq, phase, skill, args, argsBytes });
   while (
     Atomics.load(ctrl, CTRL.resp) !== 1 ||
     Atomics.load(ctrl, CTRL.respSeq) !== seq
@@ -268,24 +466,30 @@ function cancelled(skill: string): string {
   });
 }
 
-function evaluate(vm: QuickJSContext, source: string, file: string): GuestEnd {
-  const result = vm.evalCode(source, file);
+function evaluate(
+  context: Prepared,
+  source: string,
+  deadline: number,
+): GuestEnd {
+  const { vm } = context;
+  const result = vm.evalCode(source, PROGRAM_FILE);
   if (result.error === undefined) {
     result.value.dispose();
     return { kind: "ok" };
   }
-  const end = describeError(vm, result.error);
+  const end = describeError(context, result.error, deadline);
   result.error.dispose();
   return end;
 }
 
 function evaluateCheck(
-  vm: QuickJSContext,
+  context: Prepared,
   expr: string,
 ): { expr: string; ok: boolean; message?: string } {
+  const { vm } = context;
   const result = vm.evalCode(`(${expr}\n)`, CHECK_FILE);
   if (result.error !== undefined) {
-    const end = describeError(vm, result.error);
+    const end = describeError(context, result.error, context.state.deadline);
     result.error.dispose();
     const message = end.kind === "error"
       ? (end.interrupted
@@ -294,7 +498,9 @@ function evaluateCheck(
       : "failed";
     return { expr, ok: false, message };
   }
-  const truthy = vm.dump(result.value) ? true : false;
+  const truthy = vm.typeof(result.value) === "object"
+    ? !vm.sameValue(result.value, vm.null)
+    : Boolean(vm.dump(result.value));
   result.value.dispose();
   return truthy
     ? { expr, ok: true }
@@ -303,45 +509,108 @@ function evaluateCheck(
 
 /**
  * Reads name, message, code and line of a thrown guest value. Property reads
- * go through `getProp`, which may run a guest getter — inside the guest,
- * under the same interrupt handler; nothing of the host is exposed to it.
+ * go through `getProp`, which may run a guest getter — inside the guest; the
+ * interrupt handler is disarmed by now, so this runs under a short deadline
+ * of its own. Whether the error is the engine's own (not one the guest made
+ * up) is asked of the prelude's `isEngineError`, whose prototype check the
+ * guest cannot fake: nothing in its world can set a prototype.
  */
-function describeError(vm: QuickJSContext, error: QuickJSHandle): GuestEnd {
+function describeError(
+  context: Prepared,
+  error: QuickJSHandle,
+  deadline: number,
+): GuestEnd {
+  const { vm } = context;
+  const deadlinePassed = Date.now() > deadline;
   const type = vm.typeof(error);
-  const interrupted = isInterrupted(vm, error, type);
-  if (type !== "object") {
+  context.state.deadline = Date.now() + 50;
+  context.state.armed = true;
+  // A guest that ran out of memory left none to inspect its error with.
+  context.runtime.setMemoryLimit(context.memoryLimit + 16 * 1024 * 1024);
+  try {
+    if (vm.sameValue(error, vm.null) && nearMemoryLimit(context)) {
+      // QuickJS throws null when it cannot even allocate its own error.
+      return {
+        kind: "error",
+        name: "InternalError",
+        message: "out of memory",
+        code: null,
+        line: null,
+        interrupted: false,
+        engine: true,
+      };
+    }
+    const engine = isEngine(context, error);
+    if (type !== "object" || vm.sameValue(error, vm.null)) {
+      return {
+        kind: "error",
+        name: "Error",
+        message: `uncaught ${type} ${shortString(vm, error)}`,
+        code: null,
+        line: null,
+        interrupted: false,
+        engine: false,
+      };
+    }
+    const name = stringProp(vm, error, "name") ?? "Error";
+    const message = (stringProp(vm, error, "message") ?? "").slice(
+      0,
+      MAX_MESSAGE,
+    );
+    const code = engine ? null : stringProp(vm, error, "code");
+    const stack = stringProp(vm, error, "stack") ?? "";
+    const match = /program\.js:(\d+)/.exec(stack);
+    const interrupted = engine && message === "interrupted" &&
+      (deadlinePassed || Atomics.load(shared!.ctrl, CTRL.halt) !== HALT.none);
     return {
       kind: "error",
-      name: "Error",
-      message: `uncaught ${type} ${shortString(vm, error)}`,
-      code: null,
-      line: null,
+      name,
+      message,
+      code: code === null ? null : code.slice(0, 64),
+      line: match ? Number(match[1]) : null,
       interrupted,
+      engine,
     };
+  } finally {
+    context.state.armed = false;
   }
-  const name = stringProp(vm, error, "name") ?? "Error";
-  const message = stringProp(vm, error, "message") ?? "";
-  const code = stringProp(vm, error, "code");
-  const stack = stringProp(vm, error, "stack") ?? "";
-  const match = /program\.js:(\d+)/.exec(stack);
-  return {
-    kind: "error",
-    name,
-    message,
-    code,
-    line: match ? Number(match[1]) : null,
-    interrupted,
-  };
 }
 
-function isInterrupted(
-  vm: QuickJSContext,
-  error: QuickJSHandle,
-  type: string,
-): boolean {
-  if (type !== "object") return false;
-  return stringProp(vm, error, "name") === "InternalError" &&
-    stringProp(vm, error, "message") === "interrupted";
+/** QuickJS's estimate of the heap in use is at least half the run's limit. */
+function nearMemoryLimit(context: Prepared): boolean {
+  try {
+    const usage = context.runtime.computeMemoryUsage();
+    try {
+      const used = context.vm.getProp(usage, "memory_used_size");
+      try {
+        return context.vm.typeof(used) === "number" &&
+          context.vm.getNumber(used) >= context.memoryLimit / 2;
+      } finally {
+        used.dispose();
+      }
+    } finally {
+      usage.dispose();
+    }
+  } catch {
+    return false;
+  }
+}
+
+function isEngine(context: Prepared, error: QuickJSHandle): boolean {
+  const { vm } = context;
+  try {
+    const result = vm.callFunction(context.isEngineError, vm.undefined, error);
+    if (result.error !== undefined) {
+      result.error.dispose();
+      return false;
+    }
+    const value = vm.typeof(result.value) === "boolean" &&
+      vm.dump(result.value) === true;
+    result.value.dispose();
+    return value;
+  } catch {
+    return false;
+  }
 }
 
 function stringProp(
@@ -350,11 +619,11 @@ function stringProp(
   key: string,
 ): string | null {
   try {
-    const value = vm.getProp(handle, key);
+    const result = vm.getProp(handle, key);
     try {
-      return vm.typeof(value) === "string" ? vm.getString(value) : null;
+      return vm.typeof(result) === "string" ? vm.getString(result) : null;
     } finally {
-      value.dispose();
+      result.dispose();
     }
   } catch {
     return null;

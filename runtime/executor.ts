@@ -8,7 +8,7 @@ import {
 } from "../skills-bridge/mod.ts";
 import { verifyProgram } from "../verifier/mod.ts";
 import { _Sandbox, type SandboxResult } from "./_sandbox.ts";
-import { HALT } from "./_sandbox_protocol.ts";
+import { HALT, MAX_ARGS_JSON } from "./_sandbox_protocol.ts";
 import { type Caps, DEFAULT_CAPS, lowerCaps } from "./caps.ts";
 import type {
   CallRecord,
@@ -21,8 +21,6 @@ import type {
 } from "./evidence.ts";
 import { labelForSkillCode } from "./failure_label.ts";
 
-/** Longest argument JSON the host accepts for one skill call. */
-const MAX_ARGS_JSON = 64 * 1024;
 /** QuickJS stack cap; the wasm build's own stack overflows well above it. */
 const STACK_BYTES = 256 * 1024;
 
@@ -151,13 +149,14 @@ export class Executor implements AsyncDisposable {
   #busy: string | null = null;
   #latched: string | null = null;
   #disposed = false;
+  #respawn: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(options: ExecutorOptions) {
     this.#backend = options.backend;
     this.#api = options.api ?? TABLETOP_API;
     this.#robotId = options.robotId ?? "local";
     this.#caps = lowerCaps({ ...DEFAULT_CAPS }, options.caps);
-    this.#stopGraceMs = options.stopGraceMs ?? 20;
+    this.#stopGraceMs = options.stopGraceMs ?? 5;
     this.#cancelWaitMs = options.cancelWaitMs ?? 2000;
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 1000;
     this.#sandbox = new _Sandbox();
@@ -192,7 +191,7 @@ export class Executor implements AsyncDisposable {
 
   /** Waits until the sandbox for the next run is warm. */
   async warm(): Promise<void> {
-    await this.#sandbox.ready;
+    await this.#ensureSandbox();
   }
 
   /**
@@ -240,6 +239,7 @@ export class Executor implements AsyncDisposable {
     if (active !== null) {
       await this.#halt(active, HALT.estop, "the executor was disposed");
     }
+    clearTimeout(this.#respawn);
     this.#sandbox.terminate();
   }
 
@@ -328,7 +328,8 @@ export class Executor implements AsyncDisposable {
         seq: number;
         phase: "program" | "check";
         skill: string;
-        argsJson: string;
+        args: unknown[] | null;
+        argsBytes: number;
       },
     ) => {
       const job = this.#serveCall(active, call, caps, calls, started, emit)
@@ -385,7 +386,9 @@ export class Executor implements AsyncDisposable {
       clearTimeout(active.killTimer);
       options.signal?.removeEventListener("abort", onAbort);
       this.#active = null;
-      if (!sandbox.alive) this.#sandbox = new _Sandbox();
+      // `new Worker()` blocks this thread for tens of milliseconds: replace
+      // a killed sandbox after the stop's waiters have been answered.
+      if (!sandbox.alive) this.#scheduleRespawn();
     }
 
     const worldAfter = await this.#world();
@@ -393,6 +396,7 @@ export class Executor implements AsyncDisposable {
       active,
       result,
       caps,
+      new Set(calls.filter((c) => !c.ok).map((c) => c.error?.code ?? "")),
     );
     const evidence: EvidenceRecord = {
       ...base,
@@ -440,7 +444,22 @@ export class Executor implements AsyncDisposable {
     }
   }
 
+  #scheduleRespawn(): void {
+    clearTimeout(this.#respawn);
+    this.#respawn = setTimeout(() => {
+      this.#respawn = undefined;
+      if (!this.#disposed && !this.#sandbox.alive) {
+        this.#sandbox = new _Sandbox();
+      }
+    }, 0);
+  }
+
   async #ensureSandbox(): Promise<void> {
+    if (!this.#sandbox.alive) {
+      clearTimeout(this.#respawn);
+      this.#respawn = undefined;
+      this.#sandbox = new _Sandbox();
+    }
     try {
       await this.#sandbox.ready;
     } catch {
@@ -456,7 +475,8 @@ export class Executor implements AsyncDisposable {
       seq: number;
       phase: "program" | "check";
       skill: string;
-      argsJson: string;
+      args: unknown[] | null;
+      argsBytes: number;
     },
     caps: Caps,
     calls: CallRecord[],
@@ -482,7 +502,7 @@ export class Executor implements AsyncDisposable {
           this.#backend,
           this.#api,
           call.skill,
-          decodeArgs(call.argsJson) ?? [],
+          call.args ?? [],
           {
             signal: active.skills.signal,
           },
@@ -513,14 +533,12 @@ export class Executor implements AsyncDisposable {
       return;
     }
     const startMs = round(performance.now() - started);
-    const args = call.argsJson.length > MAX_ARGS_JSON
-      ? null
-      : decodeArgs(call.argsJson);
+    const args = call.args;
     const seq = calls.length + 1;
     const record: CallRecord = {
       seq,
       skill: call.skill,
-      args: args ?? [`<${call.argsJson.length} characters of JSON>`],
+      args: args ?? [`<${call.argsBytes} characters of JSON>`],
       ok: false,
       startMs,
       durationMs: 0,
@@ -538,9 +556,9 @@ export class Executor implements AsyncDisposable {
         ok: false,
         error: {
           code: "invalid_argument",
-          message: call.argsJson.length > MAX_ARGS_JSON
-            ? `Cannot call ${call.skill}: its arguments are ${call.argsJson.length} characters of JSON, over the limit of ${MAX_ARGS_JSON}`
-            : `Cannot call ${call.skill}: its arguments are not plain data`,
+          message: call.argsBytes > MAX_ARGS_JSON
+            ? `Cannot call ${call.skill}: its arguments are ${call.argsBytes} characters of JSON, over the limit of ${MAX_ARGS_JSON}`
+            : `Cannot call ${call.skill}: its arguments are not plain data (nested deeper than 32 levels, over 10000 values, or cyclic)`,
         },
       }
       : await callSkill(this.#backend, this.#api, call.skill, args, {
@@ -597,10 +615,17 @@ export class Executor implements AsyncDisposable {
     clearTimeout(timer);
   }
 
+  /**
+   * The outcome and failure label of a run, from facts only: the halt the
+   * executor itself asked for, the engine's own errors (the sandbox checks
+   * they are not made up by the guest), and skill codes only when a call of
+   * this run really failed with that code.
+   */
   #judge(
     active: ActiveRun,
     result: SandboxResult,
     caps: Caps,
+    failedCodes: Set<string>,
   ): {
     outcome: Outcome;
     failure: EvidenceRecord["failure"];
@@ -612,7 +637,7 @@ export class Executor implements AsyncDisposable {
       line?: number | null,
     ) => ({
       outcome: (label === "estop" ? "stopped" : "failed") as Outcome,
-      failure: { label, message, ...(line ? { line } : {}) },
+      failure: { label, message: clip(message), ...(line ? { line } : {}) },
       checkRecords: result.kind === "done" ? result.checks : [],
     });
     switch (active.haltReason) {
@@ -653,27 +678,24 @@ export class Executor implements AsyncDisposable {
           end.line,
         );
       }
-      if (
-        end.name === "InternalError" &&
-        /out of memory|string too long/.test(end.message)
-      ) {
+      if (end.engine && /out of memory|string too long/.test(end.message)) {
         return fail(
           "memory_exceeded",
           `The program exceeded its memory limit of ${caps.memoryBytes} bytes`,
           end.line,
         );
       }
-      if (
-        /stack overflow|call stack/i.test(end.message) &&
-        (end.name === "InternalError" || end.name === "RangeError")
-      ) {
+      if (end.engine && /stack overflow/.test(end.message)) {
         return fail(
           "stack_overflow",
           `The program recursed too deeply: ${end.message}`,
           end.line,
         );
       }
-      if (end.name === "SkillError" && end.code !== null) {
+      if (
+        end.name === "SkillError" && end.code !== null &&
+        failedCodes.has(end.code)
+      ) {
         return fail(
           labelForSkillCode(end.code),
           `Uncaught SkillError (${end.code}): ${end.message}`,
@@ -692,12 +714,13 @@ export class Executor implements AsyncDisposable {
         outcome: "failed",
         failure: {
           label: "postcondition_failed",
-          message:
+          message: clip(
             `The program ended but ${failed.length} of ${checks.length} check(s) failed: ${
               failed.map((c) => `${c.expr} (${c.message ?? "false"})`).join(
                 "; ",
               )
             }`,
+          ),
         },
         checkRecords: checks,
       };
@@ -706,21 +729,13 @@ export class Executor implements AsyncDisposable {
   }
 }
 
-function decodeArgs(json: string): unknown[] | null {
-  try {
-    const value = JSON.parse(json, (_key, v) => {
-      if (v !== null && typeof v === "object" && !Array.isArray(v)) {
-        const keys = Object.keys(v);
-        if (keys.length === 1 && keys[0] === "$nonFinite") {
-          return Number((v as { $nonFinite: string }).$nonFinite);
-        }
-      }
-      return v;
-    });
-    return Array.isArray(value) ? value : null;
-  } catch {
-    return null;
-  }
+/** Longest failure message kept in the evidence. */
+const MAX_FAILURE_MESSAGE = 4096;
+
+function clip(message: string): string {
+  return message.length > MAX_FAILURE_MESSAGE
+    ? `${message.slice(0, MAX_FAILURE_MESSAGE - 1)}…`
+    : message;
 }
 
 function round(ms: number): number {

