@@ -612,3 +612,20 @@ Deno.test("the verifier keeps checks to query skills", () => {
     ["syntax_error"],
   );
 });
+
+Deno.test("string methods that need regular expressions are refused", () => {
+  const report = verifyProgram(
+    'const s = "red block";\nconst m = s.match("red");',
+    { api: TABLETOP_API },
+  );
+  if (
+    report.ok || report.issues[0]?.code !== "forbidden_property" ||
+    report.issues[0]?.line !== 2
+  ) {
+    throw new Error(
+      `expected forbidden_property at line 2, got ${
+        JSON.stringify(report.issues)
+      }`,
+    );
+  }
+});

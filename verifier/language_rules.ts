@@ -14,4 +14,6 @@ Property names __proto__, constructor, prototype, caller, callee, arguments, __d
 Computed access obj[key] is allowed with a number, a variable, a member such as a.b, or arithmetic on those (a.length - 1, i + 1); not with string concatenation or a call.
 Call a helper only after declaring it as a function in your program; a call to an undeclared name is reported as unknown function "name".
 Skill arguments that are literals are checked against the skill's parameter types before the program runs.
+There are no regular expressions: use includes, indexOf, split, startsWith, endsWith, trim (match, matchAll and search are refused).
+Array methods refuse arrays longer than 100000 elements; skill arguments must be small plain data (at most 32 levels deep).
 `;

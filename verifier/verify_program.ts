@@ -91,6 +91,13 @@ const _FORBIDDEN_PROPERTIES: ReadonlySet<string> = new Set([
   "__lookupSetter__",
 ]);
 
+/** String methods that need regular expressions (the sandbox has none). */
+const _REGEXP_METHODS: ReadonlySet<string> = new Set([
+  "match",
+  "matchAll",
+  "search",
+]);
+
 /** Values that are always allowed (and never declarable). */
 const _CONSTANTS: ReadonlySet<string> = new Set([
   "undefined",
@@ -1146,6 +1153,14 @@ class _Checker {
       this.#issue(
         "forbidden_property",
         `Cannot access the property "${name}": it reaches prototypes, constructors or the call stack`,
+        property,
+      );
+      return;
+    }
+    if (name !== undefined && _REGEXP_METHODS.has(name)) {
+      this.#issue(
+        "forbidden_property",
+        `Cannot use the method "${name}": it needs regular expressions, which the sandbox does not have; use includes, indexOf, split or startsWith`,
         property,
       );
       return;
