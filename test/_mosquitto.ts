@@ -13,6 +13,8 @@ export interface StartMosquittoOptions {
   tls?: { certFile: string; keyFile: string };
   /** How long to wait for the port to accept connections. Default 10 s. */
   readyTimeoutMs?: number;
+  /** Mosquitto configuration lines appended after the generated ones (e.g. a bridge section). */
+  extraConfig?: string;
   signal?: AbortSignal;
 }
 
@@ -73,6 +75,7 @@ export async function startMosquitto(
       "log_type error",
       "log_type warning",
       "log_type notice",
+      ...(options.extraConfig === undefined ? [] : [options.extraConfig]),
       "",
     ].join("\n"),
   );
