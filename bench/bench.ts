@@ -19,6 +19,7 @@ import { collectReport } from "./_collect_report.ts";
 import { renderTable } from "./_render_table.ts";
 import { benchCore } from "./core_bench.ts";
 import { benchEvidence } from "./evidence_bench.ts";
+import { benchGrpc } from "./grpc_bench.ts";
 
 /** Every bench module, in the order they run. */
 const BENCHES: readonly BenchModule[] = [
@@ -86,6 +87,27 @@ const BENCHES: readonly BenchModule[] = [
         label: "evidence record size",
         unit: "B",
         value: "evidenceRecordBytes",
+      },
+    ],
+  },
+  {
+    name: "grpc",
+    run: ({ quick, log, signal }: BenchContext) =>
+      benchGrpc({ scale: quick ? 0.05 : 1, log, signal }),
+    rows: [
+      {
+        label: "gRPC: signed deliver + run → evidence",
+        unit: "ms",
+        median: "deliverRunP50Ms",
+        p99: "deliverRunP99Ms",
+        target: { figure: "deliverRunP99Ms", op: "<=", limit: 15 },
+      },
+      {
+        label: "gRPC: Stop → guest halted (tight loop)",
+        unit: "ms",
+        median: "grpcStopP50Ms",
+        p99: "grpcStopP99Ms",
+        target: { figure: "grpcStopP99Ms", op: "<=", limit: 15 },
       },
     ],
   },
