@@ -287,6 +287,9 @@ Deno.test("the service runs under the unit's exact ExecStart: health, a signed p
       "the program cache lives in the state dir",
     );
 
+    // Close the channel first: Deno 2.9's HTTP/2 can abort a process that
+    // receives GOAWAY on an idle connection (nghttp2 find_stream_on_goaway_func).
+    client.close();
     const status = await service.stop("SIGTERM");
     assertEquals(status.code, 0, service.stderr());
     assertStringIncludes(service.stderr(), "received SIGTERM");

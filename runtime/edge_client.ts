@@ -92,6 +92,7 @@ export class EdgeClient implements Disposable {
   // deno-lint-ignore no-explicit-any
   readonly #health: any;
   readonly #timeoutMs: number;
+  #closed = false;
 
   /** Connects lazily to `target` (`host:port`). */
   constructor(target: string, options: EdgeClientOptions = {}) {
@@ -261,8 +262,10 @@ export class EdgeClient implements Disposable {
     return response.status;
   }
 
-  /** Closes the channels. */
+  /** Closes the channels; closing twice is harmless. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#stub.close();
     this.#health.close();
   }
