@@ -61,11 +61,14 @@ async function installConfig(
   layout: _TestLayout,
   example: string,
   trustPath: string,
+  heartbeatMs?: number,
 ): Promise<void> {
   const text = await Deno.readTextFile(`${_ROOT}/deploy/${example}`);
+  const config = JSON.parse(_toTestLayout(text, layout));
+  if (heartbeatMs !== undefined) config.mqtt.heartbeatMs = heartbeatMs;
   await Deno.writeTextFile(
     `${layout.etc}/config.json`,
-    _toTestLayout(text, layout),
+    JSON.stringify(config),
   );
   await Deno.copyFile(trustPath, `${layout.etc}/trust.json`);
   await Deno.copyFile(
@@ -256,12 +259,16 @@ Deno.test("the service runs under the unit's exact ExecStart: health, a signed p
   const key = await makeKey();
   const layout = await testLayout(broker.port);
   try {
-    await installConfig(layout, "sim.example.json", key.trustPath);
+    // A fast heartbeat, so the telemetry path runs under these permissions too.
+    await installConfig(layout, "sim.example.json", key.trustPath, 100);
     const unit = await readUnit(SIM_UNIT_PATH);
     const argv = execStart(unit, layout);
     assertEquals(_permissionIssues(_splitDenoCommand(argv).flags), []);
     await using probe = await connectProbe(broker.url, {
-      subscribe: ["cap/v1/robots/arm-01/evidence"],
+      subscribe: [
+        "cap/v1/robots/arm-01/evidence",
+        "cap/v1/robots/arm-01/telemetry",
+      ],
     });
     await using service = _spawnService(argv, {
       env: _childEnv(_unitEnvironment(unit)),
@@ -281,6 +288,10 @@ Deno.test("the service runs under the unit's exact ExecStart: health, a signed p
       (messages) =>
         messages.some((m) => JSON.parse(m.text).runId === evidence?.runId),
       "the run's evidence on the broker",
+    );
+    await probe.waitFor(
+      (messages) => messages.some((m) => m.topic.endsWith("/telemetry")),
+      "a telemetry heartbeat",
     );
     assert(
       (await Deno.stat(`${layout.state}/cache.sqlite`)).isFile,
