@@ -32,8 +32,13 @@ export interface GrpcServerHandle extends AsyncDisposable {
   readonly port: number;
   /** `host:port` as bound. */
   readonly address: string;
-  /** Stops accepting calls, ends open streams, closes. */
+  /** Stops accepting calls, ends open streams, closes (sends HTTP/2 GOAWAY). */
   shutdown(): Promise<void>;
+  /**
+   * Reports NOT_SERVING and waits (at most `timeoutMs`) until no call is in
+   * progress, without closing connections: for a process about to exit.
+   */
+  drain(timeoutMs?: number): Promise<void>;
 }
 
 type Callback<T> = (error: grpc.ServiceError | null, value?: T) => void;
@@ -59,6 +64,11 @@ export async function startGrpcServer(
   });
   const log = options.log ?? (() => {});
   let serving = true;
+  let inflight = 0;
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    inflight += 1;
+    return promise.finally(() => inflight -= 1);
+  };
   const watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   const runs = new Set<grpc.ServerWritableStream<unknown, unknown>>();
 
@@ -108,7 +118,7 @@ export async function startGrpcServer(
         return;
       }
       runs.add(call as grpc.ServerWritableStream<unknown, unknown>);
-      service.run(programId, {
+      track(service.run(programId, {
         ...(version ? { version } : {}),
         onEvent: (event) => {
           if (!call.writable) return;
@@ -119,7 +129,7 @@ export async function startGrpcServer(
             json: JSON.stringify(type === "run_ended" ? event.evidence : event),
           });
         },
-      }).then(() => call.end(), (error) => call.emit("error", toStatus(error)))
+      })).then(() => call.end(), (error) => call.emit("error", toStatus(error)))
         .finally(() =>
           runs.delete(call as grpc.ServerWritableStream<unknown, unknown>)
         );
@@ -232,15 +242,26 @@ export async function startGrpcServer(
     })();
     return closing;
   };
+  const drain = async (timeoutMs = 2000) => {
+    serving = false;
+    for (const watcher of watchers) watcher.write({ status: "NOT_SERVING" });
+    const until = Date.now() + timeoutMs;
+    while (inflight > 0 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Let the last frames reach the socket.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  };
   return {
     port,
     address: `${host}:${port}`,
     shutdown,
+    drain,
     [Symbol.asyncDispose]: shutdown,
   };
 
   function guard<T>(callback: Callback<T>, body: () => Promise<T>): void {
-    body().then((value) => callback(null, value), (error) => {
+    track(body()).then((value) => callback(null, value), (error) => {
       const mapped = toStatus(error);
       if (mapped.code === grpc.status.INTERNAL) {
         log("error", `gRPC call failed: ${mapped.details}`);

@@ -101,7 +101,7 @@ async function main(): Promise<number> {
   });
   const signal = await stopped;
   log("info", `received ${signal}: shutting down`);
-  await node.close();
+  await node.close({ exiting: true });
   for (const [name, handler] of handlers) {
     Deno.removeSignalListener(name, handler);
   }

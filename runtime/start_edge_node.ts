@@ -27,8 +27,13 @@ export interface EdgeNode extends AsyncDisposable {
   readonly service: EdgeService;
   readonly grpc: GrpcServerHandle;
   readonly telemetry: MqttTelemetry | null;
-  /** Stops a running program safely (e-stop path), then closes everything. */
-  close(): Promise<void>;
+  /**
+   * Stops a running program safely (e-stop path), then closes everything.
+   * With `exiting`, the gRPC connections are left for the process exit to
+   * drop instead of a GOAWAY (Deno 2.9's HTTP/2 can abort a client process
+   * that receives one on an idle connection).
+   */
+  close(options?: { exiting?: boolean }): Promise<void>;
 }
 
 /** Options of {@linkcode startEdgeNode}. */
@@ -72,6 +77,8 @@ export async function startEdgeNode(
         {
           maxRecords: outboxConfig.maxRecords,
           ...(outboxConfig.maxBytes ? { maxBytes: outboxConfig.maxBytes } : {}),
+          synchronous: outboxConfig.synchronous,
+          syncIntervalMs: outboxConfig.syncIntervalMs,
         },
       );
       stack.defer(() => outbox.close());
@@ -130,7 +137,8 @@ export async function startEdgeNode(
       ...(config.grpc.tls ? { tls: await readTls(config.grpc.tls) } : {}),
       log,
     });
-    stack.defer(() => grpc.shutdown());
+    let exiting = false;
+    stack.defer(() => exiting ? grpc.drain() : grpc.shutdown());
 
     const timers: ReturnType<typeof setInterval>[] = [];
     const scheduled = (programId: string, why: string) => {
@@ -166,7 +174,8 @@ export async function startEdgeNode(
     stack.defer(() => timers.forEach(clearInterval));
 
     let closing: Promise<void> | null = null;
-    const close = () => {
+    const close = (options: { exiting?: boolean } = {}) => {
+      exiting ||= options.exiting === true;
       closing ??= (async () => {
         if (edge.currentRunId !== null) {
           log("warn", "shutting down: stopping the running program");
@@ -176,7 +185,13 @@ export async function startEdgeNode(
       })();
       return closing;
     };
-    return { service, grpc, telemetry, close, [Symbol.asyncDispose]: close };
+    return {
+      service,
+      grpc,
+      telemetry,
+      close,
+      [Symbol.asyncDispose]: () => close(),
+    };
   } catch (error) {
     await stack.disposeAsync();
     throw error;
