@@ -282,6 +282,9 @@ Deno.test("SIGTERM stops a spinning program safely; after a restart the cache ru
         await spinning;
         const code = service.terminate();
         const evidence = await run;
+        // Idle channels are closed before the service goes away (Deno 2.9's
+        // HTTP/2 client can abort on a GOAWAY over an idle connection).
+        client.close();
         assertEquals(evidence.outcome, "stopped");
         assertEquals(evidence.failure?.label, "estop");
         assertEquals(events.at(-1)?.type, "run_ended");
@@ -304,6 +307,7 @@ Deno.test("SIGTERM stops a spinning program safely; after a restart the cache ru
         const evidence = await client.run("hello");
         assertEquals(evidence.outcome, "succeeded", evidence.failure?.message);
         assertEquals(evidence.calls.map((c) => c.skill), ["say"]);
+        client.close();
         assertEquals(await service.terminate(), 0, service.stderr);
       },
     );
