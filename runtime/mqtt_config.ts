@@ -48,6 +48,9 @@ export const MqttConfigSchema = z.strictObject({
     path: z.string().min(1).optional(),
     maxRecords: _positive().default(10_000),
     maxBytes: _positive().optional(),
+    /** `"normal"`: survives kill -9, fsync'ed within `syncIntervalMs`; `"full"`: fsync per record (survives power loss). See `Outbox`. */
+    synchronous: z.enum(["normal", "full"]).default("normal"),
+    syncIntervalMs: _positive().default(1_000),
   }).prefault({}),
 });
 

@@ -16,7 +16,11 @@ Deno.test("MqttConfigSchema fills defaults", () => {
     reconnectMaxMs: 30_000,
     maxInFlight: 64,
     maxInboundBytes: 65_536,
-    outbox: { maxRecords: 10_000 },
+    outbox: {
+      maxRecords: 10_000,
+      synchronous: "normal",
+      syncIntervalMs: 1_000,
+    },
   });
 });
 

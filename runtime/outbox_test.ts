@@ -127,3 +127,44 @@ Deno.test("Outbox rejects bad options and use after close", () => {
     "it is closed",
   );
 });
+
+Deno.test("Outbox in normal mode fsyncs by a checkpoint within syncIntervalMs; full mode needs none", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cap-outbox-sync-" });
+  try {
+    for (const synchronous of ["normal", "full"] as const) {
+      const path = join(dir, `${synchronous}.sqlite`);
+      using outbox = Outbox.open(path, { synchronous, syncIntervalMs: 20 });
+      assertEquals(outbox.stats().synchronous, synchronous);
+      const before = (await Deno.stat(path)).size;
+      outbox.append("t", new Uint8Array(64 * 1024));
+      // The record sits in the WAL; only a checkpoint copies it into the
+      // database file (after fsyncing the WAL).
+      assertEquals((await Deno.stat(path)).size, before);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const after = (await Deno.stat(path)).size;
+      if (synchronous === "normal") {
+        assert(after >= before + 64 * 1024, `checkpointed: ${after}`);
+      } else {
+        assertEquals(after, before);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Outbox refuses an unknown synchronous mode", () => {
+  assertThrows(
+    () =>
+      Outbox.open(":memory:", {
+        synchronous: "off" as unknown as "full",
+      }),
+    RangeError,
+    'synchronous must be "normal" or "full", got "off"',
+  );
+  assertThrows(
+    () => Outbox.open(":memory:", { syncIntervalMs: 0 }),
+    RangeError,
+    "syncIntervalMs must be a positive integer, got 0",
+  );
+});
