@@ -416,26 +416,47 @@ export class EdgeService implements AsyncDisposable {
     }
   }
 
-  /** Evidence goes to the durable outbox first, then to the local store. */
+  /**
+   * Evidence goes to the durable outbox first, then to the local store. A
+   * record the outbox refuses (full) is never dropped silently: the log says
+   * where it still is, and when the local store fails too, the log line
+   * carries the record itself.
+   */
   #keep(evidence: EvidenceRecord): void {
+    let queueError: Error | null = null;
     try {
       this.#sink.evidence?.(evidence);
     } catch (error) {
-      this.#log(
-        "error",
-        `cannot queue evidence of run ${evidence.runId}: ${
-          (error as Error).message
-        }`,
-      );
+      queueError = error as Error;
     }
+    let storeError: Error | null = null;
     try {
       this.#cache.recordEvidence(evidence);
     } catch (error) {
+      storeError = error as Error;
+    }
+    const run = {
+      runId: evidence.runId,
+      outcome: evidence.outcome,
+      label: evidence.failure?.label ?? null,
+    };
+    if (queueError !== null && storeError !== null) {
       this.#log(
         "error",
-        `cannot store evidence of run ${evidence.runId}: ${
-          (error as Error).message
-        }`,
+        `cannot keep evidence of run ${evidence.runId}: the outbox refused it (${queueError.message}) and the local store failed (${storeError.message}); the record is in this log line only`,
+        { ...run, evidence },
+      );
+    } else if (queueError !== null) {
+      this.#log(
+        "error",
+        `cannot queue evidence of run ${evidence.runId} for the fleet: ${queueError.message}; it is kept in the local evidence store only`,
+        run,
+      );
+    } else if (storeError !== null) {
+      this.#log(
+        "error",
+        `cannot store evidence of run ${evidence.runId} locally: ${storeError.message}`,
+        run,
       );
     }
   }

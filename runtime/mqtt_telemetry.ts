@@ -1,7 +1,7 @@
 import mqtt from "mqtt";
 import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { Buffer } from "node:buffer";
-import type { Outbox } from "./outbox.ts";
+import { type Outbox, OutboxFullError } from "./outbox.ts";
 
 /** The robot's state as the retained `status` topic shows it (contract). */
 export type RobotState = "online" | "running" | "stopped" | "offline";
@@ -79,6 +79,8 @@ export interface MqttTelemetryStats {
   /** Evidence messages acknowledged by the broker (and deleted from the outbox). */
   evidenceAcked: number;
   evidenceInFlight: number;
+  /** Evidence records refused because the outbox was full (not queued; the caller keeps them). */
+  evidenceRefused: number;
   publishErrors: number;
   inboundIgnored: number;
   stopsReceived: number;
@@ -138,6 +140,7 @@ export class MqttTelemetry implements AsyncDisposable {
     connects: 0,
     evidenceAcked: 0,
     evidenceInFlight: 0,
+    evidenceRefused: 0,
     publishErrors: 0,
     inboundIgnored: 0,
     stopsReceived: 0,
@@ -356,6 +359,11 @@ export class MqttTelemetry implements AsyncDisposable {
   /**
    * Appends the evidence record to the outbox (durable when this returns),
    * then lets the pump publish it on `evidence` with QoS 1.
+   *
+   * A full outbox is reported, never silent: the refusal is logged, counted
+   * in `evidenceRefused` and in the heartbeat (`outbox.full`,
+   * `outbox.rejected`, sent at once), and the error is thrown so that the
+   * caller keeps the record elsewhere.
    * @throws {OutboxFullError} when the outbox is full (the record is not kept).
    */
   enqueueEvidence(record: object): { id: number } {
@@ -364,11 +372,27 @@ export class MqttTelemetry implements AsyncDisposable {
         `Cannot enqueue evidence for "${this.robotId}": the telemetry client is closed`,
       );
     }
-    const result = this.#outbox.append(
-      this.topics.evidence,
-      JSON.stringify(record),
-      { kind: "evidence" },
-    );
+    let result: { id: number };
+    try {
+      result = this.#outbox.append(
+        this.topics.evidence,
+        JSON.stringify(record),
+        { kind: "evidence" },
+      );
+    } catch (error) {
+      if (error instanceof OutboxFullError) {
+        this.#stats.evidenceRefused++;
+        const runId = (record as { runId?: unknown }).runId;
+        this.#log("error", "mqtt evidence refused: the outbox is full", {
+          runId: typeof runId === "string" ? runId : null,
+          depth: error.depth,
+          bytes: error.bytes,
+          refused: this.#stats.evidenceRefused,
+        });
+        this.#heartbeat();
+      }
+      throw error;
+    }
     this.#pump();
     return result;
   }
@@ -424,6 +448,10 @@ export class MqttTelemetry implements AsyncDisposable {
 
   #onConnect(client: MqttClient): void {
     if (this.#closed) return;
+    // Small packets (status, PUBACKs, evidence) must not wait for Nagle's
+    // algorithm and the peer's delayed ACK (~40 ms on Linux).
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void })
+      .setNoDelay?.(true);
     this.#stats.connected = true;
     this.#stats.connects++;
     this.#reconnectMs = this.#reconnectMin;
@@ -484,6 +512,8 @@ export class MqttTelemetry implements AsyncDisposable {
           depth: this.#outbox.depth(),
           oldestAgeMs: this.#outbox.oldestAgeMs(),
           full: this.#outbox.isFull(),
+          // Evidence records refused because the outbox was full, since the start.
+          rejected: this.#stats.evidenceRefused,
         },
         ts: new Date().toISOString(),
       };

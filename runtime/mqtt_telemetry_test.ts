@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { startMosquitto } from "../test/_mosquitto.ts";
 import { connectProbe, type ProbeMessage } from "../test/_mqtt_probe.ts";
 import { MqttTelemetry, type MqttTelemetryOptions } from "./mqtt_telemetry.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, OutboxFullError } from "./outbox.ts";
 
 const _REPO = fileURLToPath(new URL("..", import.meta.url));
 
@@ -61,7 +61,12 @@ Deno.test("MqttTelemetry publishes status, heartbeat, run events and offline on 
   assertEquals(beat.robotId, "arm-01");
   assertEquals(beat.state, "running");
   assertEquals(beat.currentRunId, "run-7");
-  assertEquals(beat.outbox, { depth: 0, oldestAgeMs: 0, full: false });
+  assertEquals(beat.outbox, {
+    depth: 0,
+    oldestAgeMs: 0,
+    full: false,
+    rejected: 0,
+  });
   assert(typeof beat.memory.rss === "number" && typeof beat.ts === "string");
 
   telemetry.publishStatus("running");
@@ -125,6 +130,46 @@ Deno.test("MqttTelemetry delivers every evidence record across a broker restart"
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("MqttTelemetry reports a full outbox in the log and the heartbeat, and keeps what it holds", async () => {
+  await using broker = await startMosquitto();
+  await using probe = await connectProbe(broker.url, {
+    subscribe: ["cap/v1/robots/arm-01/#"],
+  });
+  using outbox = Outbox.open(":memory:", { maxRecords: 2 });
+  const logged: string[] = [];
+  await using telemetry = telemetryFor(broker.url, outbox, {
+    heartbeatMs: 60_000,
+    log: (level, msg) => logged.push(`${level} ${msg}`),
+  });
+  telemetry.enqueueEvidence({ runId: "r1" });
+  telemetry.enqueueEvidence({ runId: "r2" });
+  let refused: unknown = null;
+  try {
+    telemetry.enqueueEvidence({ runId: "r3" });
+  } catch (error) {
+    refused = error;
+  }
+  assert(refused instanceof OutboxFullError, String(refused));
+  assertEquals(telemetry.stats().evidenceRefused, 1);
+  assert(logged.includes("error mqtt evidence refused: the outbox is full"));
+  telemetry.start();
+  // The first heartbeat after connecting says so, before the outbox drains.
+  await probe.waitFor(
+    (m) => m.some((x) => x.topic.endsWith("/telemetry")),
+    "a heartbeat",
+  );
+  const beat = JSON.parse(
+    probe.messages.find((x) => x.topic.endsWith("/telemetry"))!.text,
+  );
+  assertEquals(beat.outbox.full, true);
+  assertEquals(beat.outbox.rejected, 1);
+  await probe.waitFor(
+    (m) => runIds(m).size === 2,
+    "the two queued records",
+  );
+  assertEquals([...runIds(probe.messages)].sort(), ["r1", "r2"]);
 });
 
 async function* _lines(stream: ReadableStream<Uint8Array>) {

@@ -66,6 +66,8 @@ export async function startMosquitto(
         `keyfile ${options.tls.keyFile}`,
       ]),
       "allow_anonymous true",
+      // As a robot's broker should: no Nagle delay on small packets.
+      "set_tcp_nodelay true",
       "persistence true",
       `persistence_location ${dir}/`,
       "autosave_interval 0",

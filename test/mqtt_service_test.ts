@@ -39,6 +39,7 @@ async function _writeConfig(
   stateDir: string,
   broker: Mosquitto,
   port: number,
+  mqtt: Record<string, unknown>,
 ): Promise<string> {
   const path = join(key.dir, `config-${port}.json`);
   await Deno.writeTextFile(
@@ -54,6 +55,7 @@ async function _writeConfig(
         heartbeatMs: 1_000,
         reconnectMinMs: 100,
         reconnectMaxMs: 400,
+        ...mqtt,
       },
       caps: {
         timeoutMs: 30_000,
@@ -70,9 +72,10 @@ async function _spawnService(
   key: TestKey,
   stateDir: string,
   broker: Mosquitto,
+  mqtt: Record<string, unknown> = {},
 ): Promise<ServiceProcess> {
   const port = freePort();
-  const configPath = await _writeConfig(key, stateDir, broker, port);
+  const configPath = await _writeConfig(key, stateDir, broker, port, mqtt);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -458,6 +461,49 @@ Deno.test("garbage on the robot's inbound topics does not disturb the service", 
   await client.resume();
   client.close();
   assertEquals((await service.terminate()).code, 0);
+});
+
+Deno.test("a full outbox is said in the log and the heartbeat; runs go on and what it holds arrives", async () => {
+  await using env = await _setup();
+  await using service = await _spawnService(env.key, env.stateDir, env.broker, {
+    outbox: { maxRecords: 3 },
+  });
+  using client = new EdgeClient(service.address);
+  await env.probe.waitFor(
+    (m) => _statuses(m).includes("online"),
+    "the robot online",
+  );
+  const { receipt } = await client.deliver(await signed(env.key, _TICK));
+  assertEquals(receipt.accepted, true, receipt.message);
+  await env.broker.stop();
+  const runIds: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const evidence = await client.run("tick");
+    assertEquals(evidence.outcome, "succeeded", evidence.failure?.message);
+    runIds.push(evidence.runId);
+  }
+  for (const runId of runIds.slice(3)) {
+    await _waitForLine(
+      service,
+      (l) =>
+        l.includes(`cannot queue evidence of run ${runId}`) &&
+        l.includes("kept in the local evidence store only"),
+      `the refusal of run ${runId} in the log`,
+    );
+  }
+  await env.broker.start();
+  await _assertEvidence(env.probe, runIds.slice(0, 3), "held by the outbox");
+  await env.probe.waitFor(
+    (m) =>
+      m.some((x) =>
+        x.topic === `${_PREFIX}/telemetry` &&
+        (JSON.parse(x.text) as { outbox: { rejected: number } }).outbox
+            .rejected === 2
+      ),
+    "a heartbeat counting 2 refused records",
+  );
+  client.close();
+  await service.terminate();
 });
 
 /** Waits until a log line of `service` matches. */
