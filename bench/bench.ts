@@ -20,6 +20,7 @@ import { renderTable } from "./_render_table.ts";
 import { benchCore } from "./core_bench.ts";
 import { benchEvidence } from "./evidence_bench.ts";
 import { benchGrpc } from "./grpc_bench.ts";
+import { benchMqttStop } from "./mqtt_stop_bench.ts";
 
 /** Every bench module, in the order they run. */
 const BENCHES: readonly BenchModule[] = [
@@ -82,6 +83,7 @@ const BENCHES: readonly BenchModule[] = [
         label: "evidence: outbox → Mosquitto QoS 1, acked",
         unit: "/s",
         value: "evidencePerS",
+        target: { figure: "evidencePerS", op: ">=", limit: 2000 },
       },
       {
         label: "evidence record size",
@@ -108,6 +110,20 @@ const BENCHES: readonly BenchModule[] = [
         median: "grpcStopP50Ms",
         p99: "grpcStopP99Ms",
         target: { figure: "grpcStopP99Ms", op: "<=", limit: 15 },
+      },
+    ],
+  },
+  {
+    name: "mqtt-stop",
+    run: ({ quick, log, signal }: BenchContext) =>
+      benchMqttStop({ iterations: quick ? 5 : 30, log, signal }),
+    rows: [
+      {
+        label: "stop over MQTT: cmd/stop → guest halted, run ended",
+        unit: "ms",
+        median: "mqttStopP50Ms",
+        p99: "mqttStopP99Ms",
+        target: { figure: "mqttStopP99Ms", op: "<=", limit: 20 },
       },
     ],
   },
