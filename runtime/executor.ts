@@ -21,6 +21,8 @@ import type {
 } from "./evidence.ts";
 import { labelForSkillCode } from "./failure_label.ts";
 
+/** How long after a kill the replacement sandbox is started. */
+const RESPAWN_DELAY_MS = 100;
 /** QuickJS stack cap; the wasm build's own stack overflows well above it. */
 const STACK_BYTES = 256 * 1024;
 
@@ -444,6 +446,11 @@ export class Executor implements AsyncDisposable {
     }
   }
 
+  /**
+   * Warms a replacement after a kill, a little later: `new Worker()` blocks
+   * this thread for tens of milliseconds, which must not delay the answers
+   * to the stop (gRPC, MQTT). A run that comes first builds its own.
+   */
   #scheduleRespawn(): void {
     clearTimeout(this.#respawn);
     this.#respawn = setTimeout(() => {
@@ -451,7 +458,7 @@ export class Executor implements AsyncDisposable {
       if (!this.#disposed && !this.#sandbox.alive) {
         this.#sandbox = new _Sandbox();
       }
-    }, 0);
+    }, RESPAWN_DELAY_MS);
   }
 
   async #ensureSandbox(): Promise<void> {
