@@ -6,6 +6,7 @@ import type { BenchModule } from "./_bench_module.ts";
 import { collectReport } from "./_collect_report.ts";
 import { renderTable } from "./_render_table.ts";
 import { summarize } from "./_summarize.ts";
+import { runDeno, type RunResult } from "../test/_run_cli.ts";
 
 Deno.test("summarize takes nearest-rank medians and p99s", () => {
   const samples = Array.from({ length: 200 }, (_, i) => 200 - i);
@@ -114,28 +115,19 @@ Deno.test("renderTable shows medians, p99s, targets and marks", () => {
   ]);
 });
 
-async function bench(...args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-worker-options",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-env",
-      "--allow-run",
-      "--allow-sys",
-      new URL("./bench.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+function bench(...args: string[]): Promise<RunResult> {
+  return runDeno([
+    "run",
+    "--unstable-worker-options",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--allow-env",
+    "--allow-run",
+    "--allow-sys",
+    new URL("./bench.ts", import.meta.url).pathname,
+    ...args,
+  ]);
 }
 
 Deno.test("bench --json prints one JSON object with the core figures", async () => {

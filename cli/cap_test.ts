@@ -14,43 +14,16 @@ import {
   signManifest,
 } from "../verifier/mod.ts";
 import type { EvidenceRecord } from "../runtime/mod.ts";
+import {
+  ROOT,
+  runCap,
+  type RunResult,
+  showRun as show,
+} from "../test/_run_cli.ts";
 
-const ROOT = new URL("..", import.meta.url);
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cap(...args: string[]): Promise<Result> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-worker-options",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-env",
-      "cli/cap.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-function show(result: Result): string {
-  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+/** `deno task cap args…` in the repository. */
+function cap(...args: string[]): Promise<RunResult> {
+  return runCap(args);
 }
 
 /** A temp dir with the named files written into it. */
@@ -86,7 +59,7 @@ const EVIDENCE_KEYS = [
 ];
 
 /** Parses stdout as exactly one evidence record and checks every contract field. */
-function evidenceOf(result: Result): EvidenceRecord {
+function evidenceOf(result: RunResult): EvidenceRecord {
   let evidence: EvidenceRecord;
   try {
     evidence = JSON.parse(result.stdout);

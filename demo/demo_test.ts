@@ -1,31 +1,18 @@
 import { assert, assertEquals, assertStringIncludes } from "../test/_assert.ts";
-
-const ROOT = new URL("..", import.meta.url);
+import { ROOT, runDeno, type RunResult } from "../test/_run_cli.ts";
 
 /** Runs `deno task demo …` from the repository root without any model configured. */
-async function demoTask(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
+function demoTask(args: string[]): Promise<RunResult> {
   const env = Object.fromEntries(
     Object.entries(Deno.env.toObject()).filter(([name]) =>
       !name.startsWith("OPENAI_") && name !== "CAP_MODEL"
     ),
   );
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "demo", ...args],
+  return runDeno(["task", "--quiet", "demo", ...args], {
     cwd: ROOT,
     env,
     clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  });
 }
 
 Deno.test("deno task demo closes the loop on a REPLAY: repair, sign, gRPC delivery, a succeeded run", async () => {

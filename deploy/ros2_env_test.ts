@@ -1,22 +1,14 @@
 import { assertEquals, assertStringIncludes } from "../test/_assert.ts";
 import { _ROOT } from "./_install_layout.ts";
+import { runCommand, type RunResult } from "../test/_run_cli.ts";
 
 const SCRIPT = `${_ROOT}/deploy/ros2_env.sh`;
 
-async function run(args: string[], env: Record<string, string> = {}) {
-  const output = await new Deno.Command("bash", {
-    args: [SCRIPT, ...args],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
+  return runCommand("bash", [SCRIPT, ...args], { env });
 }
 
 Deno.test("ros2_env.sh writes a sourced ROS 2 as an EnvironmentFile, overlays in order, nothing else", async () => {

@@ -7,44 +7,11 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { EdgeClient, type EvidenceRecord } from "../runtime/mod.ts";
 import { signed, startNode } from "./_edge_fixture.ts";
+import { runCap, type RunResult, showRun as show } from "./_run_cli.ts";
 
-const ROOT = new URL("..", import.meta.url);
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `deno task cap …` with the task's flags, in the repository. */
-async function cap(...args: string[]): Promise<Result> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-worker-options",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-env",
-      "cli/cap.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-function show(result: Result): string {
-  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+/** `deno task cap args…` in the repository. */
+function cap(...args: string[]): Promise<RunResult> {
+  return runCap(args);
 }
 
 Deno.test("cap keygen → sign → verify → send --run → list → exec → stop → resume against a robot", async () => {

@@ -16,8 +16,7 @@ import {
 } from "../runtime/mod.ts";
 import { makeKey, signed, startNode } from "./_edge_fixture.ts";
 import { makeTestPki, type TestCert, type TestPki } from "./_test_pki.ts";
-
-const ROOT = new URL("..", import.meta.url);
+import { runCap, showRun } from "./_run_cli.ts";
 
 async function clientTls(
   ca: string,
@@ -160,38 +159,22 @@ Deno.test("cap send --ca --cert --key delivers and runs over mutual TLS", async 
       envelopePath,
       await signed(key, { programId: "cli-tls", source: 'say("hello");' }),
     );
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--unstable-worker-options",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net",
-        "--allow-env",
-        "cli/cap.ts",
-        "send",
-        envelopePath,
-        "--to",
-        `127.0.0.1:${node.grpc.port}`,
-        "--ca",
-        pki.ca,
-        "--cert",
-        pki.client.cert,
-        "--key",
-        pki.client.key,
-        "--run",
-        "--json",
-      ],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    const stderr = new TextDecoder().decode(output.stderr);
-    assertEquals(output.code, 0, `stdout:\n${stdout}\nstderr:\n${stderr}`);
-    const evidence = JSON.parse(stdout);
+    const result = await runCap([
+      "send",
+      envelopePath,
+      "--to",
+      `127.0.0.1:${node.grpc.port}`,
+      "--ca",
+      pki.ca,
+      "--cert",
+      pki.client.cert,
+      "--key",
+      pki.client.key,
+      "--run",
+      "--json",
+    ]);
+    assertEquals(result.code, 0, showRun(result));
+    const evidence = JSON.parse(result.stdout);
     assertEquals(evidence.outcome, "succeeded");
     assertEquals(evidence.program.programId, "cli-tls");
     assertStringIncludes(JSON.stringify(evidence.calls), "hello");
