@@ -1,6 +1,8 @@
 /**
  * Evidence throughput: records per second appended to the durable outbox
- * (fsync'ed) and acknowledged by a local Mosquitto with QoS 1, sustained.
+ * (its default `synchronous: "normal"`: in the WAL when the append returns,
+ * fsync'ed within a second) and acknowledged by a local Mosquitto with QoS 1,
+ * sustained.
  *
  * `deno run -A bench/evidence_bench.ts` prints the result as JSON.
  * @module

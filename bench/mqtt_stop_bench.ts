@@ -1,8 +1,10 @@
 /**
  * Emergency stop over MQTT: from publishing on `cmd/stop` (a separate MQTT
- * client, through a local Mosquitto) until the service halted the guest and
- * the run ended (`run_ended`, evidence written). The guest spins in
- * `while (true) {}` after a first skill call.
+ * client, through a local Mosquitto) until the service halted the guest (the
+ * run's `endedAt`, taken when the sandbox has stopped, millisecond
+ * resolution), and until the `run_ended` event reached the caller (after the
+ * evidence was written to the outbox and the local store). The guest spins
+ * in `while (true) {}` after a first skill call.
  *
  * `deno run -A --unstable-worker-options bench/mqtt_stop_bench.ts` prints the
  * result as JSON.
@@ -30,15 +32,21 @@ export interface BenchMqttStopOptions {
 
 /** Result of {@linkcode benchMqttStop}, in milliseconds. */
 export interface BenchMqttStopResult {
-  /** `cmd/stop` published → guest halted and the run ended: median. */
+  /** `cmd/stop` published → guest halted (the run's `endedAt`): median. */
   mqttStopP50Ms: number;
   /** The same, 99th percentile. */
   mqttStopP99Ms: number;
   mqttStopMaxMs: number;
+  /** `cmd/stop` published → `run_ended` delivered, evidence written: median. */
+  mqttStopEvidenceP50Ms: number;
+  /** The same, 99th percentile. */
+  mqttStopEvidenceP99Ms: number;
   samples: number;
 }
 
 const _SPIN = 'say("go");\nwhile (true) {}';
+/** How long the guest spins before the stop is published. */
+const _SPIN_MS = 10;
 
 /** Runs a spinning program `iterations` times and stops each run over MQTT. */
 export async function benchMqttStop(
@@ -71,7 +79,8 @@ export async function benchMqttStop(
     });
     try {
       const topic = node.telemetry!.topics.cmdStop;
-      const samples: number[] = [];
+      const halted: number[] = [];
+      const written: number[] = [];
       for (let i = 0; i < iterations; i++) {
         signal?.throwIfAborted();
         const said = Promise.withResolvers<void>();
@@ -86,6 +95,9 @@ export async function benchMqttStop(
           ended.reject(error);
         });
         await said.promise;
+        // Let the guest spin: an operator's stop does not race the skill's end.
+        await new Promise((resolve) => setTimeout(resolve, _SPIN_MS));
+        const startedWall = Date.now();
         const started = performance.now();
         operator.publish(topic, JSON.stringify({ reason: "bench" }), {
           qos: 1,
@@ -97,17 +109,21 @@ export async function benchMqttStop(
             `Cannot bench the MQTT stop: run ${i} ended ${evidence.outcome} (${evidence.failure?.label}), not estop`,
           );
         }
-        samples.push(endedAt - started);
+        halted.push(Date.parse(evidence.endedAt) - startedWall);
+        written.push(endedAt - started);
         node.service.resume();
         if ((i + 1) % 10 === 0) {
           options.log?.(`${i + 1}/${iterations} stops`);
         }
       }
-      const summary = summarize(samples);
+      const summary = summarize(halted);
+      const evidence = summarize(written);
       return {
         mqttStopP50Ms: summary.median,
         mqttStopP99Ms: summary.p99,
         mqttStopMaxMs: summary.max,
+        mqttStopEvidenceP50Ms: evidence.median,
+        mqttStopEvidenceP99Ms: evidence.p99,
         samples: summary.n,
       };
     } finally {
