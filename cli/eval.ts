@@ -9,9 +9,14 @@ import { parseArgs } from "node:util";
 import {
   type EvalTaskResult,
   loadEvalTasks,
-  openModelClient,
   runEval,
 } from "../synthesis/mod.ts";
+import {
+  _openModel,
+  _SYNTHESIS_OPTIONS,
+  _synthesisLimits,
+  type SynthesisLimits,
+} from "./_synthesis_flags.ts";
 
 const USAGE =
   `Usage: cap eval [--model <name>] [--only <task id part>]… [--tasks <dir>] [--max-attempts N]
@@ -40,14 +45,9 @@ export async function evalCommand(
       allowPositionals: false,
       strict: true,
       options: {
-        model: { type: "string" },
+        ..._SYNTHESIS_OPTIONS,
         only: { type: "string", multiple: true },
         tasks: { type: "string" },
-        "max-attempts": { type: "string" },
-        "max-helper-depth": { type: "string" },
-        replay: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
       },
     });
   } catch (error) {
@@ -59,25 +59,11 @@ export async function evalCommand(
     console.log(USAGE);
     return 0;
   }
-  const maxAttempts = _int(values["max-attempts"]);
-  const maxHelperDepth = _int(values["max-helper-depth"]);
-  if (maxAttempts === null || (maxAttempts !== undefined && maxAttempts < 1)) {
-    console.error(
-      `cap eval: --max-attempts must be an integer >= 1, got ${
-        values["max-attempts"]
-      }\n${USAGE}`,
-    );
-    return 2;
-  }
-  if (
-    maxHelperDepth === null ||
-    (maxHelperDepth !== undefined && maxHelperDepth < 0)
-  ) {
-    console.error(
-      `cap eval: --max-helper-depth must be an integer >= 0, got ${
-        values["max-helper-depth"]
-      }\n${USAGE}`,
-    );
+  let limits: SynthesisLimits;
+  try {
+    limits = _synthesisLimits(values);
+  } catch (error) {
+    console.error(`cap eval: ${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   const json = values.json === true;
@@ -94,11 +80,7 @@ export async function evalCommand(
       );
       return 2;
     }
-    connection = await openModelClient({
-      ...(values.model === undefined ? {} : { model: values.model }),
-      ...(values.replay ? { replay: true } : {}),
-      ...(signal ? { signal } : {}),
-    });
+    connection = await _openModel(values, signal);
   } catch (error) {
     console.error(`cap eval: ${(error as Error).message}`);
     return 1;
@@ -110,8 +92,7 @@ export async function evalCommand(
   }
   const report = await runEval(tasks, {
     client: connection.client,
-    ...(maxAttempts === undefined ? {} : { maxAttempts }),
-    ...(maxHelperDepth === undefined ? {} : { maxHelperDepth }),
+    ...limits,
     ...(json ? {} : { onTask: (r) => console.log(_line(r)) }),
     ...(signal ? { signal } : {}),
   });
@@ -137,10 +118,4 @@ function _line(r: EvalTaskResult): string {
   return `${r.ok ? "PASS" : "FAIL"} ${
     r.id.padEnd(42)
   } attempts ${r.attempts}${helpers}  failures ${labels}${why}`;
-}
-
-function _int(text: string | undefined): number | undefined | null {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  return Number.isInteger(n) ? n : null;
 }

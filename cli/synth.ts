@@ -11,7 +11,6 @@ import { loadScene } from "../skills-bridge/mod.ts";
 import type { EdgeClientTls, EvidenceRecord } from "../runtime/mod.ts";
 import {
   deliverToRobots,
-  openModelClient,
   type RobotDelivery,
   signProgram,
   type SynthesisAttempt,
@@ -19,6 +18,13 @@ import {
   synthesize,
 } from "../synthesis/mod.ts";
 import type { Envelope } from "../verifier/mod.ts";
+import {
+  _openModel,
+  _SYNTHESIS_OPTIONS,
+  _synthesisLimits,
+  type SynthesisLimits,
+} from "./_synthesis_flags.ts";
+import { _describeFailure, _evidenceLines } from "./_describe_run.ts";
 
 /** Options for {@linkcode synthCommand}. */
 export interface SynthCommandOptions {
@@ -67,12 +73,7 @@ export async function synthCommand(
         out: { type: "string" },
         "program-id": { type: "string" },
         robot: { type: "string", multiple: true },
-        model: { type: "string" },
-        "max-attempts": { type: "string" },
-        "max-helper-depth": { type: "string" },
-        replay: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
+        ..._SYNTHESIS_OPTIONS,
       },
     });
   } catch (error) {
@@ -98,22 +99,11 @@ export async function synthCommand(
   if (values.world === undefined) {
     return usage("--world <scene.json> is required");
   }
-  const maxAttempts = _int(values["max-attempts"]);
-  const maxHelperDepth = _int(values["max-helper-depth"]);
-  if (maxAttempts === null || (maxAttempts !== undefined && maxAttempts < 1)) {
-    return usage(
-      `--max-attempts must be an integer >= 1, got ${values["max-attempts"]}`,
-    );
-  }
-  if (
-    maxHelperDepth === null ||
-    (maxHelperDepth !== undefined && maxHelperDepth < 0)
-  ) {
-    return usage(
-      `--max-helper-depth must be an integer >= 0, got ${
-        values["max-helper-depth"]
-      }`,
-    );
+  let limits: SynthesisLimits;
+  try {
+    limits = _synthesisLimits(values);
+  } catch (error) {
+    return usage((error as Error).message);
   }
   const targets = values.to ?? [];
   if (
@@ -169,11 +159,7 @@ export async function synthCommand(
 
   let connection;
   try {
-    connection = await openModelClient({
-      ...(values.model === undefined ? {} : { model: values.model }),
-      ...(values.replay ? { replay: true } : {}),
-      ...(signal ? { signal } : {}),
-    });
+    connection = await _openModel(values, signal);
   } catch (error) {
     console.error(`cap synth: ${(error as Error).message}`);
     return 1;
@@ -187,8 +173,7 @@ export async function synthCommand(
       scene,
       checks: values.check ?? [],
       client: connection.client,
-      ...(maxAttempts === undefined ? {} : { maxAttempts }),
-      ...(maxHelperDepth === undefined ? {} : { maxHelperDepth }),
+      ...limits,
       ...(json ? {} : { onAttempt: (a) => console.error(_describeAttempt(a)) }),
       ...(signal ? { signal } : {}),
     });
@@ -307,12 +292,6 @@ export async function synthCommand(
   return code;
 }
 
-function _int(text: string | undefined): number | undefined | null {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  return Number.isInteger(n) ? n : null;
-}
-
 async function _readKey(
   path: string,
   signal?: AbortSignal,
@@ -354,29 +333,7 @@ async function _readPem(
 
 /** A few indented lines: the calls, the checks and the failure of a run. */
 function _summarizeEvidence(evidence: EvidenceRecord): string {
-  const lines = evidence.calls.map((c) =>
-    `  #${c.seq} ${c.skill}(${
-      c.args.map((a) => JSON.stringify(a)).join(", ")
-    }) ${
-      c.ok ? "ok" : `✗ ${c.error?.code ?? "error"}: ${c.error?.message ?? ""}`
-    }`
-  );
-  for (const check of evidence.checks) {
-    lines.push(
-      `  check ${check.ok ? "✓" : "✗"} ${check.expr}${
-        check.message === undefined ? "" : ` (${check.message})`
-      }`,
-    );
-  }
-  if (evidence.failure !== null) {
-    lines.push(
-      `  failure ${evidence.failure.label}${
-        evidence.failure.line === undefined
-          ? ""
-          : ` at line ${evidence.failure.line}`
-      }: ${evidence.failure.message}`,
-    );
-  }
+  const lines = _evidenceLines(evidence, "#");
   lines.push(
     `  ${evidence.outcome}: ${evidence.resources.skillCalls} skill call(s) in ${evidence.resources.wallMs} ms on robot "${evidence.robotId}"`,
   );
@@ -405,10 +362,6 @@ function _describeAttempt(a: SynthesisAttempt): string {
   }
   const f = a.dryRun.failure;
   return `attempt ${a.attempt}${helpers}: dry-run ${a.dryRun.outcome}${
-    f === null
-      ? ""
-      : `: ${f.label}${
-        f.line === undefined ? "" : ` at line ${f.line}`
-      }: ${f.message}`
+    f === null ? "" : `: ${_describeFailure(f)}`
   }`;
 }

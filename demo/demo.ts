@@ -29,6 +29,7 @@ import {
   synthesize,
 } from "../synthesis/mod.ts";
 import { checkEnvelope, generateSigningKey } from "../verifier/mod.ts";
+import { _describeFailure, _evidenceLines } from "../cli/_describe_run.ts";
 
 /** The instruction the demo synthesizes without `--instruction`. */
 const DEFAULT_INSTRUCTION = "put the red block in the blue bowl";
@@ -293,39 +294,13 @@ function _describeAttempt(a: SynthesisAttempt): string {
   }
   const f = a.dryRun.failure;
   return `${head} verifier ok; dry-run ${a.dryRun.outcome}${
-    f === null
-      ? ""
-      : `: ${f.label}${
-        f.line === undefined ? "" : ` at line ${f.line}`
-      }: ${f.message}`
+    f === null ? "" : `: ${_describeFailure(f)}`
   } → sent back to the model`;
 }
 
 /** Calls, checks, failure and outcome of a run, indented. */
 function _summarizeEvidence(evidence: EvidenceRecord): string {
-  const lines = evidence.calls.map((c) =>
-    `  call #${c.seq} ${c.skill}(${
-      c.args.map((a) => JSON.stringify(a)).join(", ")
-    }) ${
-      c.ok ? "ok" : `✗ ${c.error?.code ?? "error"}: ${c.error?.message ?? ""}`
-    }`
-  );
-  for (const check of evidence.checks) {
-    lines.push(
-      `  check ${check.ok ? "✓" : "✗"} ${check.expr}${
-        check.message === undefined ? "" : ` (${check.message})`
-      }`,
-    );
-  }
-  if (evidence.failure !== null) {
-    lines.push(
-      `  failure ${evidence.failure.label}${
-        evidence.failure.line === undefined
-          ? ""
-          : ` at line ${evidence.failure.line}`
-      }: ${evidence.failure.message}`,
-    );
-  }
+  const lines = _evidenceLines(evidence, "call #");
   lines.push(
     `  outcome ${evidence.outcome}: ${evidence.resources.skillCalls} skill call(s) in ${
       Math.round(evidence.resources.wallMs)
