@@ -103,7 +103,12 @@ export class ProgramCache implements Disposable {
     }
     try {
       db.exec("PRAGMA journal_mode=WAL");
-      db.exec("PRAGMA synchronous=FULL");
+      // WAL with NORMAL: a commit survives a crash or kill -9 of the
+      // process; only a power cut can lose the last commits (SQLite syncs
+      // at checkpoints). The fsync of FULL would block the service's event
+      // loop for milliseconds on every run (it sits on the stop path); the
+      // outbox, not this store, is the fleet's durable copy of evidence.
+      db.exec("PRAGMA synchronous=NORMAL");
       db.exec("PRAGMA busy_timeout=5000");
       db.exec(`CREATE TABLE IF NOT EXISTS programs (
         payload_sha256 TEXT PRIMARY KEY,
