@@ -64,31 +64,34 @@ export async function makeTestPki(): Promise<TestPki> {
 
 const _EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
 
-async function _makeCa(base: string, name: string): Promise<void> {
-  await _openssl([
-    "req",
-    "-x509",
-    ..._EC,
-    "-nodes",
-    "-keyout",
-    `${base}.key`,
-    "-out",
-    `${base}.pem`,
-    "-days",
-    "1",
-    "-subj",
-    `/CN=${name}`,
-    "-addext",
+function _makeCa(base: string, name: string): Promise<void> {
+  return _makeCert(base, name, null, [
     "basicConstraints=critical,CA:TRUE",
-    "-addext",
     "keyUsage=critical,keyCertSign,cRLSign",
   ]);
 }
 
-async function _makeLeaf(
+function _makeLeaf(
   base: string,
   ca: string,
   name: string,
+  extensions: string[],
+): Promise<void> {
+  return _makeCert(base, name, ca, [
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    ...extensions,
+  ]);
+}
+
+/**
+ * A new key `base.key` and a one-day certificate `base.pem` for `/CN=name`,
+ * self-signed, or signed by the CA at `issuer` (`issuer.pem`, `issuer.key`).
+ */
+async function _makeCert(
+  base: string,
+  name: string,
+  issuer: string | null,
   extensions: string[],
 ): Promise<void> {
   // OpenSSL 3: `req -x509 -CA` issues a certificate signed by the CA at once.
@@ -105,14 +108,9 @@ async function _makeLeaf(
     "1",
     "-subj",
     `/CN=${name}`,
-    "-CA",
-    `${ca}.pem`,
-    "-CAkey",
-    `${ca}.key`,
-    "-addext",
-    "basicConstraints=critical,CA:FALSE",
-    "-addext",
-    "keyUsage=critical,digitalSignature",
+    ...(issuer === null
+      ? []
+      : ["-CA", `${issuer}.pem`, "-CAkey", `${issuer}.key`]),
     ...extensions.flatMap((e) => ["-addext", e]),
   ]);
 }
