@@ -430,7 +430,7 @@ const CASES: Case[] = [
   {
     name: "a regex-backed string method (no RegExp in the sandbox)",
     source: 'const m = "abc".match("b");',
-    expect: { label: "program_error" },
+    expect: { rejected: "forbidden_property" },
   },
   {
     name: "throwing a non-Error",
