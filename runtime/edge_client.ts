@@ -2,7 +2,8 @@ import * as grpc from "@grpc/grpc-js";
 import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { _loadProtos } from "./_protos.ts";
-import type { EvidenceRecord, VerifierReport } from "./evidence.ts";
+import type { EvidenceRecord } from "./evidence.ts";
+import type { Receipt } from "./edge_service.ts";
 
 /** Client TLS: PEM text. `cert`/`key` for mutual TLS. */
 export interface EdgeClientTls {
@@ -23,18 +24,8 @@ export interface EdgeClientOptions {
   timeoutMs?: number;
 }
 
-/** A delivery receipt as the robot answers it. */
-export interface WireReceipt {
-  accepted: boolean;
-  reason: string;
-  message: string;
-  programId: string;
-  version: number;
-  payloadSha256: string;
-  keyId: string;
-  idempotent: boolean;
-  verifier: VerifierReport;
-}
+/** A delivery receipt as the robot answers it: the service's {@linkcode Receipt}. */
+export type WireReceipt = Receipt;
 
 /** One run event as streamed by `Run`. */
 export interface WireRunEvent {
