@@ -304,21 +304,14 @@ export class Ros2Backend implements SkillBackend {
     const client = this.#actions.get(skill) as ActionClientLike;
     const what = `the ROS 2 action "${mapping.name}" (${mapping.interface})`;
     const { serverTimeoutMs, cancelTimeoutMs } = this.config;
-    const up = await _untilStopped(
+    const down = await this.#untilServer(
+      skill,
+      mapping,
       client.waitForServer(serverTimeoutMs),
-      stop.signal,
+      { what, signal: stop.signal },
     );
-    if (!up.done) return _stopped(skill, stop.signal, mapping);
-    if (!up.value) {
-      return _fail(
-        "backend_error",
-        `Cannot run ${skill}: ${what} has no server (none became available within ${serverTimeoutMs} ms)`,
-      );
-    }
-    const goal = _buildGoal(
-      mapping.goal ?? ROS2_DEFAULT_GOALS[skill],
-      _goalSources(skill, args),
-    );
+    if (down !== null) return down;
+    const goal = _goalFor(skill, mapping, args);
     const onFeedback = options.onFeedback;
     const sent = client.sendGoal(goal, (feedback) => {
       try {
@@ -383,6 +376,26 @@ export class Ros2Backend implements SkillBackend {
     await _within(result, this.config.cancelTimeoutMs);
   }
 
+  /**
+   * Waits for `what`'s server (`ready` says whether it came within
+   * `serverTimeoutMs`); the outcome to answer when it did not or the skill
+   * was stopped meanwhile, `null` when the server is up.
+   */
+  async #untilServer(
+    skill: Skill,
+    mapping: Ros2SkillMapping,
+    ready: Promise<boolean>,
+    options: { what: string; signal: AbortSignal },
+  ): Promise<SkillOutcome | null> {
+    const up = await _untilStopped(ready, options.signal);
+    if (!up.done) return _stopped(skill, options.signal, mapping);
+    if (up.value) return null;
+    return _fail(
+      "backend_error",
+      `Cannot run ${skill}: ${options.what} has no server (none became available within ${this.config.serverTimeoutMs} ms)`,
+    );
+  }
+
   async #runService(
     skill: Skill,
     mapping: Ros2SkillMapping,
@@ -391,22 +404,14 @@ export class Ros2Backend implements SkillBackend {
   ): Promise<SkillOutcome> {
     const client = this.#services.get(skill) as ServiceClientLike;
     const what = `the ROS 2 service "${mapping.name}" (${mapping.interface})`;
-    const { serverTimeoutMs } = this.config;
-    const up = await _untilStopped(
-      client.waitForService(serverTimeoutMs),
-      stop.signal,
+    const down = await this.#untilServer(
+      skill,
+      mapping,
+      client.waitForService(this.config.serverTimeoutMs),
+      { what, signal: stop.signal },
     );
-    if (!up.done) return _stopped(skill, stop.signal, mapping);
-    if (!up.value) {
-      return _fail(
-        "backend_error",
-        `Cannot run ${skill}: ${what} has no server (none became available within ${serverTimeoutMs} ms)`,
-      );
-    }
-    const request = _buildGoal(
-      mapping.goal ?? ROS2_DEFAULT_GOALS[skill],
-      _goalSources(skill, args),
-    );
+    if (down !== null) return down;
+    const request = _goalFor(skill, mapping, args);
     // A service call cannot be cancelled in ROS 2: on a stop its late response is dropped.
     const response = await _untilStopped(
       new Promise<RosMessage>((resolve) =>
@@ -555,6 +560,18 @@ function _cancelled(skill: string, reason: StopReason): SkillOutcome {
     ? "the ros2 backend was closed"
     : "it was cancelled";
   return _fail("cancelled", `Cannot finish ${skill}: ${why}`);
+}
+
+/** The goal (or request) message of `skill` called with `args`. */
+function _goalFor(
+  skill: Skill,
+  mapping: Ros2SkillMapping,
+  args: readonly unknown[],
+): RosMessage {
+  return _buildGoal(
+    mapping.goal ?? ROS2_DEFAULT_GOALS[skill],
+    _goalSources(skill, args),
+  );
 }
 
 function _fail(code: SkillErrorCode, message: string): SkillOutcome {
