@@ -185,9 +185,7 @@ async function benchAdmission(
   log: Log,
   signal: AbortSignal | undefined,
 ): Promise<Summary> {
-  const samples: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    signal?.throwIfAborted();
+  const samples = await sampleEach(iterations, signal, async () => {
     let firstCall = Number.NaN;
     const onEvent = (event: RunEvent) => {
       if (event.type === "skill_started" && Number.isNaN(firstCall)) {
@@ -202,8 +200,8 @@ async function benchAdmission(
       onEvent,
     });
     expectOutcome(evidence.outcome, "succeeded", "the admission program");
-    samples.push(firstCall - start);
-  }
+    return firstCall - start;
+  });
   const summary = summarize(samples);
   log(`admission: ${describe(summary)}`);
   return summary;
@@ -311,9 +309,7 @@ async function benchOvershoot(
   log: Log,
   signal: AbortSignal | undefined,
 ): Promise<Summary> {
-  const samples: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    signal?.throwIfAborted();
+  const samples = await sampleEach(iterations, signal, async () => {
     await executor.warm();
     let ended = Number.NaN;
     const start = performance.now();
@@ -332,8 +328,8 @@ async function benchOvershoot(
         }, not timeout`,
       );
     }
-    samples.push(ended - start - OVERSHOOT_TIMEOUT_MS);
-  }
+    return ended - start - OVERSHOOT_TIMEOUT_MS;
+  });
   const summary = summarize(samples);
   log(`overshoot (deadline ${OVERSHOOT_TIMEOUT_MS} ms): ${describe(summary)}`);
   return summary;
@@ -354,14 +350,12 @@ async function benchStop(
     const running = name === "inSkill"
       ? (e: RunEvent) => e.type === "skill_started" && e.skill === "wait"
       : (e: RunEvent) => e.type === "skill_ended" && e.call.skill === "say";
-    const samples: number[] = [];
     let killed = 0;
-    for (let i = 0; i < iterations; i++) {
-      signal?.throwIfAborted();
+    const samples = await sampleEach(iterations, signal, async () => {
       const stop = await stopOnce(executor, source, running, name);
-      samples.push(stop.ms);
       if (stop.rewarmMs > 5) killed += 1;
-    }
+      return stop.ms;
+    });
     result[name] = summarize(samples);
     log(
       `stop ${name}: ${
@@ -407,6 +401,20 @@ async function stopOnce(
   const t1 = performance.now();
   await executor.warm();
   return { ms, rewarmMs: performance.now() - t1 };
+}
+
+/** `iterations` samples of `measure`, one after another; checks `signal` before each. */
+async function sampleEach(
+  iterations: number,
+  signal: AbortSignal | undefined,
+  measure: () => Promise<number>,
+): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    signal?.throwIfAborted();
+    samples.push(await measure());
+  }
+  return samples;
 }
 
 function expectOutcome(actual: string, expected: string, what: string): void {
