@@ -64,12 +64,7 @@ export async function assertRejects<E extends Error>(
       throw error;
     }
   });
-  if (!(caught instanceof errorClass)) {
-    throw new AssertionError({
-      message: `Expected ${errorClass.name}, got ${String(caught)}`,
-    });
-  }
-  return caught;
+  return _instanceOf(caught, errorClass);
 }
 
 /** Fails unless `fn` throws an instance of `errorClass`; returns the error. */
@@ -86,6 +81,14 @@ export function assertThrows<E extends Error>(
       throw error;
     }
   });
+  return _instanceOf(caught, errorClass);
+}
+
+/** `caught` when it is an instance of `errorClass`; an assertion error otherwise. */
+function _instanceOf<E extends Error>(
+  caught: unknown,
+  errorClass: Class<E>,
+): E {
   if (!(caught instanceof errorClass)) {
     throw new AssertionError({
       message: `Expected ${errorClass.name}, got ${String(caught)}`,
