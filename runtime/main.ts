@@ -22,7 +22,8 @@ Runs the cap-edge service: accepts signed programs over gRPC, keeps them in
 its cache, runs them in the sandbox, and streams evidence over MQTT when
 configured. Without --config it uses the embedded default (sim backend,
 127.0.0.1:50051, state in ./.state, trust store ./.state/trust.json).
-SIGTERM or SIGINT stops a running program safely and closes cleanly.`;
+SIGTERM or SIGINT stops a running program safely and closes cleanly;
+SIGHUP reads the trust store again (a revoked key takes effect at once).`;
 
 /** Logs one JSON line per event on stderr. */
 export const jsonLog = (quiet: boolean): EdgeLog => (level, message, data) => {
@@ -99,7 +100,10 @@ async function main(): Promise<number> {
     Deno.addSignalListener(signal, handler);
     return [signal, handler] as const;
   });
+  const onHangup = () => void node.reloadTrustStore();
+  Deno.addSignalListener("SIGHUP", onHangup);
   const signal = await stopped;
+  Deno.removeSignalListener("SIGHUP", onHangup);
   log("info", `received ${signal}: shutting down`);
   await node.close({ exiting: true });
   for (const [name, handler] of handlers) {

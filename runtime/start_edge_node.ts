@@ -34,6 +34,12 @@ export interface EdgeNode extends AsyncDisposable {
    * that receives one on an idle connection).
    */
   close(options?: { exiting?: boolean }): Promise<void>;
+  /**
+   * Reads the trust store file again (SIGHUP): a revoked key takes effect at
+   * once, also for cached programs. A file that cannot be used is logged and
+   * the current trust store is kept.
+   */
+  reloadTrustStore(): Promise<boolean>;
 }
 
 /** Options of {@linkcode startEdgeNode}. */
@@ -185,11 +191,25 @@ export async function startEdgeNode(
       })();
       return closing;
     };
+    const reloadTrustStore = async () => {
+      try {
+        edge.setTrustStore(await readTrustStore(config.trustStore, false, log));
+        log("info", `reloaded the trust store "${config.trustStore}"`);
+        return true;
+      } catch (error) {
+        log(
+          "error",
+          `kept the current trust store: ${(error as Error).message}`,
+        );
+        return false;
+      }
+    };
     return {
       service,
       grpc,
       telemetry,
       close,
+      reloadTrustStore,
       [Symbol.asyncDispose]: () => close(),
     };
   } catch (error) {

@@ -316,3 +316,32 @@ Deno.test("Stop over gRPC ends a running program and refuses runs until Resume",
     await Deno.remove(key.dir, { recursive: true });
   }
 });
+
+Deno.test("a key revoked in the trust store stops its cached programs after a reload", async () => {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key);
+    using client = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+    assertEquals(
+      (await client.deliver(await signed(key))).receipt.accepted,
+      true,
+    );
+    assertEquals((await client.run("pick-red")).outcome, "succeeded");
+    const trust = JSON.parse(await Deno.readTextFile(key.trustPath));
+    trust.keys[0].revoked = true;
+    await Deno.writeTextFile(key.trustPath, JSON.stringify(trust));
+    assertEquals(await node.reloadTrustStore(), true);
+    const evidence = await client.run("pick-red");
+    assertEquals(evidence.outcome, "rejected");
+    assertEquals(evidence.failure?.label, "envelope_rejected");
+    assert(
+      evidence.failure?.message.includes("revoked"),
+      evidence.failure?.message,
+    );
+    // A broken file keeps the current trust store.
+    await Deno.writeTextFile(key.trustPath, "{ not json");
+    assertEquals(await node.reloadTrustStore(), false);
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
