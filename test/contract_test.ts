@@ -167,6 +167,25 @@ const GREEN = {
   y: -0.6,
 };
 
+// ---------------------------------------------------------------- toolchain
+
+Deno.test("contract: deno.json tasks, lock file, CI entry; the service task is never -A nor --allow-run", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  for (const task of ["start", "test", "ok", "bench", "demo", "cap"]) {
+    assert(typeof config.tasks?.[task] === "string", `task ${task}`);
+  }
+  for (const option of ["strict", "noUncheckedIndexedAccess"]) {
+    assertEquals(config.compilerOptions?.[option], true, option);
+  }
+  const start = config.tasks.start as string;
+  for (const broad of [" -A", "--allow-all", "--allow-run"]) {
+    assert(!start.includes(broad), `start task has ${broad}: ${start}`);
+  }
+  assert(/--allow-net=\S/.test(start), `start names its hosts: ${start}`);
+  assert((await Deno.stat(`${ROOT}deno.lock`)).isFile, "deno.lock");
+  assert((await Deno.stat(`${ROOT}.ci/run`)).isFile, ".ci/run");
+});
+
 // ---------------------------------------------------------------- cap run
 
 Deno.test("contract: cap run --json prints one strict evidence record; every documented field", async () => {
@@ -363,6 +382,7 @@ Deno.test("contract: cap run exits 2 on bad usage and bad scenes, naming the pro
     const run = runs[i]!;
     assertEquals(run.code, 2, `${args.join(" ")}\n${showRun(run)}`);
     if (named !== null) assertStringIncludes(run.stderr, named);
+    assertEquals(run.stdout, "", "usage errors go to stderr");
   }
 });
 
@@ -905,6 +925,11 @@ Deno.test("contract: the design's example config starts the service; MQTT status
       `documented status values only: ${status}`,
     );
   }
+
+  await probe.waitFor(
+    (ms) => ms.some((m) => m.topic === `${base}telemetry`),
+    "a heartbeat on telemetry",
+  );
 
   // The status is retained: a late subscriber sees the current one.
   await using late = await connectProbe(broker.url, {
