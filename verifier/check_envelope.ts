@@ -48,7 +48,7 @@ export interface EnvelopeCheckOptions {
   robotId: string;
   /** The current time; default `new Date()`. */
   now?: Date;
-  /** Tolerated clock difference for `issuedAt`, `expiresAt` and key windows; default 60 000 ms. */
+  /** Tolerated clock difference for `issuedAt` and key windows (expiry is strict); default 60 000 ms. */
   clockSkewMs?: number;
   /** The robot's skill API version; a manifest for another one is refused (`api_mismatch`). */
   apiVersion?: string;
@@ -324,8 +324,10 @@ async function _verify(
   }
   const nowMs = now.getTime();
   const expiresAt = Date.parse(manifest.expiresAt);
-  // Negated comparisons fail closed on NaN.
-  if (!(expiresAt >= nowMs - skew)) {
+  // Negated comparisons fail closed on NaN. Expiry is strict: an expired
+  // program never runs; the skew only forgives a signer whose clock is ahead
+  // (issuedAt in the robot's future).
+  if (!(expiresAt > nowMs)) {
     return _refuse(
       "expired",
       id,
