@@ -109,28 +109,121 @@ const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
     defineProperty(globalThis, skills[i], { value: makeSkill(skills[i]), writable: false, enumerable: true, configurable: false });
   }
   // Array methods loop in C: bound the arrays they may walk.
-  var ArrayProto = Array.prototype;
+  var ArrayProto = Array.prototype, isArray = Array.isArray;
+  var ceil = Math.ceil, log2 = Math.log2, toNumber = Number;
+  // The length a builtin will read, refused when over the limit. Only a
+  // number is taken: an object's valueOf could answer 0 here and 1e10 when
+  // the builtin reads it again (a data property holding a primitive reads
+  // the same twice; nothing in the guest's world can define a getter).
+  function checkLength(what, value) {
+    var length = value === null || value === undefined ? 0 : value.length;
+    if (length !== undefined && typeof length !== "number") {
+      throw new TypeError("Cannot run " + what + ": length must be a number, got " + typeof length);
+    }
+    if (length > maxLength) {
+      throw new RangeError("Cannot run " + what + ": the array has " + length + " elements, over the sandbox's limit of " + maxLength);
+    }
+    return length === undefined ? 0 : length;
+  }
+  // Comparing one string costs its length: cap elements x characters for the
+  // builtins that compare every element (about 30 ms of C at the cap).
+  var MAX_WORK = 1e7;
+  function checkWork(what, work) {
+    if (work > MAX_WORK) {
+      throw new RangeError("Cannot run " + what + ": it would compare " + work + " characters, over the sandbox's limit of " + MAX_WORK);
+    }
+  }
+  function longestString(array, length) {
+    var longest = 0;
+    for (var i = 0; i < length; i++) {
+      var item = array[i];
+      if (typeof item === "string" && item.length > longest) longest = item.length;
+    }
+    return longest;
+  }
   // These touch a bounded number of elements whatever the length.
   var UNGUARDED = ["constructor", "push", "pop", "at", "keys", "values", "entries"];
   getOwnPropertyNames(ArrayProto).forEach(function (name) {
     var original = ArrayProto[name];
     if (typeof original !== "function" || UNGUARDED.indexOf(name) >= 0) return;
+    var what = "Array.prototype." + name;
     var guarded = function () {
-      var length = this === null || this === undefined ? 0 : this.length;
-      if (length > maxLength) {
-        throw new RangeError("Cannot run Array.prototype." + name + ": the array has " + length + " elements, over the sandbox's limit of " + maxLength);
+      var length = checkLength(what, this);
+      if (name === "concat") {
+        // concat walks every array argument up to its length, holes included.
+        for (var a = 0; a < arguments.length; a++) {
+          if (isArray(arguments[a])) checkLength(what, arguments[a]);
+        }
+      } else if (name === "flat" || name === "flatMap") {
+        return flatGuarded(original, what, this, length, arguments);
+      } else if ((name === "indexOf" || name === "lastIndexOf" || name === "includes") && typeof arguments[0] === "string") {
+        checkWork(what, length * arguments[0].length);
+      } else if ((name === "sort" || name === "toSorted") && length > 1) {
+        checkWork(what, length * ceil(log2(length)) * longestString(this, length));
       }
       return apply(original, this, arguments);
     };
     defineProperty(guarded, "name", { value: name });
     defineProperty(ArrayProto, name, { value: guarded, writable: true, enumerable: false, configurable: true });
   });
+  // flat and flatMap walk every nested array up to its length, holes included.
+  function flatGuarded(original, what, self, length, args) {
+    if (what === "Array.prototype.flatMap") {
+      var fn = args[0], thisArg = args[1];
+      if (typeof fn !== "function") return apply(original, self, args);
+      return apply(original, self, [function (item, index, array) {
+        var mapped = apply(fn, thisArg, [item, index, array]);
+        if (isArray(mapped)) checkLength(what, mapped);
+        return mapped;
+      }]);
+    }
+    var depth = args[0] === undefined ? 1 : toNumber(args[0]);
+    // Index-based: the guest may have replaced Array.prototype.push and pop.
+    var stack = [self], depths = [0], top = 1, seen = 0;
+    while (top > 0) {
+      top--;
+      var array = stack[top], level = depths[top];
+      var n = checkLength(what, array);
+      if (level >= depth) continue;
+      for (var i = 0; i < n; i++) {
+        if (++seen > maxLength) throw new RangeError("Cannot run " + what + ": over " + maxLength + " nested elements");
+        if (isArray(array[i])) { stack[top] = array[i]; depths[top] = level + 1; top++; }
+      }
+    }
+    return apply(original, self, [depth]);
+  }
   var from = Array.from;
   defineProperty(Array, "from", { value: function from_(items) {
-    var length = items === null || items === undefined ? 0 : items.length;
-    if (length > maxLength) throw new RangeError("Cannot run Array.from: " + length + " elements, over the sandbox's limit of " + maxLength);
+    checkLength("Array.from", items);
     return apply(from, this, arguments);
   }, writable: true, configurable: true });
+  // String searches are naive, (text length x pattern length) in C.
+  var StringProto = String.prototype, toString = String;
+  ["indexOf", "lastIndexOf", "includes", "split", "replace", "replaceAll"].forEach(function (name) {
+    var original = StringProto[name];
+    var what = "String.prototype." + name;
+    var guarded = function (search) {
+      if (this === null || this === undefined || search === undefined) return apply(original, this, arguments);
+      // Convert once here: a toString that answers short, then long, must not pass.
+      var text = toString(this), pattern = toString(search);
+      checkWork(what, text.length * pattern.length);
+      var args = [pattern];
+      for (var a = 1; a < arguments.length; a++) args[a] = arguments[a];
+      return apply(original, text, args);
+    };
+    defineProperty(guarded, "name", { value: name });
+    defineProperty(StringProto, name, { value: guarded, writable: true, enumerable: false, configurable: true });
+  });
+  // JSON.stringify walks a replacer array up to its length, holes included.
+  var jsonStringify = JSON.stringify;
+  defineProperty(JSON, "stringify", { value: function stringify(value, replacer, space) {
+    if (isArray(replacer)) checkLength("JSON.stringify", replacer);
+    return apply(jsonStringify, JSON, arguments);
+  }, writable: true, configurable: true });
+  // Iterator helpers (drop, toArray, ...) loop over any iterator in C, and
+  // Iterator.from wraps one: the guest's world has none of them.
+  var IteratorProto = getPrototypeOf(getPrototypeOf([].values()));
+  getOwnPropertyNames(IteratorProto).forEach(function (name) { delete IteratorProto[name]; });
   // Only the allowed statics of Object remain; nothing can set a prototype.
   getOwnPropertyNames(Object).forEach(function (name) {
     if (typeof Object[name] === "function" && allowedObject.indexOf(name) < 0) delete Object[name];
@@ -141,7 +234,7 @@ const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
   delete Object.prototype.__lookupGetter__;
   delete Object.prototype.__lookupSetter__;
   defineProperty(Function.prototype, "constructor", { value: undefined, writable: false, configurable: false });
-  ["eval", "Function", "Reflect", "Proxy", "Symbol", "InternalError", "WeakRef", "FinalizationRegistry", "globalThis"]
+  ["eval", "Function", "Reflect", "Proxy", "Symbol", "InternalError", "WeakRef", "FinalizationRegistry", "Iterator", "globalThis"]
     .forEach(function (name) { delete globalThis[name]; });
   delete Math.random;
   freeze(Internal);

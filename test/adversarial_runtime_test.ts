@@ -265,6 +265,78 @@ const CASES: Case[] = [
     expect: { label: "program_error" },
     message: "limit of 100000",
   },
+  // Builtins whose C loops the interrupt handler cannot reach: each must be
+  // refused up front, or the worker burns a core long after a stop.
+  {
+    name: "an iterator helper that drops 4e9 holes in C",
+    source: "const a = [];\na.length = 4e9;\na.values().drop(4e9).next()",
+    expect: { label: "program_error" },
+    message: "not a function",
+  },
+  {
+    name: "Iterator.from through a computed constructor",
+    source: CTOR + "const I = [].values()[k];\nI.from([1])",
+    expect: { label: "program_error" },
+  },
+  {
+    name: "concat of a sparse 4e9-element argument",
+    source: "const a = [];\na.length = 4e9;\n[].concat(a)",
+    expect: { label: "program_error" },
+    message: "limit of 100000",
+  },
+  {
+    name: "flat over a sparse nested array",
+    source: "const a = [];\na.length = 4e9;\n[a].flat()",
+    expect: { label: "program_error" },
+    message: "limit of 100000",
+  },
+  {
+    name: "flatMap returning a sparse array",
+    source:
+      "const a = [];\na.length = 4e9;\n[1].flatMap(function () { return a; })",
+    expect: { label: "program_error" },
+    message: "limit of 100000",
+  },
+  {
+    name: "a JSON.stringify replacer of 4e9 holes",
+    source: "const r = [];\nr.length = 4e9;\nJSON.stringify({ a: 1 }, r)",
+    expect: { label: "program_error" },
+    message: "limit of 100000",
+  },
+  {
+    name: "a length whose valueOf answers 0, then 1e10",
+    source:
+      "let n = 0;\nconst o = { length: { valueOf: function () { n++; return n === 1 ? 0 : 1e10; } } };\n[].indexOf.call(o, 1)",
+    expect: { label: "program_error" },
+    message: "length must be a number",
+  },
+  {
+    name: "a naive string search of text x pattern characters",
+    source: 'const s = "a".repeat(2e6);\ns.indexOf("a".repeat(1e4) + "b")',
+    expect: { label: "program_error" },
+    message: "limit of 10000000",
+  },
+  {
+    name: "a pattern whose toString answers short, then long",
+    source:
+      'let n = 0;\nconst p = { toString: function () { n++; return n === 1 ? "b" : "a".repeat(1e4) + "b"; } };\n"a".repeat(2e6).split(p);\nsay(String(n))',
+    // Converted once, in the guard: the short pattern is the one searched.
+    expect: { succeeded: true },
+  },
+  {
+    name: "Array indexOf of a long string over many elements",
+    source:
+      'const s = "a".repeat(1e6);\nconst xs = [];\nfor (let i = 0; i < 1e4; i++) xs.push(s);\nxs.indexOf("a".repeat(1e6 - 1) + "b")',
+    expect: { label: "program_error" },
+    message: "limit of 10000000",
+  },
+  {
+    name: "sorting many long strings",
+    source:
+      'const s = "a".repeat(1e5);\nconst xs = [];\nfor (let i = 0; i < 1e4; i++) xs.push(i % 2 ? s : s + "b");\nxs.sort()',
+    expect: { label: "program_error" },
+    message: "limit of 10000000",
+  },
   {
     name: "deep recursion",
     source: "function f(n) { return f(n + 1) + 1; }\nf(0)",
