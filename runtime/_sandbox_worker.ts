@@ -389,9 +389,11 @@ function runGuest(request: ToSandbox): void {
     context.state.armed = false;
   }
   // Disposing can abort the engine after some failures (deep JSON, OOM);
-  // the guest's end is known by then, so report it, then retire.
-  const retire = !safeRelease(context);
+  // the guest's end is known by then, so report it, then retire. Without
+  // checks the end is posted first: disposing is off the run's critical path.
   const checks: { expr: string; ok: boolean; message?: string }[] = [];
+  if (request.checks.length === 0) post({ type: "done", gen, end, checks });
+  const retire = !safeRelease(context);
   const mayCheck = !retire &&
     (end.kind === "ok" || (!end.interrupted && !end.engine));
   if (mayCheck && Atomics.load(ctrl, CTRL.halt) === HALT.none) {
@@ -414,7 +416,7 @@ function runGuest(request: ToSandbox): void {
       }
     }
   }
-  post({ type: "done", gen, end, checks });
+  if (request.checks.length > 0) post({ type: "done", gen, end, checks });
   if (retire) {
     post({
       type: "fatal",
