@@ -237,6 +237,9 @@ const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
   ["eval", "Function", "Reflect", "Proxy", "Symbol", "InternalError", "WeakRef", "FinalizationRegistry", "Iterator", "globalThis"]
     .forEach(function (name) { delete globalThis[name]; });
   delete Math.random;
+  // An engine error the guest caught must not lead back to InternalError:
+  // "new e.constructor('out of memory')" would pass isEngineError below.
+  defineProperty(InternalProto, "constructor", { value: undefined, writable: false, configurable: false });
   freeze(Internal);
   freeze(InternalProto);
   return function isEngineError(error) {

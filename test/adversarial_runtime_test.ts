@@ -134,6 +134,13 @@ const CASES: Case[] = [
     message: "undefined",
   },
   {
+    name: "InternalError from a caught overflow forges out of memory",
+    source: CTOR +
+      'let IE;\nfunction f() { return f() + 1; }\ntry { f(); } catch (e) { IE = e[k]; }\nthrow new IE("out of memory");',
+    // The engine's own error class must stay out of reach: no constructor.
+    expect: { label: "program_error" },
+  },
+  {
     name: "Object.assign onto a skill",
     source: "Object.assign(pick, { x: 1 })",
     expect: { rejected: "forbidden_property" },
