@@ -545,7 +545,9 @@ export class Executor implements AsyncDisposable {
     const record: CallRecord = {
       seq,
       skill: call.skill,
-      args: args ?? [`<${call.argsBytes} characters of JSON>`],
+      args: args === null || call.argsBytes > MAX_RECORDED_ARGS
+        ? [`<${call.argsBytes} characters of JSON>`]
+        : jsonSafe(args) as unknown[],
       ok: false,
       startMs,
       durationMs: 0,
@@ -734,6 +736,38 @@ export class Executor implements AsyncDisposable {
     }
     return { outcome: "succeeded", failure: null, checkRecords: checks };
   }
+}
+
+/**
+ * Longest argument JSON recorded as is in a call record; longer arguments
+ * (which fail their schema anyway: `say` takes 2000 characters) are recorded
+ * by size, so that a program cannot grow its evidence record by the megabyte
+ * (1000 calls of 64 KiB each) past what gRPC and MQTT carry.
+ */
+const MAX_RECORDED_ARGS = 8192;
+
+/**
+ * A copy of plain data whose non-finite numbers are their names ("NaN",
+ * "Infinity", "-Infinity"): the evidence is JSON, where they would read as null.
+ */
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === "number") {
+    return Number.isFinite(value) ? value : String(value);
+  }
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      Object.defineProperty(out, key, {
+        value: jsonSafe(item),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+  return value;
 }
 
 /** Longest failure message kept in the evidence. */

@@ -699,3 +699,23 @@ Deno.test("an object shaped like the wire's non-finite marker is not a number", 
     }`,
   );
 });
+
+Deno.test("call records stay JSON and small, whatever the arguments", async () => {
+  // runtime/executor.ts recorded the decoded arguments as is: a NaN read as
+  // null once the evidence was JSON, and 1000 failed say() calls of 60 KB
+  // each made a 60 MB record, past what the gRPC stream carries.
+  const [evidence] = await runEach([
+    'const z = 0;\ntry { place({ x: z / z, y: -0.5 }); } catch (e) {}\nfor (let i = 0; i < 40; i++) { try { say("x".repeat(60000)); } catch (e) {} }',
+  ]);
+  assertEquals(
+    evidence?.outcome,
+    "succeeded",
+    evidence?.failure?.message ?? "",
+  );
+  assertEquals(evidence?.calls[0]?.args, [{ x: "NaN", y: -0.5 }]);
+  assertEquals(evidence?.calls[1]?.args, ["<60004 characters of JSON>"]);
+  assert(
+    JSON.stringify(evidence).length < 100_000,
+    `the evidence is ${JSON.stringify(evidence).length} characters`,
+  );
+});
