@@ -49,7 +49,8 @@ const MAX_MESSAGE = 2000;
  * the host never touches a guest object, getter, `toString` or `valueOf`.
  * Non-finite numbers are marked with the nonce, which the guest cannot read.
  */
-const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
+const PRELUDE =
+  `(function (host, skills, nonce, allowedObject, maxLength, poll) {
   "use strict";
   var stringify = JSON.stringify, parse = JSON.parse, isFiniteNumber = Number.isFinite;
   var defineProperty = Object.defineProperty, freeze = Object.freeze;
@@ -57,6 +58,10 @@ const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
   var apply = Function.prototype.call.bind(Function.prototype.apply);
   var Internal = InternalError, InternalProto = InternalError.prototype;
   var getPrototypeOf = Object.getPrototypeOf;
+  // Before a builtin that may run long in C: stop here if the run must stop.
+  function checkpoint() {
+    if (poll()) throw new Internal("interrupted");
+  }
   var marker = "$nonFinite:" + nonce;
   function replacer(key, value) {
     if (typeof value === "number" && !isFiniteNumber(value)) {
@@ -149,6 +154,7 @@ const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
     var what = "Array.prototype." + name;
     var guarded = function () {
       var length = checkLength(what, this);
+      if (length > 1000) checkpoint();
       if (name === "concat") {
         // concat walks every array argument up to its length, holes included.
         for (var a = 0; a < arguments.length; a++) {
@@ -195,6 +201,7 @@ const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
   var from = Array.from;
   defineProperty(Array, "from", { value: function from_(items) {
     checkLength("Array.from", items);
+    checkpoint();
     return apply(from, this, arguments);
   }, writable: true, configurable: true });
   // String searches are naive, (text length x pattern length) in C.
@@ -207,6 +214,7 @@ const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
       // Convert once here: a toString that answers short, then long, must not pass.
       var text = toString(this), pattern = toString(search);
       checkWork(what, text.length * pattern.length);
+      if (text.length > 1000) checkpoint();
       var args = [pattern];
       for (var a = 1; a < arguments.length; a++) args[a] = arguments[a];
       return apply(original, text, args);
@@ -218,6 +226,7 @@ const PRELUDE = `(function (host, skills, nonce, allowedObject, maxLength) {
   var jsonStringify = JSON.stringify;
   defineProperty(JSON, "stringify", { value: function stringify(value, replacer, space) {
     if (isArray(replacer)) checkLength("JSON.stringify", replacer);
+    checkpoint();
     return apply(jsonStringify, JSON, arguments);
   }, writable: true, configurable: true });
   // Iterator helpers (drop, toArray, ...) loop over any iterator in C, and
@@ -320,11 +329,11 @@ function prepare(skills: string[]): Prepared {
     deadline: 0,
     call: (skill) => cancelled(skill),
   };
-  runtime.setInterruptHandler(() =>
+  const mustStop = () =>
     state.armed &&
     (Atomics.load(shared!.ctrl, CTRL.halt) !== HALT.none ||
-      Date.now() > state.deadline)
-  );
+      Date.now() > state.deadline);
+  runtime.setInterruptHandler(mustStop);
   const vm = runtime.newContext({
     intrinsics: {
       BaseObjects: true,
@@ -343,7 +352,7 @@ function prepare(skills: string[]): Prepared {
       return state.call(skill, null, argsJson.length);
     }
     return state.call(skill, decodeArgs(argsJson, nonce), argsJson.length);
-  });
+  }, mustStop);
   return {
     runtime,
     vm,
@@ -445,7 +454,12 @@ function installPrelude(
   skills: string[],
   nonce: string,
   call: (skill: string, argsJson: string) => string,
+  mustStop: () => boolean,
 ): QuickJSHandle {
+  // QuickJS asks its interrupt handler only every 10000 branches or calls,
+  // so a loop around a builtin that costs milliseconds would run on for
+  // seconds after a stop: the prelude asks this before each costly builtin.
+  const poll = vm.newFunction("poll", () => mustStop() ? vm.true : vm.false);
   const host = vm.newFunction("host", (nameHandle, argsHandle) => {
     // Only strings cross here; anything else is a bug in the prelude.
     if (
@@ -488,6 +502,7 @@ function installPrelude(
           nonceHandle,
           allowed,
           maxLength,
+          poll,
         ),
       );
     } finally {
@@ -495,6 +510,7 @@ function installPrelude(
     }
   } finally {
     host.dispose();
+    poll.dispose();
     names.dispose();
     allowed.dispose();
     nonceHandle.dispose();
