@@ -40,6 +40,85 @@ export const MAX_ARRAY_LENGTH = 100_000;
 const MAX_MESSAGE = 2000;
 
 /**
+ * Guard logic only some builtins need (concat, flat, flatMap, element and
+ * string searches, sorts), compiled inside the guest on first use. It sees
+ * only what the prelude hands it: the guest may have replaced any prototype
+ * method by then, so it calls none.
+ */
+const RARE_GUARDS =
+  `(function (apply, isArray, checkLength, maxLength, toNumber, toString, checkpoint, ceil, log2, RangeError) {
+  "use strict";
+  // Comparing one string costs its length: cap elements x characters for the
+  // builtins that compare every element (about 30 ms of C at the cap).
+  var MAX_WORK = 1e7;
+  function checkWork(what, work) {
+    if (work > MAX_WORK) {
+      throw new RangeError("Cannot run " + what + ": it would compare " + work + " characters, over the sandbox's limit of " + MAX_WORK);
+    }
+  }
+  function longestString(array, length) {
+    var longest = 0;
+    for (var i = 0; i < length; i++) {
+      var item = array[i];
+      if (typeof item === "string" && item.length > longest) longest = item.length;
+    }
+    return longest;
+  }
+  // flat and flatMap walk every nested array up to its length, holes included.
+  function flat(original, what, self, args) {
+    if (what === "Array.prototype.flatMap") {
+      var fn = args[0], thisArg = args[1];
+      if (typeof fn !== "function") return apply(original, self, args);
+      return apply(original, self, [function (item, index, array) {
+        var mapped = apply(fn, thisArg, [item, index, array]);
+        if (isArray(mapped)) checkLength(what, mapped);
+        return mapped;
+      }]);
+    }
+    var depth = args[0] === undefined ? 1 : toNumber(args[0]);
+    // Index-based: the guest may have replaced Array.prototype.push and pop.
+    var stack = [self], depths = [0], top = 1, seen = 0;
+    while (top > 0) {
+      top--;
+      var array = stack[top], level = depths[top];
+      var n = checkLength(what, array);
+      if (level >= depth) continue;
+      for (var i = 0; i < n; i++) {
+        if (++seen > maxLength) throw new RangeError("Cannot run " + what + ": over " + maxLength + " nested elements");
+        if (isArray(array[i])) { stack[top] = array[i]; depths[top] = level + 1; top++; }
+      }
+    }
+    return apply(original, self, [depth]);
+  }
+  return {
+    array: function (name, original, what, self, args, length) {
+      if (name === "concat") {
+        // concat walks every array argument up to its length, holes included.
+        for (var a = 0; a < args.length; a++) {
+          if (isArray(args[a])) checkLength(what, args[a]);
+        }
+      } else if (name === "flat" || name === "flatMap") {
+        return flat(original, what, self, args);
+      } else if (name === "sort" || name === "toSorted") {
+        if (length > 1) checkWork(what, length * ceil(log2(length)) * longestString(self, length));
+      } else if (typeof args[0] === "string") {
+        checkWork(what, length * args[0].length);
+      }
+      return apply(original, self, args);
+    },
+    search: function (original, what, self, args) {
+      // Convert once here: a toString that answers short, then long, must not pass.
+      var text = toString(self), pattern = toString(args[0]);
+      checkWork(what, text.length * pattern.length);
+      if (text.length > 1000) checkpoint();
+      var rest = [pattern];
+      for (var a = 1; a < args.length; a++) rest[a] = args[a];
+      return apply(original, text, rest);
+    },
+  };
+})`;
+
+/**
  * Trusted code evaluated before the program. It receives the host call
  * function and a per-context nonce as arguments (neither is ever a global),
  * defines the skills as frozen, non-writable globals, removes what a policy
@@ -114,8 +193,8 @@ const PRELUDE =
     defineProperty(globalThis, skills[i], { value: makeSkill(skills[i]), writable: false, enumerable: true, configurable: false });
   }
   // Array methods loop in C: bound the arrays they may walk.
-  var ArrayProto = Array.prototype, isArray = Array.isArray;
-  var ceil = Math.ceil, log2 = Math.log2, toNumber = Number;
+  var ArrayProto = Array.prototype, isArray = Array.isArray, arrayIndexOf = ArrayProto.indexOf;
+  var ceil = Math.ceil, log2 = Math.log2, toNumber = Number, toString = String;
   // The length a builtin will read, refused when over the limit. Only a
   // number is taken: an object's valueOf could answer 0 here and 1e10 when
   // the builtin reads it again (a data property holding a primitive reads
@@ -130,74 +209,34 @@ const PRELUDE =
     }
     return length === undefined ? 0 : length;
   }
-  // Comparing one string costs its length: cap elements x characters for the
-  // builtins that compare every element (about 30 ms of C at the cap).
-  var MAX_WORK = 1e7;
-  function checkWork(what, work) {
-    if (work > MAX_WORK) {
-      throw new RangeError("Cannot run " + what + ": it would compare " + work + " characters, over the sandbox's limit of " + MAX_WORK);
+  // Guards only some builtins need are compiled on their first use, from
+  // RARE_GUARDS: a run pays for parsing them only if it calls one.
+  var evaluate = eval, rare = null;
+  function rareGuards() {
+    if (rare === null) {
+      rare = evaluate(${
+    JSON.stringify(RARE_GUARDS)
+  })(apply, isArray, checkLength, maxLength, toNumber, toString, checkpoint, ceil, log2, RangeError);
     }
+    return rare;
   }
-  function longestString(array, length) {
-    var longest = 0;
-    for (var i = 0; i < length; i++) {
-      var item = array[i];
-      if (typeof item === "string" && item.length > longest) longest = item.length;
-    }
-    return longest;
-  }
+  // Plain-object sets: Array.prototype.indexOf is being wrapped meanwhile.
   // These touch a bounded number of elements whatever the length.
-  var UNGUARDED = ["constructor", "push", "pop", "at", "keys", "values", "entries"];
+  var UNGUARDED = { constructor: true, push: true, pop: true, at: true, keys: true, values: true, entries: true };
+  var RARE_ARRAY = { concat: true, flat: true, flatMap: true, indexOf: true, lastIndexOf: true, includes: true, sort: true, toSorted: true };
   getOwnPropertyNames(ArrayProto).forEach(function (name) {
     var original = ArrayProto[name];
-    if (typeof original !== "function" || UNGUARDED.indexOf(name) >= 0) return;
-    var what = "Array.prototype." + name;
+    if (typeof original !== "function" || UNGUARDED[name] === true) return;
+    var what = "Array.prototype." + name, isRare = RARE_ARRAY[name] === true;
     var guarded = function () {
       var length = checkLength(what, this);
       if (length > 1000) checkpoint();
-      if (name === "concat") {
-        // concat walks every array argument up to its length, holes included.
-        for (var a = 0; a < arguments.length; a++) {
-          if (isArray(arguments[a])) checkLength(what, arguments[a]);
-        }
-      } else if (name === "flat" || name === "flatMap") {
-        return flatGuarded(original, what, this, length, arguments);
-      } else if ((name === "indexOf" || name === "lastIndexOf" || name === "includes") && typeof arguments[0] === "string") {
-        checkWork(what, length * arguments[0].length);
-      } else if ((name === "sort" || name === "toSorted") && length > 1) {
-        checkWork(what, length * ceil(log2(length)) * longestString(this, length));
-      }
+      if (isRare) return rareGuards().array(name, original, what, this, arguments, length);
       return apply(original, this, arguments);
     };
     defineProperty(guarded, "name", { value: name });
     defineProperty(ArrayProto, name, { value: guarded, writable: true, enumerable: false, configurable: true });
   });
-  // flat and flatMap walk every nested array up to its length, holes included.
-  function flatGuarded(original, what, self, length, args) {
-    if (what === "Array.prototype.flatMap") {
-      var fn = args[0], thisArg = args[1];
-      if (typeof fn !== "function") return apply(original, self, args);
-      return apply(original, self, [function (item, index, array) {
-        var mapped = apply(fn, thisArg, [item, index, array]);
-        if (isArray(mapped)) checkLength(what, mapped);
-        return mapped;
-      }]);
-    }
-    var depth = args[0] === undefined ? 1 : toNumber(args[0]);
-    // Index-based: the guest may have replaced Array.prototype.push and pop.
-    var stack = [self], depths = [0], top = 1, seen = 0;
-    while (top > 0) {
-      top--;
-      var array = stack[top], level = depths[top];
-      var n = checkLength(what, array);
-      if (level >= depth) continue;
-      for (var i = 0; i < n; i++) {
-        if (++seen > maxLength) throw new RangeError("Cannot run " + what + ": over " + maxLength + " nested elements");
-        if (isArray(array[i])) { stack[top] = array[i]; depths[top] = level + 1; top++; }
-      }
-    }
-    return apply(original, self, [depth]);
-  }
   var from = Array.from;
   defineProperty(Array, "from", { value: function from_(items) {
     checkLength("Array.from", items);
@@ -205,19 +244,12 @@ const PRELUDE =
     return apply(from, this, arguments);
   }, writable: true, configurable: true });
   // String searches are naive, (text length x pattern length) in C.
-  var StringProto = String.prototype, toString = String;
+  var StringProto = String.prototype;
   ["indexOf", "lastIndexOf", "includes", "split", "replace", "replaceAll"].forEach(function (name) {
-    var original = StringProto[name];
-    var what = "String.prototype." + name;
+    var original = StringProto[name], what = "String.prototype." + name;
     var guarded = function (search) {
       if (this === null || this === undefined || search === undefined) return apply(original, this, arguments);
-      // Convert once here: a toString that answers short, then long, must not pass.
-      var text = toString(this), pattern = toString(search);
-      checkWork(what, text.length * pattern.length);
-      if (text.length > 1000) checkpoint();
-      var args = [pattern];
-      for (var a = 1; a < arguments.length; a++) args[a] = arguments[a];
-      return apply(original, text, args);
+      return rareGuards().search(original, what, this, arguments);
     };
     defineProperty(guarded, "name", { value: name });
     defineProperty(StringProto, name, { value: guarded, writable: true, enumerable: false, configurable: true });
@@ -235,7 +267,7 @@ const PRELUDE =
   getOwnPropertyNames(IteratorProto).forEach(function (name) { delete IteratorProto[name]; });
   // Only the allowed statics of Object remain; nothing can set a prototype.
   getOwnPropertyNames(Object).forEach(function (name) {
-    if (typeof Object[name] === "function" && allowedObject.indexOf(name) < 0) delete Object[name];
+    if (typeof Object[name] === "function" && apply(arrayIndexOf, allowedObject, [name]) < 0) delete Object[name];
   });
   delete Object.prototype.__proto__;
   delete Object.prototype.__defineGetter__;
