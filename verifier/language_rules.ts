@@ -15,5 +15,5 @@ Computed access obj[key] is allowed with a number, a variable, a member such as 
 Call a helper only after declaring it as a function in your program; a call to an undeclared name is reported as unknown function "name".
 Skill arguments that are literals are checked against the skill's parameter types before the program runs.
 There are no regular expressions: use includes, indexOf, split, startsWith, endsWith, trim (match, matchAll and search are refused).
-Array methods refuse arrays longer than 100000 elements; skill arguments must be small plain data (at most 32 levels deep).
+Array methods refuse arrays longer than 100000 elements (array lengths must be numbers); iterator helpers are not available; string searches refuse text x pattern over 10^7 characters; skill arguments must be small plain data (at most 32 levels deep).
 `;
