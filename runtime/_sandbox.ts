@@ -31,6 +31,7 @@ export class _Sandbox {
   readonly #data: Uint8Array;
   #gen = 0;
   #dead = false;
+  #warm = false;
   #pending:
     | {
       gen: number;
@@ -50,6 +51,7 @@ export class _Sandbox {
     );
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.ready = promise;
+    promise.then(() => this.#warm = true, () => {});
     // Nobody may be awaiting `ready` when the worker fails to start.
     promise.catch(() => {});
     this.#worker.onmessage = (event: MessageEvent<FromSandbox>) => {
@@ -87,6 +89,11 @@ export class _Sandbox {
       this.#settle({ kind: "crashed", message: event.message });
     };
     this.#worker.postMessage({ type: "init", buffer });
+  }
+
+  /** True once the worker has loaded QuickJS and can take a run at once. */
+  get warm(): boolean {
+    return this.#warm && !this.#dead;
   }
 
   /** False once the worker died or was terminated. */

@@ -147,6 +147,12 @@ export class Executor implements AsyncDisposable {
   readonly #cancelWaitMs: number;
   readonly #checkTimeoutMs: number;
   #sandbox: _Sandbox;
+  /**
+   * A second sandbox: runs alternate between the two, so that one prepares
+   * its next QuickJS context while the other runs, and a killed sandbox is
+   * replaced by a warm one at once.
+   */
+  #spare: _Sandbox;
   #active: ActiveRun | null = null;
   #busy: string | null = null;
   #latched: string | null = null;
@@ -162,13 +168,14 @@ export class Executor implements AsyncDisposable {
     this.#cancelWaitMs = options.cancelWaitMs ?? 2000;
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 1000;
     this.#sandbox = new _Sandbox();
+    this.#spare = new _Sandbox();
   }
 
-  /** Creates an executor and waits until its sandbox is warm. */
+  /** Creates an executor and waits until its sandboxes are warm. */
   static async create(options: ExecutorOptions): Promise<Executor> {
     const executor = new Executor(options);
     try {
-      await executor.#sandbox.ready;
+      await Promise.all([executor.#sandbox.ready, executor.#spare.ready]);
     } catch (error) {
       await executor[Symbol.asyncDispose]();
       throw error;
@@ -243,6 +250,7 @@ export class Executor implements AsyncDisposable {
     }
     clearTimeout(this.#respawn);
     this.#sandbox.terminate();
+    this.#spare.terminate();
   }
 
   async #run(
@@ -388,8 +396,13 @@ export class Executor implements AsyncDisposable {
       clearTimeout(active.killTimer);
       options.signal?.removeEventListener("abort", onAbort);
       this.#active = null;
-      // `new Worker()` blocks this thread for tens of milliseconds: replace
-      // a killed sandbox after the stop's waiters have been answered.
+      // The next run goes to the other sandbox when it is warm, while this
+      // one prepares its next context (or, killed, is replaced later:
+      // `new Worker()` blocks this thread for tens of milliseconds, which
+      // must not delay the stop's answers).
+      if (this.#spare.warm) {
+        [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
+      }
       if (!sandbox.alive) this.#scheduleRespawn();
     }
 
@@ -455,13 +468,16 @@ export class Executor implements AsyncDisposable {
     clearTimeout(this.#respawn);
     this.#respawn = setTimeout(() => {
       this.#respawn = undefined;
-      if (!this.#disposed && !this.#sandbox.alive) {
-        this.#sandbox = new _Sandbox();
-      }
+      if (this.#disposed) return;
+      if (!this.#sandbox.alive) this.#sandbox = new _Sandbox();
+      if (!this.#spare.alive) this.#spare = new _Sandbox();
     }, RESPAWN_DELAY_MS);
   }
 
   async #ensureSandbox(): Promise<void> {
+    if (!this.#sandbox.alive && this.#spare.warm) {
+      [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
+    }
     if (!this.#sandbox.alive) {
       clearTimeout(this.#respawn);
       this.#respawn = undefined;
