@@ -8,13 +8,11 @@ import {
   type EnvelopeCheck,
   type Manifest,
   type TrustStore,
-  verifyProgram,
 } from "../verifier/mod.ts";
 import type { Caps } from "./caps.ts";
 import type {
   EvidenceRecord,
   FailureLabel,
-  VerifierIssue,
   VerifierReport,
 } from "./evidence.ts";
 import {
@@ -24,6 +22,7 @@ import {
   sha256Hex,
 } from "./executor.ts";
 import type { ProgramCache } from "./program_cache.ts";
+import { verifyRun } from "./verify_run.ts";
 
 /** Where the service sends evidence and run events (MQTT telemetry, logs). */
 export interface EdgeSink {
@@ -329,7 +328,7 @@ export class EdgeService implements AsyncDisposable {
       };
     }
     const { manifest } = check;
-    const verifier = this.#verify(manifest);
+    const verifier = verifyRun(manifest.source, manifest.checks, this.#api);
     const receipt: Receipt = {
       accepted: verifier.ok,
       reason: verifier.ok ? "" : "verification_rejected",
@@ -363,20 +362,6 @@ export class EdgeService implements AsyncDisposable {
       });
     }
     return { receipt, manifest, check: verifier.ok ? check : null };
-  }
-
-  #verify(manifest: Manifest): VerifierReport {
-    const report = verifyProgram(manifest.source, { api: this.#api });
-    const issues: VerifierIssue[] = [...report.issues];
-    manifest.checks.forEach((expr, i) => {
-      for (
-        const issue of verifyProgram(expr, { api: this.#api, mode: "check" })
-          .issues
-      ) {
-        issues.push({ ...issue, message: `check ${i + 1}: ${issue.message}` });
-      }
-    });
-    return { ok: issues.length === 0, issues };
   }
 
   async #runManifest(

@@ -6,7 +6,7 @@ import {
   TABLETOP_API,
   type WorldState,
 } from "../skills-bridge/mod.ts";
-import { verifyProgram } from "../verifier/mod.ts";
+import { verifyRun } from "./verify_run.ts";
 import { _Sandbox, type SandboxResult } from "./_sandbox.ts";
 import { HALT, MAX_ARGS_JSON } from "./_sandbox_protocol.ts";
 import { type Caps, DEFAULT_CAPS, lowerCaps } from "./caps.ts";
@@ -16,8 +16,6 @@ import type {
   EvidenceRecord,
   FailureLabel,
   Outcome,
-  VerifierIssue,
-  VerifierReport,
 } from "./evidence.ts";
 import { labelForSkillCode } from "./failure_label.ts";
 
@@ -286,7 +284,7 @@ export class Executor implements AsyncDisposable {
       timeoutMs: caps.timeoutMs,
     });
 
-    const verifier = this.#verify(request.source, checks);
+    const verifier = verifyRun(request.source, checks, this.#api);
     if (!verifier.ok) {
       const first = verifier.issues[0];
       const evidence: EvidenceRecord = {
@@ -427,26 +425,6 @@ export class Executor implements AsyncDisposable {
     };
     emit({ type: "run_ended", runId, evidence });
     return evidence;
-  }
-
-  #verify(source: string, checks: string[]): VerifierReport {
-    const report = verifyProgram(source, { api: this.#api }) as VerifierReport;
-    const issues: VerifierIssue[] = [...report.issues];
-    checks.forEach((expr, i) => {
-      const checkReport = verifyProgram(expr, {
-        api: this.#api,
-        mode: "check",
-      });
-      for (const issue of checkReport.issues) {
-        issues.push({
-          ...issue,
-          message: `check ${i + 1} (${
-            JSON.stringify(expr.slice(0, 60))
-          }): ${issue.message}`,
-        });
-      }
-    });
-    return { ok: issues.length === 0, issues };
   }
 
   async #world(): Promise<WorldState | null> {
