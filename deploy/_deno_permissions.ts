@@ -59,7 +59,7 @@ export interface _PermissionRules {
   ffi?: boolean;
 }
 
-const _FORBIDDEN = ["-A", "--allow-all", "--allow-run", "--allow-import"];
+const _FORBIDDEN = ["-A", "--allow-all", "--allow-import"];
 /** Permissions that must name what they allow: bare, they allow everything. */
 const _LISTED = [
   "--allow-read",
@@ -68,11 +68,18 @@ const _LISTED = [
   "--allow-sys",
   "--allow-ffi",
 ];
-const _KNOWN = [..._LISTED, "--allow-env"];
+const _KNOWN = [..._LISTED, "--allow-env", "--allow-run"];
+
+/** The one thing the core may run: the Deno binary (its helper processes). */
+function _isDenoBinary(value: string): boolean {
+  return value === "deno" || /^\/(?:[^,]+\/)?deno$/.test(value);
+}
 
 /**
  * What is wrong with the permission flags of a service command; empty when
- * it follows the rules: no `-A`/`--allow-all`/`--allow-run`/`--allow-import`,
+ * it follows the rules: no `-A`/`--allow-all`/`--allow-import`,
+ * `--allow-run` only for exactly the Deno binary (the core starts its
+ * sandbox hosts and gRPC gateway with it),
  * read/write/net/sys/ffi only with a list, ffi only where allowed, no
  * unknown `--allow-*`, and `--unstable-worker-options` present.
  */
@@ -87,6 +94,13 @@ export function _permissionIssues(
       issues.push(`grants ${flag}: the service must never have it`);
     } else if (name.startsWith("--allow-") && !_KNOWN.includes(name)) {
       issues.push(`grants ${flag}: the service does not need it`);
+    } else if (
+      name === "--allow-run" &&
+      !(flag.includes("=") && _isDenoBinary(flag.slice(flag.indexOf("=") + 1)))
+    ) {
+      issues.push(
+        `grants ${flag}: the core may run exactly the Deno binary (--allow-run=<path to deno>)`,
+      );
     } else if (_LISTED.includes(name) && !flag.includes("=")) {
       issues.push(`grants ${flag} without a list: that allows everything`);
     } else if (_LISTED.includes(name) && flag.endsWith("=")) {

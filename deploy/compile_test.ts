@@ -31,6 +31,7 @@ Deno.test("deno task compile bakes in the service's narrow permissions and inclu
   assertEquals(
     command.flags.filter((f) => f.startsWith("--allow-")),
     [
+      "--allow-run=deno",
       "--allow-read=protos,/etc/cap-edge,/var/lib/cap-edge",
       "--allow-write=/var/lib/cap-edge",
       "--allow-net=127.0.0.1:50051,127.0.0.1:1883",
@@ -42,6 +43,8 @@ Deno.test("deno task compile bakes in the service's narrow permissions and inclu
   assertEquals(includes, [
     "--include=protos",
     "--include=runtime/sandbox/_worker.ts",
+    "--include=runtime/sandbox/host_main.ts",
+    "--include=runtime/grpc/gateway_main.ts",
   ]);
   assertEquals(_flagValue(command.flags, "--output"), "dist/cap-edge");
   // The worker module is loaded by URL at run time, so it must exist where

@@ -34,14 +34,15 @@ Deno.test("deploy/ros2.example.json parses, and so does its ros2 block", async (
   });
 });
 
-Deno.test("the example configs name what the systemd units allow: state and config dirs, the gRPC and broker addresses", async () => {
+Deno.test("the example configs name what the systemd units allow: state and config dirs, the broker address", async () => {
   const unit = await Deno.readTextFile(`${_ROOT}/deploy/cap-edge.service`);
   for (const example of ["sim.example.json", "ros2.example.json"]) {
     const config = await loadServiceConfig(`${_ROOT}/deploy/${example}`);
     const net = new URL(config.mqtt!.url);
     for (
       const granted of [
-        `--allow-net=${config.grpc.listen},${net.host}`,
+        // The gRPC listen address is the gateway's alone (its own --allow-net).
+        `--allow-net=${net.host}`,
         `--allow-write=${config.stateDir}`,
         `--allow-read=/opt/cap-edge,${
           config.trustStore.replace(/\/[^/]+$/, "")

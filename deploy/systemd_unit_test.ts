@@ -91,9 +91,10 @@ Deno.test("the units grant the service exactly its permissions", async () => {
   const granted = (flags: string[]) =>
     flags.filter((f) => f.startsWith("--allow-"));
   assertEquals(granted(sim.flags), [
+    "--allow-run=/usr/local/bin/deno",
     "--allow-read=/opt/cap-edge,/etc/cap-edge,/var/lib/cap-edge",
     "--allow-write=/var/lib/cap-edge",
-    "--allow-net=127.0.0.1:50051,127.0.0.1:1883",
+    "--allow-net=127.0.0.1:1883",
     "--allow-env",
     "--allow-sys=uid",
   ]);
@@ -126,13 +127,14 @@ Deno.test("the units grant the service exactly its permissions", async () => {
   ]);
 });
 
-Deno.test("the permission audit refuses -A, --allow-all, --allow-run and bare lists", () => {
+Deno.test("the permission audit refuses -A, --allow-all, --allow-run beyond the Deno binary, and bare lists", () => {
   const base = ["--unstable-worker-options", "--allow-read=/opt/cap-edge"];
   const refused: [string[], string][] = [
     [["-A"], "-A"],
     [["--allow-all"], "--allow-all"],
     [["--allow-run"], "--allow-run"],
     [["--allow-run=/bin/sh"], "--allow-run=/bin/sh"],
+    [["--allow-run=/usr/bin/deno,/bin/sh"], "exactly the Deno binary"],
     [["-qA"], "-qA"],
     [["--allow-read"], "without a list"],
     [["--allow-net"], "without a list"],

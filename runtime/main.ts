@@ -77,7 +77,12 @@ async function main(): Promise<number> {
       allowMissingTrustStore: values.config === undefined,
     });
   } catch (error) {
-    if (error instanceof Ros2UnavailableError || error instanceof ConfigError) {
+    if (error instanceof ConfigError) {
+      // A configuration the robot cannot use: restarting will not fix it.
+      console.error(`cap-edge: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof Ros2UnavailableError) {
       console.error(`cap-edge: ${error.message}`);
       return 1;
     }

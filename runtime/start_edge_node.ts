@@ -6,7 +6,11 @@ import {
 } from "../skills-bridge/mod.ts";
 import { parseTrustStore, type TrustStore } from "../verifier/mod.ts";
 import { type EdgeLog, EdgeService } from "./service/mod.ts";
-import { type GrpcServerHandle, startGrpcServer } from "./grpc/mod.ts";
+import {
+  GatewayStartError,
+  type GrpcGateway,
+  startGrpcGateway,
+} from "./grpc/mod.ts";
 import { MqttTelemetry } from "./telemetry/mod.ts";
 import { Outbox } from "./telemetry/mod.ts";
 import { ProgramCache } from "./service/mod.ts";
@@ -25,7 +29,8 @@ export const DEFAULT_SCENE = {
 /** A running edge node: service, gRPC server, optional MQTT telemetry, schedules. */
 export interface EdgeNode extends AsyncDisposable {
   readonly service: EdgeService;
-  readonly grpc: GrpcServerHandle;
+  /** The gRPC gateway process (restarted by the core when it dies). */
+  readonly grpc: GrpcGateway;
   readonly telemetry: MqttTelemetry | null;
   /**
    * Stops a running program safely (e-stop path), then closes everything.
@@ -137,12 +142,25 @@ export async function startEdgeNode(
     }
     telemetry?.start();
 
-    const grpc = await startGrpcServer(service, {
-      listen: config.grpc.listen,
-      maxMessageBytes: config.grpc.maxMessageBytes,
-      ...(config.grpc.tls ? { tls: await readTls(config.grpc.tls) } : {}),
-      log,
-    });
+    if (config.grpc.tls) await readTls(config.grpc.tls);
+    let grpc: GrpcGateway;
+    try {
+      grpc = await startGrpcGateway(service, {
+        listen: config.grpc.listen,
+        maxMessageBytes: config.grpc.maxMessageBytes,
+        ...(config.grpc.tls ? { tls: config.grpc.tls } : {}),
+        log,
+      });
+    } catch (error) {
+      if (error instanceof GatewayStartError) {
+        throw new ConfigError(
+          error.reason === "address_in_use"
+            ? `Cannot serve gRPC on "${config.grpc.listen}" (grpc.listen): the address is already in use`
+            : `Cannot serve gRPC on "${config.grpc.listen}" (grpc.listen): ${error.message}`,
+        );
+      }
+      throw error;
+    }
     let exiting = false;
     stack.defer(() => exiting ? grpc.drain() : grpc.shutdown());
 

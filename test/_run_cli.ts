@@ -10,6 +10,7 @@ export const ROOT: URL = new URL("..", import.meta.url);
 /** The flags of `deno task cap` (see `deno.json`). */
 const CAP_FLAGS = [
   "--unstable-worker-options",
+  "--allow-run=deno",
   "--allow-read",
   "--allow-write",
   "--allow-net",

@@ -80,6 +80,7 @@ async function _spawnService(
     args: [
       "run",
       "--unstable-worker-options",
+      `--allow-run=${Deno.execPath()}`,
       "--allow-read",
       "--allow-write",
       "--allow-net=127.0.0.1",

@@ -7,8 +7,8 @@ import {
   TABLETOP_API,
   type WorldState,
 } from "../../skills-bridge/mod.ts";
-import { verifyRun } from "./verify_run.ts";
-import { _Sandbox, type SandboxResult } from "../sandbox/mod.ts";
+import { VerifierPool } from "./verifier_pool.ts";
+import { SandboxHost, type SandboxResult } from "../sandbox/mod.ts";
 import { HALT, MAX_ARGS_JSON } from "../sandbox/mod.ts";
 import { type Caps, DEFAULT_CAPS, lowerCaps } from "./caps.ts";
 import type {
@@ -17,11 +17,15 @@ import type {
   EvidenceRecord,
   FailureLabel,
   Outcome,
+  VerifierReport,
 } from "../evidence/mod.ts";
 import { labelForSkillCode } from "../evidence/mod.ts";
 
-/** How long after a kill the replacement sandbox is started. */
-const RESPAWN_DELAY_MS = 100;
+/**
+ * How long after a kill or a worn-out host the replacement is started: a
+ * moment, so that the spawn does not delay the stop's answers.
+ */
+const RESPAWN_DELAY_MS = 5;
 /** QuickJS stack cap; the wasm build's own stack overflows well above it. */
 const STACK_BYTES = 256 * 1024;
 
@@ -35,12 +39,23 @@ export interface ExecutorOptions {
   robotId?: string;
   /** The robot's caps; manifests and requests can only lower them. */
   caps?: Partial<Caps>;
-  /** How long a halting guest may take before its worker is killed; default 20 ms. */
+  /** How long a halting guest may take before its host is killed; default 5 ms. */
   stopGraceMs?: number;
   /** How long to wait for in-flight skills to acknowledge a cancel; default 2000 ms. */
   cancelWaitMs?: number;
   /** Deadline for each postcondition check; default 1000 ms. */
   checkTimeoutMs?: number;
+  /** A sandbox host is retired after this many runs; default 500. */
+  maxRunsPerHost?: number;
+  /** A sandbox host is retired once its resident memory passes this; default 256 MiB. */
+  hostMemoryMarkBytes?: number;
+  /**
+   * Verifies sources off the event loop; default: the executor's own. Share
+   * one between the service and its executor.
+   */
+  verifier?: VerifierPool;
+  /** Where sandbox hosts' stderr lines and restarts are told. */
+  log?: (level: "info" | "warn", message: string) => void;
 }
 
 /** One program to run. */
@@ -55,6 +70,12 @@ export interface RunRequest {
   version?: number | null;
   keyId?: string | null;
   runId?: string;
+  /**
+   * The verifier's report of this source and checks, when the caller
+   * verified them already (a cached program, verified once at delivery).
+   * Without it the executor verifies them itself.
+   */
+  verified?: VerifierReport;
 }
 
 /** Events of one run, in order; the last is `run_ended` with the evidence. */
@@ -117,7 +138,7 @@ type HaltReason = typeof HALT[keyof typeof HALT];
 
 interface ActiveRun {
   runId: string;
-  sandbox: _Sandbox;
+  sandbox: SandboxHost;
   skills: AbortController;
   inflight: Set<Promise<unknown>>;
   haltReason: HaltReason;
@@ -145,13 +166,21 @@ export class Executor implements AsyncDisposable {
   readonly #stopGraceMs: number;
   readonly #cancelWaitMs: number;
   readonly #checkTimeoutMs: number;
-  #sandbox: _Sandbox;
+  readonly #maxRunsPerHost: number;
+  readonly #hostMemoryMark: number;
+  readonly #log: (level: "info" | "warn", message: string) => void;
+  /** Hosts retired or killed, until their process has exited. */
+  readonly #retiring = new Set<Promise<unknown>>();
+  readonly #verifier: VerifierPool;
+  readonly #ownsVerifier: boolean;
+  #hostRestarts = 0;
+  #sandbox: SandboxHost;
   /**
    * A second sandbox: runs alternate between the two, so that one prepares
    * its next QuickJS context while the other runs, and a killed sandbox is
    * replaced by a warm one at once.
    */
-  #spare: _Sandbox;
+  #spare: SandboxHost;
   #active: ActiveRun | null = null;
   #busy: string | null = null;
   #latched: string | null = null;
@@ -166,8 +195,13 @@ export class Executor implements AsyncDisposable {
     this.#stopGraceMs = options.stopGraceMs ?? 5;
     this.#cancelWaitMs = options.cancelWaitMs ?? 2000;
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 1000;
-    this.#sandbox = new _Sandbox();
-    this.#spare = new _Sandbox();
+    this.#maxRunsPerHost = options.maxRunsPerHost ?? 500;
+    this.#hostMemoryMark = options.hostMemoryMarkBytes ?? 256 * 1024 * 1024;
+    this.#log = options.log ?? (() => {});
+    this.#ownsVerifier = options.verifier === undefined;
+    this.#verifier = options.verifier ?? new VerifierPool({ api: this.#api });
+    this.#sandbox = this.#newHost();
+    this.#spare = this.#newHost();
   }
 
   /** Creates an executor and waits until its sandboxes are warm. */
@@ -190,6 +224,18 @@ export class Executor implements AsyncDisposable {
   /** The run in progress, or `null`. */
   get currentRunId(): string | null {
     return this.#busy;
+  }
+
+  /** Sandbox hosts that were killed or retired and replaced so far. */
+  get hostRestarts(): number {
+    return this.#hostRestarts;
+  }
+
+  /** Process ids of the live sandbox hosts (the next run's first). */
+  get hostPids(): number[] {
+    return [this.#sandbox, this.#spare].filter((h) => h.alive).map((h) =>
+      h.pid
+    );
   }
 
   /** Why the e-stop is latched, or `null` when runs are allowed. */
@@ -248,8 +294,24 @@ export class Executor implements AsyncDisposable {
       await this.#halt(active, HALT.estop, "the executor was disposed");
     }
     clearTimeout(this.#respawn);
-    this.#sandbox.terminate();
-    this.#spare.terminate();
+    if (this.#ownsVerifier) this.#verifier[Symbol.dispose]();
+    this.#retire(this.#sandbox);
+    this.#retire(this.#spare);
+    await Promise.all([...this.#retiring]);
+  }
+
+  #newHost(): SandboxHost {
+    return new SandboxHost({
+      onStderr: (line, pid) =>
+        this.#log("warn", `sandbox host ${pid}: ${line}`),
+    });
+  }
+
+  /** Lets a host go (closing its stdin; SIGKILL if it lingers) and tracks its exit. */
+  #retire(host: SandboxHost): void {
+    const gone = host[Symbol.asyncDispose]();
+    this.#retiring.add(gone);
+    gone.finally(() => this.#retiring.delete(gone));
   }
 
   async #run(
@@ -285,7 +347,8 @@ export class Executor implements AsyncDisposable {
       timeoutMs: caps.timeoutMs,
     });
 
-    const verifier = verifyRun(request.source, checks, this.#api);
+    const verifier = request.verified ??
+      await this.#verifier.verify(request.source, checks);
     if (!verifier.ok) {
       const first = verifier.issues[0];
       const evidence: EvidenceRecord = {
@@ -395,14 +458,16 @@ export class Executor implements AsyncDisposable {
       clearTimeout(active.killTimer);
       options.signal?.removeEventListener("abort", onAbort);
       this.#active = null;
-      // The next run goes to the other sandbox when it is warm, while this
-      // one prepares its next context (or, killed, is replaced later:
-      // `new Worker()` blocks this thread for tens of milliseconds, which
-      // must not delay the stop's answers).
+      // The next run goes to the other host when it is warm, while this one
+      // prepares its next context (or, killed or worn, is replaced a moment
+      // later, off the stop's answer).
       if (this.#spare.warm) {
         [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
       }
-      if (!sandbox.alive) this.#scheduleRespawn();
+      if (
+        !sandbox.alive || sandbox.runs >= this.#maxRunsPerHost ||
+        sandbox.rss > this.#hostMemoryMark
+      ) this.#scheduleRespawn();
     }
 
     const worldAfter = await this.#world();
@@ -448,9 +513,31 @@ export class Executor implements AsyncDisposable {
     this.#respawn = setTimeout(() => {
       this.#respawn = undefined;
       if (this.#disposed) return;
-      if (!this.#sandbox.alive) this.#sandbox = new _Sandbox();
-      if (!this.#spare.alive) this.#spare = new _Sandbox();
+      this.#replaceDead();
     }, RESPAWN_DELAY_MS);
+  }
+
+  /** Replaces killed, crashed or worn hosts with fresh ones. */
+  #replaceDead(): void {
+    for (const which of ["sandbox", "spare"] as const) {
+      const host = which === "sandbox" ? this.#sandbox : this.#spare;
+      const worn = host.alive &&
+        (host.runs >= this.#maxRunsPerHost || host.rss > this.#hostMemoryMark);
+      if (host.alive && !worn) continue;
+      this.#retire(host);
+      this.#hostRestarts += 1;
+      if (worn) {
+        this.#log(
+          "info",
+          `retired sandbox host ${host.pid} after ${host.runs} runs (${
+            Math.round(host.rss / 1048576)
+          } MiB)`,
+        );
+      }
+      const fresh = this.#newHost();
+      if (which === "sandbox") this.#sandbox = fresh;
+      else this.#spare = fresh;
+    }
   }
 
   async #ensureSandbox(): Promise<void> {
@@ -460,12 +547,13 @@ export class Executor implements AsyncDisposable {
     if (!this.#sandbox.alive) {
       clearTimeout(this.#respawn);
       this.#respawn = undefined;
-      this.#sandbox = new _Sandbox();
+      this.#replaceDead();
     }
     try {
       await this.#sandbox.ready;
     } catch {
-      this.#sandbox = new _Sandbox();
+      this.#retire(this.#sandbox);
+      this.#sandbox = this.#newHost();
       await this.#sandbox.ready;
     }
   }

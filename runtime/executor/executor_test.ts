@@ -387,3 +387,49 @@ place(target);`,
     );
   });
 });
+
+/** Whether process `pid` is gone (or a zombie: it uses no CPU any more). */
+async function processGone(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+Deno.test("a stopped guest inside a long builtin loses its host process; the next run starts on the spare", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const [first, spare] = executor.hostPids;
+    assert(first !== undefined && spare !== undefined, "two warm hosts");
+    // Each comparison of two 4-million-character strings runs in C, where
+    // QuickJS never polls its interrupt handler: only a kill stops it.
+    const source = [
+      'const s = "a".repeat(4000000);',
+      'const t = s + "b";',
+      'say("spinning");',
+      "let n = 0;",
+      "while (true) { if (s < t) n = n + 1; }",
+    ].join("\n");
+    const { promise: spinning, resolve } = Promise.withResolvers<void>();
+    const run = executor.run({ source }, {
+      onEvent: (event) => {
+        if (event.type === "skill_ended") resolve();
+      },
+    });
+    await spinning;
+    await executor.stop("test stop");
+    const evidence = await run;
+    assertEquals(evidence.outcome, "stopped");
+    assertEquals(evidence.failure?.label, "estop");
+    const deadline = Date.now() + 10_000;
+    while (!(await processGone(first)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert(await processGone(first), `host ${first} still runs the guest`);
+    executor.resume();
+    assertEquals(executor.hostPids[0], spare, "the spare takes the next run");
+    const next = await executor.run({ source: 'say("after")' });
+    assertEquals(next.outcome, "succeeded", next.failure?.message);
+  }, { timeoutMs: 60_000, memoryBytes: 64 * 1024 * 1024 });
+});

@@ -16,3 +16,8 @@ export {
 } from "./executor.ts";
 export { runLocal, type RunLocalOptions } from "./run_local.ts";
 export { verifyRun } from "./verify_run.ts";
+export {
+  VerifierPool,
+  VerifierPoolClosedError,
+  type VerifierPoolOptions,
+} from "./verifier_pool.ts";

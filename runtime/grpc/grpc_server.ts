@@ -1,13 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
-import { EstopLatchedError, ExecutorBusyError } from "../executor/mod.ts";
-import {
-  type EdgeService,
-  ProgramNotFoundError,
-  type Receipt,
-  ServiceClosedError,
-} from "../service/mod.ts";
 import { _loadProtos } from "./_protos.ts";
-import type { CachedProgram } from "../service/mod.ts";
+import type { CachedProgram, Receipt } from "../service/mod.ts";
+import { type EdgeApi, type EdgeStatus, statusOf } from "./edge_api.ts";
 
 /** TLS of the gRPC server: PEM text. With `clientCa`, client certificates are required (mTLS). */
 export interface GrpcTls {
@@ -53,7 +47,7 @@ type Unary<Req, Res> = grpc.ServerUnaryCall<Req, Res>;
  * ```
  */
 export async function startGrpcServer(
-  service: EdgeService,
+  service: EdgeApi,
   options: GrpcServerOptions,
 ): Promise<GrpcServerHandle> {
   const protos = _loadProtos();
@@ -74,7 +68,10 @@ export async function startGrpcServer(
 
   server.addService(protos.EdgeRuntime.service, {
     deliver: (
-      call: Unary<{ envelope: Uint8Array; run: boolean }, unknown>,
+      call: Unary<
+        { envelope: Uint8Array; run: boolean; command: Uint8Array },
+        unknown
+      >,
       callback: Callback<unknown>,
     ) => {
       guard(callback, async () => {
@@ -82,6 +79,7 @@ export async function startGrpcServer(
           call.request.envelope ?? new Uint8Array(),
           {
             run: call.request.run === true,
+            ...commandOf(call.request),
           },
         );
         return {
@@ -102,7 +100,7 @@ export async function startGrpcServer(
     },
     run: (
       call: grpc.ServerWritableStream<
-        { programId: string; version: number },
+        { programId: string; version: number; command: Uint8Array },
         unknown
       >,
     ) => {
@@ -119,7 +117,8 @@ export async function startGrpcServer(
       }
       runs.add(call as grpc.ServerWritableStream<unknown, unknown>);
       track(service.run(programId, {
-        ...(version ? { version } : {}),
+        ...(version ? { version: Number(version) } : {}),
+        ...commandOf(call.request),
         onEvent: (event) => {
           if (!call.writable) return;
           const { type, runId } = event;
@@ -145,8 +144,13 @@ export async function startGrpcServer(
         return { runId: runId ?? "" };
       });
     },
-    resume: (_call: Unary<unknown, unknown>, callback: Callback<unknown>) => {
-      guard(callback, () => Promise.resolve({ wasStopped: service.resume() }));
+    resume: (
+      call: Unary<{ command: Uint8Array }, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(callback, async () => ({
+        wasStopped: await service.resume(commandOf(call.request)),
+      }));
     },
     listPrograms: (
       _call: Unary<unknown, unknown>,
@@ -154,7 +158,7 @@ export async function startGrpcServer(
     ) => {
       guard(
         callback,
-        () => Promise.resolve({ programs: service.list().map(toWireProgram) }),
+        async () => ({ programs: (await service.list()).map(toWireProgram) }),
       );
     },
   });
@@ -279,20 +283,26 @@ function status(code: grpc.status, details: string): grpc.ServiceError {
   });
 }
 
+const GRPC_STATUS: Record<EdgeStatus, grpc.status> = {
+  invalid_argument: grpc.status.INVALID_ARGUMENT,
+  failed_precondition: grpc.status.FAILED_PRECONDITION,
+  not_found: grpc.status.NOT_FOUND,
+  permission_denied: grpc.status.PERMISSION_DENIED,
+  unavailable: grpc.status.UNAVAILABLE,
+  internal: grpc.status.INTERNAL,
+};
+
 function toStatus(error: unknown): grpc.ServiceError {
   const message = error instanceof Error ? error.message : String(error);
-  if (
-    error instanceof ExecutorBusyError || error instanceof EstopLatchedError
-  ) {
-    return status(grpc.status.FAILED_PRECONDITION, message);
-  }
-  if (error instanceof ProgramNotFoundError) {
-    return status(grpc.status.NOT_FOUND, message);
-  }
-  if (error instanceof ServiceClosedError) {
-    return status(grpc.status.UNAVAILABLE, message);
-  }
-  return status(grpc.status.INTERNAL, message);
+  return status(GRPC_STATUS[statusOf(error)], message);
+}
+
+/** The request's operator command, when it carries one. */
+function commandOf(
+  request: { command?: Uint8Array },
+): { command?: Uint8Array } {
+  const command = request.command;
+  return command && command.length > 0 ? { command } : {};
 }
 
 function toWireReceipt(receipt: Receipt): Record<string, unknown> {

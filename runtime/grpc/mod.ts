@@ -18,3 +18,15 @@ export {
   type WireReceipt,
   type WireRunEvent,
 } from "./edge_client.ts";
+export {
+  GatewayStartError,
+  type GrpcGateway,
+  type GrpcGatewayOptions,
+  startGrpcGateway,
+} from "./grpc_gateway.ts";
+export {
+  type EdgeApi,
+  EdgeApiError,
+  type EdgeStatus,
+  statusOf,
+} from "./edge_api.ts";

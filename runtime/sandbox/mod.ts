@@ -1,8 +1,16 @@
 /**
- * The QuickJS sandbox: a guest program runs in a worker with no permissions,
- * blocked on `Atomics.wait` for each skill call, halted through a shared
- * word its interrupt handler reads.
+ * The QuickJS sandbox. A guest program runs in a sandbox host: a separate
+ * `deno` process with no permissions, holding a worker in which QuickJS
+ * runs, blocked on `Atomics.wait` for each skill call and halted through a
+ * shared word its interrupt handler reads. SIGKILL of the host is the hard
+ * kill.
  * @module
  */
-export { _Sandbox, type SandboxResult } from "./sandbox.ts";
-export { HALT, MAX_ARGS_JSON } from "./_protocol.ts";
+export {
+  type SandboxCall,
+  SandboxHost,
+  type SandboxHostOptions,
+  type SandboxResult,
+  type SandboxRun,
+} from "./sandbox_host.ts";
+export { HALT, MAX_ARGS_JSON, type SandboxLimits } from "./_protocol.ts";

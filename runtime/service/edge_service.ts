@@ -18,7 +18,7 @@ import type {
 import { sha256Hex } from "../evidence/mod.ts";
 import { Executor, ExecutorBusyError, type RunEvent } from "../executor/mod.ts";
 import type { ProgramCache } from "./program_cache.ts";
-import { verifyRun } from "../executor/mod.ts";
+import { VerifierPool } from "../executor/mod.ts";
 
 /** Where the service sends evidence and run events (MQTT telemetry, logs). */
 export interface EdgeSink {
@@ -107,8 +107,19 @@ export class EdgeService implements AsyncDisposable {
   #trustStore: TrustStore;
   #closed = false;
   #checking: Promise<unknown> = Promise.resolve();
+  readonly #verifierPool: VerifierPool;
+  /**
+   * Reports of programs verified since the service started, by payload
+   * digest: a cached program is verified once, not on every run.
+   */
+  readonly #reports = new Map<string, VerifierReport>();
 
-  private constructor(options: EdgeServiceOptions, executor: Executor) {
+  private constructor(
+    options: EdgeServiceOptions,
+    executor: Executor,
+    verifierPool: VerifierPool,
+  ) {
+    this.#verifierPool = verifierPool;
     this.robotId = options.robotId;
     this.#executor = executor;
     this.#cache = options.cache;
@@ -123,13 +134,33 @@ export class EdgeService implements AsyncDisposable {
 
   /** Creates the service and warms its sandbox. */
   static async create(options: EdgeServiceOptions): Promise<EdgeService> {
-    const executor = await Executor.create({
-      backend: options.backend,
-      robotId: options.robotId,
-      caps: options.caps,
-      ...(options.api ? { api: options.api } : {}),
-    });
-    return new EdgeService(options, executor);
+    const verifier = new VerifierPool(
+      options.api ? { api: options.api } : {},
+    );
+    try {
+      const executor = await Executor.create({
+        backend: options.backend,
+        robotId: options.robotId,
+        caps: options.caps,
+        verifier,
+        log: (level, message) => options.log?.(level, message),
+        ...(options.api ? { api: options.api } : {}),
+      });
+      return new EdgeService(options, executor, verifier);
+    } catch (error) {
+      verifier[Symbol.dispose]();
+      throw error;
+    }
+  }
+
+  /** Sandbox hosts killed or retired and replaced since the start. */
+  get sandboxRestarts(): number {
+    return this.#executor.hostRestarts;
+  }
+
+  /** Process ids of the live sandbox hosts, the next run's first. */
+  get sandboxPids(): number[] {
+    return this.#executor.hostPids;
   }
 
   /** `running`, `stopped` (e-stop latched) or `online`. */
@@ -199,7 +230,7 @@ export class EdgeService implements AsyncDisposable {
       );
       return { receipt, evidence };
     }
-    const evidence = await this.#runManifest(manifest, check.keyId, options);
+    const evidence = await this.#runManifest(manifest, check, options);
     return { receipt, evidence };
   }
 
@@ -239,7 +270,7 @@ export class EdgeService implements AsyncDisposable {
         options.onEvent,
       );
     }
-    return await this.#runManifest(manifest, check.keyId, options);
+    return await this.#runManifest(manifest, check, options);
   }
 
   /** Emergency stop; resolves once the guest halted and skills were cancelled. */
@@ -273,6 +304,7 @@ export class EdgeService implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     await this.#executor[Symbol.asyncDispose]();
+    this.#verifierPool[Symbol.dispose]();
   }
 
   #assertOpen(): void {
@@ -324,7 +356,12 @@ export class EdgeService implements AsyncDisposable {
       };
     }
     const { manifest } = check;
-    const verifier = verifyRun(manifest.source, manifest.checks, this.#api);
+    const verifier = this.#reports.get(check.payloadSha256) ??
+      await this.#verifierPool.verify(manifest.source, manifest.checks);
+    if (verifier.ok) {
+      if (this.#reports.size >= 1000) this.#reports.clear();
+      this.#reports.set(check.payloadSha256, verifier);
+    }
     const receipt: Receipt = {
       accepted: verifier.ok,
       reason: verifier.ok ? "" : "verification_rejected",
@@ -362,10 +399,11 @@ export class EdgeService implements AsyncDisposable {
 
   async #runManifest(
     manifest: Manifest,
-    keyId: string,
+    { keyId, payloadSha256 }: { keyId: string; payloadSha256: string },
     options: { signal?: AbortSignal; onEvent?: (event: RunEvent) => void },
   ): Promise<EvidenceRecord> {
     this.#sink.state?.("running");
+    const verified = this.#reports.get(payloadSha256);
     try {
       const evidence = await this.#executor.run({
         source: manifest.source,
@@ -375,6 +413,7 @@ export class EdgeService implements AsyncDisposable {
         programId: manifest.programId,
         version: manifest.version,
         keyId,
+        ...(verified ? { verified } : {}),
       }, {
         ...(options.signal ? { signal: options.signal } : {}),
         onEvent: (event) => {

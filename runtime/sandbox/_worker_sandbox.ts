@@ -18,13 +18,17 @@ export type SandboxResult =
   | { kind: "crashed"; message: string }
   | { kind: "killed" };
 
+/** The worker's source; the host may read exactly this file, nothing else. */
+export const WORKER_URL: URL = new URL("./_worker.ts", import.meta.url);
+
 type CallMessage = Extract<FromSandbox, { type: "call" }>;
 
 /**
  * One QuickJS worker with `permissions: "none"`, warmed ahead of use, and
- * the shared control buffer that reaches it while it is blocked.
+ * the shared control buffer that reaches it while it is blocked. Lives in a
+ * sandbox host process ({@link ./host_main.ts}), never in the core.
  */
-export class _Sandbox {
+export class _WorkerSandbox {
   readonly ready: Promise<void>;
   readonly #worker: Worker;
   readonly #ctrl: Int32Array;
@@ -45,7 +49,7 @@ export class _Sandbox {
     this.#ctrl = new Int32Array(buffer, 0, CTRL_BYTES / 4);
     this.#data = new Uint8Array(buffer, CTRL_BYTES, RESP_BYTES);
     this.#worker = new Worker(
-      new URL("./_worker.ts", import.meta.url),
+      WORKER_URL,
       // Deno's worker options: the guest's worker gets no permission at all.
       { type: "module", deno: { permissions: "none" } } as WorkerOptions,
     );
@@ -103,7 +107,7 @@ export class _Sandbox {
 
   /** Runs one guest program. `onCall` gets each skill call; answer with `respond`. */
   run(
-    request: Omit<ToSandbox, "type" | "gen">,
+    request: Omit<ToSandbox, "type">,
     onCall: (call: CallMessage) => void,
   ): Promise<SandboxResult> {
     if (this.#dead) {
@@ -115,13 +119,13 @@ export class _Sandbox {
     if (this.#pending !== null) {
       throw new Error("Cannot run: the sandbox is busy");
     }
-    this.#gen += 1;
+    this.#gen = request.gen;
     Atomics.store(this.#ctrl, CTRL.halt, HALT.none);
     Atomics.store(this.#ctrl, CTRL.resp, 0);
     const { promise, resolve } = Promise.withResolvers<SandboxResult>();
     this.#pending = { gen: this.#gen, resolve, onCall };
     this.#worker.postMessage(
-      { ...request, type: "run", gen: this.#gen } satisfies ToSandbox,
+      { ...request, type: "run" } satisfies ToSandbox,
     );
     return promise;
   }

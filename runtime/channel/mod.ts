@@ -1,0 +1,13 @@
+/**
+ * The framed local channel between the core and its helper processes
+ * (sandbox hosts, the gRPC gateway): newline-delimited JSON, each message
+ * checked against a schema on arrival.
+ * @module
+ */
+export {
+  ChannelProtocolError,
+  LineChannel,
+  type LineChannelOptions,
+} from "./line_channel.ts";
+export { forEachLine } from "./for_each_line.ts";
+export { HelperPermissionError, helperProgram } from "./helper_program.ts";

@@ -1,0 +1,72 @@
+import type { EvidenceRecord } from "../evidence/mod.ts";
+import type { RunEvent } from "../executor/mod.ts";
+import { EstopLatchedError, ExecutorBusyError } from "../executor/mod.ts";
+import type { CachedProgram, Receipt } from "../service/mod.ts";
+import { ProgramNotFoundError, ServiceClosedError } from "../service/mod.ts";
+
+/** The gRPC status names the edge API's failures map onto. */
+export type EdgeStatus =
+  | "invalid_argument"
+  | "failed_precondition"
+  | "not_found"
+  | "permission_denied"
+  | "unavailable"
+  | "internal";
+
+/** A failure of an edge API call that carries its gRPC status by name. */
+export class EdgeApiError extends Error {
+  /** The status the call fails with. */
+  readonly status: EdgeStatus;
+  /** Creates the error. */
+  constructor(status: EdgeStatus, message: string) {
+    super(message);
+    this.name = "EdgeApiError";
+    this.status = status;
+  }
+}
+
+/** What the gRPC server serves: the edge service, in-process or over the gateway's channel. */
+export interface EdgeApi {
+  /** Checks and stores an envelope; with `run`, runs it and returns its evidence. */
+  deliver(
+    envelope: Uint8Array,
+    options: {
+      run: boolean;
+      command?: Uint8Array;
+      onEvent?: (event: RunEvent) => void;
+    },
+  ): Promise<{ receipt: Receipt; evidence: EvidenceRecord | null }>;
+  /** Checks an envelope without storing it. */
+  validate(envelope: Uint8Array): Promise<Receipt>;
+  /** Runs a cached program. */
+  run(
+    programId: string,
+    options: {
+      version?: number;
+      command?: Uint8Array;
+      onEvent?: (event: RunEvent) => void;
+    },
+  ): Promise<EvidenceRecord>;
+  /** Emergency stop; needs nothing. */
+  stop(reason: string): Promise<{ runId: string | null }>;
+  /** Releases the stop latch; returns whether it was latched. */
+  resume(options: { command?: Uint8Array }): Promise<boolean> | boolean;
+  /** The newest version of every cached program. */
+  list(): Promise<CachedProgram[]> | CachedProgram[];
+}
+
+/** The status a failure of the edge service maps onto. */
+export function statusOf(error: unknown): EdgeStatus {
+  if (error instanceof EdgeApiError) return error.status;
+  if (
+    error instanceof ExecutorBusyError || error instanceof EstopLatchedError
+  ) {
+    return "failed_precondition";
+  }
+  if (error instanceof ProgramNotFoundError) return "not_found";
+  if (error instanceof ServiceClosedError) return "unavailable";
+  if (error instanceof Error && error.name === "CommandRejectedError") {
+    return "permission_denied";
+  }
+  return "internal";
+}

@@ -1,0 +1,191 @@
+/**
+ * The gRPC gateway: the process that holds the grpc-js server, so that
+ * HTTP/2 is parsed outside the core. Deno's `node:http2` can abort its
+ * process on an ordinary client disconnect (denoland/deno#36788); here that
+ * ends only this process, which the core restarts. Every call is forwarded
+ * to the core over stdin/stdout (see `_gateway_protocol.ts`); the gateway
+ * keeps no state. It exits when its stdin closes.
+ *
+ * Usage (by the core): `deno run --allow-net=<listen> --allow-read=<protos,
+ * TLS files> --allow-env=GRPC_… gateway_main.ts '<config JSON>'`.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { LineChannel } from "../channel/mod.ts";
+import type { EvidenceRecord } from "../evidence/mod.ts";
+import type { RunEvent } from "../executor/mod.ts";
+import type { CachedProgram, Receipt } from "../service/mod.ts";
+import {
+  type FromGateway,
+  GATEWAY_PROTOCOL,
+  type GatewayCall,
+  GatewayConfig,
+  ToGateway,
+} from "./_gateway_protocol.ts";
+import { type EdgeApi, EdgeApiError } from "./edge_api.ts";
+import { startGrpcServer } from "./grpc_server.ts";
+
+const channel = new LineChannel<ToGateway, FromGateway>(
+  Deno.stdin.readable,
+  Deno.stdout.writable,
+  { name: "the core", schema: ToGateway, maxLineBytes: 64 * 1024 * 1024 },
+);
+const send = (message: FromGateway) => void channel.send(message);
+send({ type: "hello", protocol: GATEWAY_PROTOCOL, pid: Deno.pid });
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  onEvent?: (event: RunEvent) => void;
+}
+const pending = new Map<number, Pending>();
+let nextId = 0;
+
+function forward(
+  call: GatewayCall,
+  onEvent?: (event: RunEvent) => void,
+): Promise<unknown> {
+  if (!channel.open) {
+    return Promise.reject(
+      new EdgeApiError("unavailable", "Cannot reach the robot's core"),
+    );
+  }
+  const id = nextId++;
+  const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+  pending.set(id, { resolve, reject, ...(onEvent ? { onEvent } : {}) });
+  send({ type: "call", id, peer: "", call });
+  return promise;
+}
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+const withCommand = (command?: Uint8Array) =>
+  command && command.length > 0 ? { command: b64(command) } : {};
+
+/** The core, seen through the channel. */
+const core: EdgeApi = {
+  deliver: (envelope, options) =>
+    forward({
+      method: "deliver",
+      envelope: b64(envelope),
+      run: options.run,
+      ...withCommand(options.command),
+    }, options.onEvent) as Promise<
+      { receipt: Receipt; evidence: EvidenceRecord | null }
+    >,
+  validate: (envelope) =>
+    forward({ method: "validate", envelope: b64(envelope) }) as Promise<
+      Receipt
+    >,
+  run: (programId, options) =>
+    forward({
+      method: "run",
+      programId,
+      ...(options.version !== undefined ? { version: options.version } : {}),
+      ...withCommand(options.command),
+    }, options.onEvent) as Promise<EvidenceRecord>,
+  stop: (reason) =>
+    forward({ method: "stop", reason }) as Promise<{ runId: string | null }>,
+  resume: (options) =>
+    forward({ method: "resume", ...withCommand(options.command) }) as Promise<
+      boolean
+    >,
+  list: () => forward({ method: "list" }) as Promise<CachedProgram[]>,
+};
+
+const serving: { server: Awaited<ReturnType<typeof startGrpcServer>> | null } =
+  {
+    server: null,
+  };
+
+async function serve(): Promise<void> {
+  let config: GatewayConfig;
+  try {
+    config = GatewayConfig.parse(JSON.parse(Deno.args[0] ?? ""));
+  } catch (error) {
+    send({
+      type: "fatal",
+      reason: "other",
+      message:
+        `Cannot start the gRPC gateway: its configuration argument is not valid: ${
+          (error as Error).message
+        }`,
+    });
+    return;
+  }
+  let tls;
+  try {
+    tls = config.tls
+      ? {
+        cert: await Deno.readTextFile(config.tls.cert),
+        key: await Deno.readTextFile(config.tls.key),
+        ...(config.tls.clientCa
+          ? { clientCa: await Deno.readTextFile(config.tls.clientCa) }
+          : {}),
+      }
+      : undefined;
+  } catch (error) {
+    send({
+      type: "fatal",
+      reason: "tls",
+      message: `Cannot read the gRPC TLS files: ${(error as Error).message}`,
+    });
+    return;
+  }
+  try {
+    const server = serving.server = await startGrpcServer(core, {
+      listen: config.listen,
+      maxMessageBytes: config.maxMessageBytes,
+      ...(tls ? { tls } : {}),
+      log: (level, message) => send({ type: "log", level, message }),
+    });
+    send({ type: "listening", address: server.address, port: server.port });
+  } catch (error) {
+    const message = (error as Error).message;
+    send({
+      type: "fatal",
+      reason: /EADDRINUSE|address already in use|No address added/i.test(
+          message,
+        )
+        ? "address_in_use"
+        : /resolve|Name resolution|invalid/i.test(message)
+        ? "bad_listen"
+        : "other",
+      message,
+    });
+  }
+}
+
+void serve();
+
+try {
+  for await (const message of channel) {
+    if (message.type === "hello") {
+      if (message.protocol !== GATEWAY_PROTOCOL) {
+        throw new Error(`the core speaks "${message.protocol}"`);
+      }
+      continue;
+    }
+    const call = pending.get(message.id);
+    if (call === undefined) continue;
+    if (message.type === "event") {
+      call.onEvent?.(message.event as RunEvent);
+    } else if (message.ok) {
+      pending.delete(message.id);
+      call.resolve(message.value);
+    } else {
+      pending.delete(message.id);
+      call.reject(new EdgeApiError(message.status, message.message));
+    }
+  }
+} catch (error) {
+  console.error(`grpc gateway: ${(error as Error).message}`);
+  Deno.exit(3);
+}
+// stdin closed: the core is gone or shutting down; never outlive it. Calls
+// it already answered get their last frames out first (no GOAWAY: the exit
+// drops the connections).
+for (const call of pending.values()) {
+  call.reject(new EdgeApiError("unavailable", "The robot's core closed"));
+}
+await serving.server?.drain(1500);
+Deno.exit(0);

@@ -1,0 +1,385 @@
+import { Buffer } from "node:buffer";
+import { forEachLine, helperProgram, LineChannel } from "../channel/mod.ts";
+import type { RunEvent } from "../executor/mod.ts";
+import {
+  FromGateway,
+  GATEWAY_PROTOCOL,
+  type GatewayCall,
+  type GatewayConfig,
+  type ToGateway,
+} from "./_gateway_protocol.ts";
+import { PROTOS_DIR } from "./_protos.ts";
+import { type EdgeApi, statusOf } from "./edge_api.ts";
+
+/** Options of {@linkcode startGrpcGateway}. */
+export interface GrpcGatewayOptions {
+  /** `host:port`; port 0 picks a free one (kept across restarts). */
+  listen: string;
+  /** TLS files (paths) the gateway reads itself. */
+  tls?: { cert: string; key: string; clientCa?: string | undefined };
+  /** Largest request accepted, bytes; default 2 MiB. */
+  maxMessageBytes?: number;
+  /** Where the gateway's own lines and its restarts are told. */
+  log?: (
+    level: "info" | "warn" | "error",
+    message: string,
+    data?: Record<string, unknown>,
+  ) => void;
+}
+
+/** The running gateway seen from the core. */
+export interface GrpcGateway extends AsyncDisposable {
+  /** The bound port. */
+  readonly port: number;
+  /** `host:port` as bound. */
+  readonly address: string;
+  /** How often the gateway process died and was started again. */
+  readonly restarts: number;
+  /** The current gateway process's id. */
+  readonly pid: number;
+  /** Resolves once a gateway is serving again (after a restart). */
+  serving(): Promise<void>;
+  /** Closes the gateway's stdin (it exits, dropping its connections); kills it if it lingers. */
+  shutdown(): Promise<void>;
+  /** Same as {@linkcode shutdown}: the process exit drops connections without a GOAWAY. */
+  drain(): Promise<void>;
+}
+
+/** Why the gateway could not start the first time. */
+export class GatewayStartError extends Error {
+  /** What kind of failure it was. */
+  readonly reason: string;
+  /** Creates the error. */
+  constructor(reason: string, message: string) {
+    super(message);
+    this.name = "GatewayStartError";
+    this.reason = reason;
+  }
+}
+
+const GATEWAY_MAIN = new URL("./gateway_main.ts", import.meta.url);
+const DENO_JSON = new URL("../../deno.json", import.meta.url);
+/** The environment variables grpc-js reads when it loads. */
+const GRPC_ENV = [
+  "GRPC_NODE_VERBOSITY",
+  "GRPC_VERBOSITY",
+  "GRPC_NODE_TRACE",
+  "GRPC_TRACE",
+  "GRPC_SSL_CIPHER_SUITES",
+  "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+  "GRPC_NODE_USE_ALTERNATIVE_RESOLVER",
+  "GRPC_NODE_DEBUG_SEND_ERROR_DETAILS",
+  "GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION",
+];
+const KEPT_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "NO_COLOR"];
+const RESTART_MIN_MS = 50;
+const RESTART_MAX_MS = 1000;
+
+/**
+ * Serves `cap.v1.EdgeRuntime` from a gateway process: grpc-js runs there,
+ * every call is forwarded to `api` here. If the gateway dies, it is logged,
+ * counted and started again within a second on the same port; a run in
+ * progress carries on untouched, and calls that were in flight fail on the
+ * client with `UNAVAILABLE`.
+ *
+ * @example
+ * ```ts ignore
+ * await using gateway = await startGrpcGateway(service, { listen: "127.0.0.1:0" });
+ * ```
+ */
+export async function startGrpcGateway(
+  api: EdgeApi,
+  options: GrpcGatewayOptions,
+): Promise<GrpcGateway> {
+  const log = options.log ?? (() => {});
+  const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
+  let port = 0;
+  let restarts = 0;
+  let closing = false;
+  let current: Deno.ChildProcess | null = null;
+  let channel: LineChannel<FromGateway, ToGateway> | null = null;
+  let servingNow = Promise.withResolvers<void>();
+  let restartTimer: ReturnType<typeof setTimeout> | undefined;
+  let delay = RESTART_MIN_MS;
+
+  const spawn = (listen: string) => {
+    const config: GatewayConfig = {
+      listen,
+      maxMessageBytes: options.maxMessageBytes ?? 2 * 1024 * 1024,
+      ...(options.tls ? { tls: options.tls } : {}),
+    };
+    const reads = [
+      PROTOS_DIR.replace(/\/$/, ""),
+      ...(options.tls
+        ? [options.tls.cert, options.tls.key, options.tls.clientCa].filter(
+          (p): p is string => p !== undefined,
+        )
+        : []),
+    ];
+    const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1" };
+    for (const name of [...KEPT_ENV, ...GRPC_ENV]) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    }
+    const netHost = host.replace(/^\[|\]$/g, "");
+    const child = new Deno.Command(helperProgram("the gRPC gateway"), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        `--config=${DENO_JSON.pathname}`,
+        `--allow-net=${listen.endsWith(":0") ? netHost : listen}`,
+        `--allow-read=${reads.join(",")}`,
+        `--allow-env=${GRPC_ENV.join(",")}`,
+        GATEWAY_MAIN.pathname,
+        JSON.stringify(config),
+      ],
+      clearEnv: true,
+      env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const lines = new LineChannel<FromGateway, ToGateway>(
+      child.stdout,
+      child.stdin,
+      {
+        name: `gRPC gateway ${child.pid}`,
+        schema: FromGateway,
+        maxLineBytes: 64 * 1024 * 1024,
+      },
+    );
+    void lines.send({ type: "hello", protocol: GATEWAY_PROTOCOL });
+    void forEachLine(
+      child.stderr,
+      (line) => log("warn", `gRPC gateway ${child.pid}: ${line}`),
+    );
+    return { child, lines };
+  };
+
+  const first = Promise.withResolvers<void>();
+  const run = (listen: string) => {
+    const { child, lines } = spawn(listen);
+    current = child;
+    channel = lines;
+    let listening = false;
+    void (async () => {
+      try {
+        for await (const message of lines) {
+          switch (message.type) {
+            case "hello":
+              if (message.protocol !== GATEWAY_PROTOCOL) {
+                throw new Error(`it speaks "${message.protocol}"`);
+              }
+              break;
+            case "listening":
+              listening = true;
+              port = message.port;
+              log(
+                "info",
+                `gRPC gateway (pid ${child.pid}) listening on ${message.address}`,
+                { gatewayPid: child.pid, gatewayRestarts: restarts },
+              );
+              delay = RESTART_MIN_MS;
+              servingNow.resolve();
+              first.resolve();
+              break;
+            case "fatal":
+              if (!listening) {
+                first.reject(
+                  new GatewayStartError(message.reason, message.message),
+                );
+              }
+              log("error", `gRPC gateway: ${message.message}`);
+              break;
+            case "log":
+              log(message.level, message.message);
+              break;
+            case "call":
+              void dispatch(lines, message.id, message.call);
+              break;
+          }
+        }
+      } catch (error) {
+        log(
+          "error",
+          `gRPC gateway ${child.pid} broke the protocol: ${
+            (error as Error).message
+          }; ending it`,
+        );
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    })();
+    child.status.then((status) => {
+      if (channel === lines) channel = null;
+      if (closing) return;
+      if (!listening && port === 0) {
+        first.reject(
+          new GatewayStartError(
+            "other",
+            `Cannot start the gRPC gateway: it exited with ${
+              status.signal ?? status.code
+            }`,
+          ),
+        );
+        return;
+      }
+      restarts += 1;
+      servingNow = Promise.withResolvers<void>();
+      log(
+        "error",
+        `the gRPC gateway (pid ${child.pid}) exited with ${
+          status.signal ? `signal ${status.signal}` : `code ${status.code}`
+        }; starting it again in ${delay} ms`,
+        { gatewayRestarts: restarts },
+      );
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined;
+        if (!closing) run(`${host}:${port}`);
+      }, delay);
+      delay = Math.min(RESTART_MAX_MS, delay * 2);
+    });
+  };
+
+  const dispatching = new Set<Promise<void>>();
+  const dispatch = (
+    lines: LineChannel<FromGateway, ToGateway>,
+    id: number,
+    call: GatewayCall,
+  ) => {
+    const job = answer(lines, id, call);
+    dispatching.add(job);
+    job.finally(() => dispatching.delete(job));
+    return job;
+  };
+  const answer = async (
+    lines: LineChannel<FromGateway, ToGateway>,
+    id: number,
+    call: GatewayCall,
+  ) => {
+    try {
+      const value = await serveCall(api, call, (event) =>
+        void lines.send({
+          type: "event",
+          id,
+          event: event as unknown as Record<string, unknown>,
+        }));
+      await lines.send({ type: "reply", id, ok: true, value });
+    } catch (error) {
+      await lines.send({
+        type: "reply",
+        id,
+        ok: false,
+        status: statusOf(error),
+        message: error instanceof Error ? error.message : String(error),
+      });
+    }
+  };
+
+  run(options.listen);
+  try {
+    await first.promise;
+  } catch (error) {
+    closing = true;
+    const child = current as Deno.ChildProcess | null;
+    try {
+      child?.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await child?.status;
+    throw error;
+  }
+
+  let shut: Promise<void> | null = null;
+  const shutdown = () => {
+    shut ??= (async () => {
+      closing = true;
+      clearTimeout(restartTimer);
+      const child = current;
+      if (child === null) return;
+      // Calls in progress (a run the shutdown just stopped) get their answer
+      // out before the gateway goes.
+      let wait: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...dispatching]),
+        new Promise((resolve) => wait = setTimeout(resolve, 3000)),
+      ]);
+      clearTimeout(wait);
+      await channel?.close();
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 1000);
+      await child.status;
+      clearTimeout(timer);
+    })();
+    return shut;
+  };
+  return {
+    get port() {
+      return port;
+    },
+    get address() {
+      return `${host}:${port}`;
+    },
+    get restarts() {
+      return restarts;
+    },
+    get pid() {
+      return current?.pid ?? 0;
+    },
+    serving: () => servingNow.promise,
+    shutdown,
+    drain: shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+function bytes(base64: string | undefined): Uint8Array | undefined {
+  return base64 === undefined
+    ? undefined
+    : new Uint8Array(Buffer.from(base64, "base64"));
+}
+
+function serveCall(
+  api: EdgeApi,
+  call: GatewayCall,
+  onEvent: (event: RunEvent) => void,
+): Promise<unknown> {
+  switch (call.method) {
+    case "deliver": {
+      const command = bytes(call.command);
+      return api.deliver(bytes(call.envelope)!, {
+        run: call.run,
+        ...(command ? { command } : {}),
+        onEvent,
+      });
+    }
+    case "validate":
+      return api.validate(bytes(call.envelope)!);
+    case "run": {
+      const command = bytes(call.command);
+      return api.run(call.programId, {
+        ...(call.version !== undefined ? { version: call.version } : {}),
+        ...(command ? { command } : {}),
+        onEvent,
+      });
+    }
+    case "stop":
+      return api.stop(call.reason);
+    case "resume": {
+      const command = bytes(call.command);
+      return Promise.resolve(api.resume(command ? { command } : {}));
+    }
+    case "list":
+      return Promise.resolve(api.list());
+  }
+}

@@ -1,0 +1,336 @@
+import {
+  ChannelProtocolError,
+  forEachLine,
+  helperProgram,
+  LineChannel,
+} from "../channel/mod.ts";
+import type { GuestEnd, SandboxLimits } from "./_protocol.ts";
+import { HALT } from "./_protocol.ts";
+import { FromHost, SANDBOX_PROTOCOL, ToHost } from "./_host_protocol.ts";
+
+/** What a sandbox run ended with: the guest's own end, or the host died. */
+export type SandboxResult =
+  | {
+    kind: "done";
+    end: GuestEnd;
+    checks: { expr: string; ok: boolean; message?: string }[];
+  }
+  | { kind: "crashed"; message: string }
+  | { kind: "killed" };
+
+/** One skill call of the guest, as the host forwards it. */
+export interface SandboxCall {
+  gen: number;
+  seq: number;
+  phase: "program" | "check";
+  skill: string;
+  /** The arguments as plain data, or `null` when they were not (too large, malformed). */
+  args: unknown[] | null;
+  /** Length of the argument JSON the guest sent. */
+  argsBytes: number;
+}
+
+/** One program for the sandbox. */
+export interface SandboxRun {
+  source: string;
+  checks: string[];
+  skills: string[];
+  querySkills: string[];
+  limits: SandboxLimits;
+}
+
+/** Options of a {@linkcode SandboxHost}. */
+export interface SandboxHostOptions {
+  /** Lines the host or its worker wrote on stderr (uncaught errors). */
+  onStderr?: (line: string, pid: number) => void;
+}
+
+const HOST_MAIN = new URL("./host_main.ts", import.meta.url);
+/** The one file a host may read: its worker's entry (`new Worker` checks it). */
+const WORKER_SOURCE = new URL("./_worker.ts", import.meta.url);
+const DENO_JSON = new URL("../../deno.json", import.meta.url);
+
+/** Environment variables a host keeps: where Deno's cache is, nothing else. */
+const KEPT_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "NO_COLOR"];
+
+/**
+ * A sandbox host process seen from the core: a `deno` process started from
+ * `Deno.execPath()` with no permissions but reading its worker's source
+ * file, holding one QuickJS worker (which has no permissions at all).
+ * The cooperative halt goes over its stdin to the worker's halt word; the
+ * hard kill is SIGKILL, which always works and frees the guest's CPU.
+ * Disposing it closes its stdin (it exits), then kills it if it lingers.
+ *
+ * @example
+ * ```ts ignore
+ * await using host = new SandboxHost();
+ * await host.ready;
+ * const result = await host.run(request, (call) => host.respond(call, answer));
+ * ```
+ */
+export class SandboxHost implements AsyncDisposable {
+  /** Resolves when the host's worker has loaded QuickJS and can take a run at once. */
+  readonly ready: Promise<void>;
+  readonly #child: Deno.ChildProcess;
+  readonly #channel: LineChannel<FromHost, ToHost>;
+  readonly #exited: Promise<Deno.CommandStatus>;
+  #gen = 0;
+  #runs = 0;
+  #rss = 0;
+  #pid = 0;
+  #dead = false;
+  #warm = false;
+  #killed = false;
+  #pending:
+    | {
+      gen: number;
+      resolve: (result: SandboxResult) => void;
+      onCall: (call: SandboxCall) => void;
+    }
+    | null = null;
+
+  /** Starts the process; {@linkcode ready} tells when it is warm. */
+  constructor(options: SandboxHostOptions = {}) {
+    const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1" };
+    for (const name of KEPT_ENV) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    }
+    this.#child = new Deno.Command(helperProgram("a sandbox host"), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        "--unstable-worker-options",
+        `--config=${DENO_JSON.pathname}`,
+        `--allow-read=${new URL(".", WORKER_SOURCE).pathname}`,
+        HOST_MAIN.pathname,
+      ],
+      clearEnv: true,
+      env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#pid = this.#child.pid;
+    this.#channel = new LineChannel(
+      this.#child.stdout,
+      this.#child.stdin,
+      {
+        name: `sandbox host ${this.#child.pid}`,
+        schema: FromHost,
+        maxLineBytes: 8 * 1024 * 1024,
+      },
+    );
+    void this.#channel.send({ type: "hello", protocol: SANDBOX_PROTOCOL });
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.ready = promise;
+    promise.then(() => this.#warm = true, () => {});
+    // Nobody may be awaiting `ready` when the host fails to start.
+    promise.catch(() => {});
+    const pumped = this.#pump(resolve, reject);
+    void forEachLine(
+      this.#child.stderr,
+      (line) => options.onStderr?.(line, this.#pid),
+    );
+    this.#exited = this.#child.status;
+    // What the host said before it went (its run's end) is read first.
+    Promise.all([this.#exited, pumped]).then(([status]) => {
+      this.#dead = true;
+      reject(
+        new Error(
+          `Cannot start the sandbox host: it exited with ${describe(status)}`,
+        ),
+      );
+      this.#settle(
+        this.#killed ? { kind: "killed" } : {
+          kind: "crashed",
+          message: `the sandbox host exited with ${describe(status)}`,
+        },
+      );
+    });
+  }
+
+  /** The host's process id. */
+  get pid(): number {
+    return this.#pid;
+  }
+
+  /** True once the host is warm and not dead. */
+  get warm(): boolean {
+    return this.#warm && !this.#dead;
+  }
+
+  /** False once the host died, was killed or is being retired. */
+  get alive(): boolean {
+    return !this.#dead;
+  }
+
+  /** Runs served so far. */
+  get runs(): number {
+    return this.#runs;
+  }
+
+  /** The host's resident memory after its last run, bytes (0 before). */
+  get rss(): number {
+    return this.#rss;
+  }
+
+  /** Resolves when the process has exited. */
+  get exited(): Promise<Deno.CommandStatus> {
+    return this.#exited;
+  }
+
+  /** Runs one guest program. `onCall` gets each skill call; answer with `respond`. */
+  run(
+    request: SandboxRun,
+    onCall: (call: SandboxCall) => void,
+  ): Promise<SandboxResult> {
+    if (this.#dead) {
+      return Promise.resolve({
+        kind: "crashed",
+        message: "the sandbox host is gone",
+      });
+    }
+    if (this.#pending !== null) {
+      throw new Error("Cannot run: the sandbox host is busy");
+    }
+    this.#gen += 1;
+    this.#runs += 1;
+    const { promise, resolve } = Promise.withResolvers<SandboxResult>();
+    this.#pending = { gen: this.#gen, resolve, onCall };
+    void this.#channel.send({ type: "run", gen: this.#gen, ...request });
+    return promise;
+  }
+
+  /** Answers skill call `seq` of run `gen` with `json`; the host wakes the blocked guest. */
+  respond(call: { gen: number; seq: number }, json: string): void {
+    // A late answer for a run that already ended must not reach the next one.
+    if (this.#pending?.gen !== call.gen) return;
+    void this.#channel.send({
+      type: "answer",
+      gen: call.gen,
+      seq: call.seq,
+      json,
+    });
+  }
+
+  /** Asks the guest to halt: its interrupt handler and any blocked skill call see it. */
+  halt(reason: typeof HALT[keyof typeof HALT]): void {
+    void this.#channel.send({ type: "halt", reason });
+  }
+
+  /** The hard kill: SIGKILL, never depends on the guest. Settles a pending run as `killed`. */
+  terminate(): void {
+    if (!this.#dead) {
+      this.#dead = true;
+      this.#killed = true;
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    this.#settle({ kind: "killed" });
+  }
+
+  /** Closes the host's stdin (it exits), and kills it if it is still there after `graceMs`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#dead) {
+      this.#dead = true;
+      await this.#channel.close();
+      const timer = setTimeout(() => {
+        this.#killed = true;
+        try {
+          this.#child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 500);
+      await this.#exited;
+      clearTimeout(timer);
+    } else {
+      await this.#exited;
+    }
+    this.#settle({ kind: "killed" });
+  }
+
+  async #pump(resolve: () => void, reject: (error: Error) => void) {
+    try {
+      for await (const message of this.#channel) {
+        switch (message.type) {
+          case "hello":
+            if (message.protocol !== SANDBOX_PROTOCOL) {
+              throw new ChannelProtocolError(
+                this.#channel.name,
+                `it speaks "${message.protocol}", not "${SANDBOX_PROTOCOL}"`,
+              );
+            }
+            break;
+          case "ready":
+            resolve();
+            break;
+          case "call":
+            if (this.#pending?.gen === message.gen) {
+              const { nonFinite, ...call } = message;
+              if (nonFinite && call.args) revive(call.args, nonFinite);
+              this.#pending.onCall(call);
+            }
+            break;
+          case "result":
+            this.#rss = message.rss;
+            if (this.#pending?.gen === message.gen) {
+              if (message.result.kind !== "done") this.#dead = true;
+              this.#settle(message.result as SandboxResult);
+            }
+            break;
+          case "fatal":
+            this.#dead = true;
+            reject(new Error(`Cannot start the sandbox: ${message.message}`));
+            this.#settle({ kind: "crashed", message: message.message });
+            this.terminate();
+            break;
+        }
+      }
+    } catch (error) {
+      // A host that breaks the protocol is at fault: it ends, never the core.
+      this.#dead = true;
+      reject(error as Error);
+      this.#settle({
+        kind: "crashed",
+        message: (error as Error).message,
+      });
+      this.terminate();
+    }
+  }
+
+  #settle(result: SandboxResult): void {
+    const pending = this.#pending;
+    this.#pending = null;
+    pending?.resolve(result);
+  }
+}
+
+/** Puts back the numbers JSON could not carry, where the host said they were. */
+function revive(
+  args: unknown[],
+  nonFinite: { path: (string | number)[]; value: string }[],
+): void {
+  for (const { path, value } of nonFinite) {
+    let parent: unknown = args;
+    for (const key of path.slice(0, -1)) {
+      parent = (parent as Record<string | number, unknown> | null)?.[key];
+    }
+    const last = path.at(-1);
+    if (
+      last !== undefined && parent !== null && typeof parent === "object" &&
+      Object.hasOwn(parent, last)
+    ) {
+      (parent as Record<string | number, unknown>)[last] = Number(value);
+    }
+  }
+}
+
+function describe(status: Deno.CommandStatus): string {
+  return status.signal ? `signal ${status.signal}` : `code ${status.code}`;
+}

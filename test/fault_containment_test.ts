@@ -1,0 +1,262 @@
+/**
+ * Fault containment through the real process boundary: an ordinary Node.js
+ * grpc-js client (many calls per connection, cancels, resets) cannot take the
+ * service down; a gateway killed during a run comes back while the run
+ * finishes with complete evidence; a Stop is answered while heavy programs
+ * are being verified.
+ * @module
+ */
+import { assert, assertEquals } from "./_assert.ts";
+import { EdgeClient, type WireRunEvent } from "../runtime/grpc/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { makeKey, signed } from "./_edge_fixture.ts";
+import { freePort, startMosquitto } from "./_mosquitto.ts";
+import { connectProbe } from "./_mqtt_probe.ts";
+import { runCommand } from "./_run_cli.ts";
+import {
+  PATIENCE_MS,
+  ServiceProcess,
+  writeConfig,
+} from "./_service_process.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const CLIENT_DIR = `${ROOT}test/fixtures/node_grpc_client`;
+
+/** Installs the Node.js client's packages (grpc-js) once, from its lockfile. */
+async function nodeClient(): Promise<void> {
+  try {
+    await Deno.stat(`${CLIENT_DIR}/node_modules/@grpc/grpc-js/package.json`);
+    return;
+  } catch {
+    // Not installed yet.
+  }
+  const npm = await runCommand("npm", [
+    "ci",
+    "--no-audit",
+    "--no-fund",
+    "--ignore-scripts",
+  ], { cwd: CLIENT_DIR });
+  assertEquals(npm.code, 0, `npm ci for the Node.js client: ${npm.stderr}`);
+}
+
+async function runNodeClient(
+  target: string,
+  ...args: string[]
+): Promise<{ mode: string; codes: Record<string, number> }> {
+  const result = await runCommand("node", [
+    `${CLIENT_DIR}/client.mjs`,
+    target,
+    `${ROOT}protos`,
+    ...args,
+  ], { cwd: CLIENT_DIR });
+  assertEquals(
+    result.code,
+    0,
+    `node client ${args.join(" ")}: ${result.stderr}`,
+  );
+  return JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+}
+
+/** Waits (bounded) until the robot answers a health-checked call again. */
+async function answers(target: string): Promise<void> {
+  const deadline = Date.now() + PATIENCE_MS;
+  for (;;) {
+    using client = new EdgeClient(target);
+    try {
+      await client.list();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function gatewayPids(service: ServiceProcess): number[] {
+  return service.logs.flatMap((line) => {
+    const pid = (line as { gatewayPid?: number }).gatewayPid;
+    return /gRPC gateway \(pid \d+\) listening/.test(line.msg) && pid
+      ? [pid]
+      : [];
+  });
+}
+
+Deno.test("an ordinary Node.js grpc-js client cannot take the service down: 1000+ calls per connection, cancels, resets", async () => {
+  await nodeClient();
+  const key = await makeKey();
+  const port = freePort();
+  const target = `127.0.0.1:${port}`;
+  try {
+    const config = await writeConfig(key, port);
+    await using service = ServiceProcess.task(["--config", config]);
+    assertEquals(await service.serving(), target);
+    {
+      using client = new EdgeClient(target);
+      const { receipt } = await client.deliver(
+        await signed(key, {
+          programId: "chatty",
+          source: 'say("a");\nsay("b");\nsay("c");',
+        }),
+      );
+      assertEquals(receipt.accepted, true, receipt.message);
+    }
+    const rounds = await runNodeClient(target, "rounds", "3", "1200");
+    assert(
+      (rounds.codes.OK ?? 0) > 0,
+      `some calls were answered: ${JSON.stringify(rounds.codes)}`,
+    );
+    await answers(target);
+    const cancels = await runNodeClient(target, "cancel", "chatty", "20");
+    assert(Object.keys(cancels.codes).length > 0, JSON.stringify(cancels));
+    await answers(target);
+    const resets = await runNodeClient(target, "reset", "30");
+    assertEquals(resets.codes.OK, 30, JSON.stringify(resets));
+    await answers(target);
+
+    // The core itself never died: same process, still serving, no exit.
+    const exited = await Promise.race([
+      service.status.then(() => true),
+      Promise.resolve(false),
+    ]);
+    assertEquals(exited, false, service.stderr);
+    using client = new EdgeClient(target);
+    assertEquals((await client.list()).map((p) => p.programId), ["chatty"]);
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("a gateway killed with SIGKILL during a run comes back; the run finishes and its evidence is complete", async () => {
+  await using broker = await startMosquitto();
+  const key = await makeKey();
+  const port = freePort();
+  const target = `127.0.0.1:${port}`;
+  try {
+    const config = await writeConfig(key, port, {
+      mqtt: { url: broker.url, heartbeatMs: 60_000 },
+    });
+    await using probe = await connectProbe(broker.url, {
+      subscribe: ["cap/v1/robots/arm-07/evidence"],
+    });
+    await using service = ServiceProcess.task(["--config", config]);
+    assertEquals(await service.serving(), target);
+    using client = new EdgeClient(target);
+    const { receipt } = await client.deliver(
+      await signed(key, {
+        programId: "slow",
+        source: 'say("go");\nwait(1);\nsay("done");',
+      }),
+    );
+    assertEquals(receipt.accepted, true, receipt.message);
+    const [gateway] = gatewayPids(service);
+    assert(
+      gateway !== undefined,
+      `the gateway's pid is logged: ${service.stderr}`,
+    );
+
+    const { promise: started, resolve } = Promise.withResolvers<string>();
+    const run = client.run("slow", {
+      onEvent: (event: WireRunEvent) => {
+        if (event.type === "skill_ended") resolve(event.runId);
+      },
+    }).then(() => "answered", () => "dropped");
+    const runId = await started;
+    Deno.kill(gateway, "SIGKILL");
+    assertEquals(await run, "dropped");
+
+    await service.waitFor(
+      "a new gateway",
+      (s) => gatewayPids(s).some((pid) => pid !== gateway),
+    );
+    await answers(target);
+    await probe.waitFor(
+      (messages) => messages.some((m) => JSON.parse(m.text).runId === runId),
+      `the evidence of run ${runId}`,
+      PATIENCE_MS,
+    );
+    const evidence: EvidenceRecord = JSON.parse(
+      probe.messages.find((m) => JSON.parse(m.text).runId === runId)!
+        .text,
+    );
+    assertEquals(evidence.outcome, "succeeded", evidence.failure?.message);
+    assertEquals(evidence.calls.map((c) => c.skill), ["say", "wait", "say"]);
+    assert(
+      service.logs.some((l) => /gRPC gateway .*exited/.test(l.msg)),
+      "the gateway's death is logged",
+    );
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+/** An accepted program of about 64 KiB: many detects and picks. */
+function heavyProgram(): string {
+  const lines: string[] = [];
+  for (let i = 0; lines.join("\n").length < 60_000; i++) {
+    lines.push(
+      `const b${i} = detect("red block");`,
+      `if (b${i}.length > 0 && holding() === null) { say("seen " + b${i}[0].id); }`,
+    );
+  }
+  return lines.join("\n");
+}
+
+Deno.test("a Stop is answered while heavy 64 KiB programs are being verified", async () => {
+  const key = await makeKey();
+  const port = freePort();
+  const target = `127.0.0.1:${port}`;
+  try {
+    const config = await writeConfig(key, port);
+    await using service = ServiceProcess.task(["--config", config]);
+    assertEquals(await service.serving(), target);
+    using control = new EdgeClient(target);
+    const { receipt } = await control.deliver(
+      await signed(key, {
+        programId: "spin",
+        source: 'say("go");\nwhile (true) {}',
+      }),
+    );
+    assertEquals(receipt.accepted, true, receipt.message);
+    const heavy = await signed(key, {
+      programId: "heavy",
+      source: heavyProgram(),
+    });
+    const { promise: spinning, resolve } = Promise.withResolvers<void>();
+    const run = control.run("spin", {
+      onEvent: (event) => {
+        if (event.type === "skill_ended") resolve();
+      },
+    });
+    await spinning;
+
+    const order: string[] = [];
+    const validators = [0, 1, 2].map(() => new EdgeClient(target));
+    try {
+      // Warm the channels so that the validations go out at once.
+      await Promise.all(validators.map((v) => v.list()));
+      const validations = validators.map((v) =>
+        v.validate(heavy).then((r) => {
+          order.push("validated");
+          return r;
+        })
+      );
+      // Let the validations reach the core first.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const stopped = control.stop("test stop").then(() => {
+        order.push("stopped");
+      });
+      const reports = await Promise.all(validations);
+      await stopped;
+      for (const report of reports) {
+        assertEquals(report.accepted, true, report.message);
+      }
+      assertEquals(order[0], "stopped", `order of answers: ${order}`);
+    } finally {
+      validators.forEach((v) => v.close());
+    }
+    const evidence = await run;
+    assertEquals(evidence.failure?.label, "estop");
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
