@@ -19,7 +19,7 @@ export const PublicKeyJwk = z.looseObject({
 
 /**
  * One trusted key: its id (the DSSE `keyid`), its public key, its roles
- * (`program-signer` may sign programs), whether it is revoked, and an optional
+ * (`program-signer` may sign programs, `operator` may sign commands), whether it is revoked, and an optional
  * validity window.
  */
 export const TrustedKey = z.strictObject({
@@ -50,7 +50,8 @@ export type TrustedKey = z.infer<typeof TrustedKey>;
  *
  * `revoked` defaults to `false`; `notBefore`, `notAfter` and `comment` are
  * optional. Key ids are unique. Only keys with the role `program-signer` may
- * sign programs; a revoked key stays listed so that its signatures are
+ * sign programs, and only keys with the role `operator` may sign operator
+ * commands; a revoked key stays listed so that its signatures are
  * refused as revoked rather than unknown.
  */
 export const TrustStore = z.strictObject({
