@@ -1,9 +1,10 @@
 import { decodeBase64, pae } from "./dsse.ts";
 import {
+  _OperatorCommandSchema,
   COMMAND_PAYLOAD_TYPE,
   MAX_COMMAND_WINDOW_MS,
   OPERATOR_ROLE,
-  OperatorCommand,
+  type OperatorCommand,
 } from "./operator_command.ts";
 import type { TrustStore } from "./trust_store.ts";
 import {
@@ -223,7 +224,7 @@ async function _verify(
         "payload",
       );
   }
-  const result = OperatorCommand.safeParse(parsed.value, {
+  const result = _OperatorCommandSchema.safeParse(parsed.value, {
     reportInput: true,
   });
   if (!result.success) {

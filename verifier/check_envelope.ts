@@ -1,5 +1,5 @@
 import { decodeBase64, pae, PROGRAM_PAYLOAD_TYPE } from "./dsse.ts";
-import { Manifest } from "./manifest.ts";
+import { _ManifestSchema, type Manifest } from "./manifest.ts";
 import { PROGRAM_SIGNER_ROLE, type TrustStore } from "./trust_store.ts";
 import {
   type _DsseRefusal,
@@ -33,13 +33,17 @@ export type EnvelopeRejectReason =
 
 /** The robot's own resource caps; a manifest's budgets may not exceed them. */
 export interface EnvelopeCaps {
+  /** Longest run, in milliseconds. */
   timeoutMs: number;
+  /** Largest guest heap, in bytes. */
   memoryBytes: number;
+  /** Most skill calls in one run. */
   maxSkillCalls: number;
 }
 
 /** What the robot remembers of the last program version it accepted for a `programId`. */
 export interface AcceptedVersion {
+  /** The version number. */
   version: number;
   /** Lower-case hex SHA-256 of the raw manifest bytes (the decoded payload). */
   payloadSha256: string;
@@ -320,7 +324,9 @@ async function _verify(
         "payload",
       );
   }
-  const parsed = Manifest.safeParse(claimed.value, { reportInput: true });
+  const parsed = _ManifestSchema.safeParse(claimed.value, {
+    reportInput: true,
+  });
   if (!parsed.success) {
     const { field, message } = _describeZodError(parsed.error, "the manifest");
     return _refuse(

@@ -12,6 +12,7 @@ export {
   PROGRAM_PAYLOAD_TYPE,
 } from "./dsse.ts";
 export { Budgets, Manifest, Provenance } from "./manifest.ts";
+export type { Schema, SchemaResult } from "./schema.ts";
 export {
   parseTrustStore,
   PROGRAM_SIGNER_ROLE,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Schema } from "./schema.ts";
 
 /** The DSSE `payloadType` of a signed operator command. */
 export const COMMAND_PAYLOAD_TYPE = "application/vnd.cap-edge.command+json";
@@ -21,7 +22,25 @@ const _Id = z.string().regex(
  * the program (`programId`, and optionally the `version`); unknown fields are
  * refused.
  */
-export const OperatorCommand = z.strictObject({
+export interface OperatorCommand {
+  /** `run` a program or `resume` after an emergency stop. */
+  command: "run" | "resume";
+  /** The robot it is for (exactly one). */
+  robot: string;
+  /** The program to run (required for `run`). */
+  programId?: string | undefined;
+  /** The version to run; without it, the newest accepted version. */
+  version?: number | undefined;
+  /** ISO 8601 time it was signed. */
+  issuedAt: string;
+  /** ISO 8601 time after which it is refused, at most 10 minutes after `issuedAt`. */
+  expiresAt: string;
+  /** Makes it single-use: 16-128 characters of letters, digits, '_' or '-'. */
+  nonce: string;
+}
+
+/** The zod schema behind {@linkcode OperatorCommand}. */
+export const _OperatorCommandSchema = z.strictObject({
   command: z.enum(["run", "resume"]),
   robot: _Id,
   programId: _Id.optional(),
@@ -39,5 +58,8 @@ export const OperatorCommand = z.strictObject({
   (c) => c.command !== "run" || c.programId !== undefined,
   { message: "is required for a run command", path: ["programId"] },
 );
-/** An operator command (see the `OperatorCommand` schema). */
-export type OperatorCommand = z.infer<typeof OperatorCommand>;
+/**
+ * The schema of an operator command, the payload of a command envelope
+ * (design "Operator commands"). Unknown fields are refused.
+ */
+export const OperatorCommand: Schema<OperatorCommand> = _OperatorCommandSchema;

@@ -1,8 +1,9 @@
 import type { Envelope } from "./dsse.ts";
 import {
+  _OperatorCommandSchema,
   COMMAND_PAYLOAD_TYPE,
   MAX_COMMAND_WINDOW_MS,
-  OperatorCommand,
+  type OperatorCommand,
 } from "./operator_command.ts";
 import { _signDsse } from "./_sign_dsse.ts";
 import { _describeZodError } from "./_zod_issue.ts";
@@ -75,7 +76,7 @@ export async function signCommand(
         omitPadding: true,
       }),
   };
-  const result = OperatorCommand.safeParse(full, { reportInput: true });
+  const result = _OperatorCommandSchema.safeParse(full, { reportInput: true });
   if (!result.success) {
     const { message } = _describeZodError(result.error, "the command");
     throw new TypeError(`Cannot sign ${subject}: ${message}`);

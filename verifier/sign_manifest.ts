@@ -1,6 +1,6 @@
 import { type Envelope, PROGRAM_PAYLOAD_TYPE } from "./dsse.ts";
 import { _signDsse } from "./_sign_dsse.ts";
-import { Manifest } from "./manifest.ts";
+import { _ManifestSchema, type Manifest } from "./manifest.ts";
 import { _describeZodError } from "./_zod_issue.ts";
 
 /** Options of {@linkcode signManifest}. */
@@ -36,7 +36,7 @@ export async function signManifest(
   privateJwk: JsonWebKey,
   options: SignManifestOptions = {},
 ): Promise<Envelope> {
-  const result = Manifest.safeParse(manifest, { reportInput: true });
+  const result = _ManifestSchema.safeParse(manifest, { reportInput: true });
   const name = typeof manifest?.programId === "string"
     ? `program ${JSON.stringify(manifest.programId.slice(0, 128))}`
     : "program";

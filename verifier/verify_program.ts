@@ -62,6 +62,7 @@ export interface VerifierIssue {
 
 /** The verifier's verdict: `ok` exactly when `issues` is empty. */
 export interface VerifierReport {
+  /** `true` when the program is accepted. */
   ok: boolean;
   /** Every issue found, in source order. */
   issues: VerifierIssue[];
