@@ -68,11 +68,12 @@ export {
 
 // Static program verifier: source → report; the language subset for the prompt.
 export {
-  type VerifierApi,
-  type VerifierIssue,
-  type VerifierReport,
+  listUnknownFunctions,
   type VerifyOptions,
   verifyProgram,
 } from "./verify_program.ts";
+export type { VerifierApi } from "./verifier_api.ts";
+export type { VerifierIssue, VerifierReport } from "./verifier_issue.ts";
+export { SANDBOX_LIMITS, type SandboxLimits } from "./sandbox_limits.ts";
 export { ALLOWED_BUILTINS, type AllowedBuiltin } from "./allowed_builtins.ts";
 export { LANGUAGE_RULES } from "./language_rules.ts";
