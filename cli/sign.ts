@@ -1,4 +1,5 @@
 import {
+  DEFAULT_MAX_MANIFEST_LIFETIME_DAYS,
   generateSigningKey,
   OPERATOR_ROLE,
   PROGRAM_SIGNER_ROLE,
@@ -173,6 +174,11 @@ export async function signCommand(args: string[]): Promise<number> {
     );
   const now = new Date();
   const expiresIn = Number(flags["expires-in"] ?? 7 * 24 * 3600);
+  if (expiresIn > DEFAULT_MAX_MANIFEST_LIFETIME_DAYS * 86_400) {
+    console.error(
+      `warning: --expires-in ${expiresIn} is longer than ${DEFAULT_MAX_MANIFEST_LIFETIME_DAYS} days; robots with the default limits.maxManifestLifetimeDays refuse it (lifetime_too_long)`,
+    );
+  }
   const manifest = {
     programId,
     version: Number(flags.version ?? Math.floor(now.getTime() / 1000)),
