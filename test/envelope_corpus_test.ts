@@ -349,28 +349,7 @@ Deno.test("each envelope of the corpus is refused with its reason", async () => 
 
 Deno.test("a manifest that is validly signed but broken is malformed_manifest", async () => {
   // Signed by hand: signManifest refuses to sign a broken manifest.
-  const key = await crypto.subtle.importKey(
-    "jwk",
-    signer.privateJwk,
-    "Ed25519",
-    false,
-    ["sign"],
-  );
-  const sign = async (body: string | Uint8Array): Promise<Envelope> => {
-    const bytes = typeof body === "string"
-      ? new TextEncoder().encode(body)
-      : body;
-    const sig = await crypto.subtle.sign(
-      "Ed25519",
-      key,
-      pae(PROGRAM_PAYLOAD_TYPE, bytes),
-    );
-    return {
-      payloadType: PROGRAM_PAYLOAD_TYPE,
-      payload: bytes.toBase64(),
-      signatures: [{ keyid: "k1", sig: new Uint8Array(sig).toBase64() }],
-    };
-  };
+  const sign = signText;
   const cases: [string, string | Uint8Array, string][] = [
     [
       "truncated manifest JSON",
@@ -524,8 +503,8 @@ Deno.test("1,000 mutated envelopes are all refused, none throws", async () => {
   }
 });
 
-/** Signs payload text by hand, as a signer that allows anything would. */
-async function signText(body: string): Promise<Envelope> {
+/** Signs payload text (or bytes) by hand, as a signer that allows anything would. */
+async function signText(body: string | Uint8Array): Promise<Envelope> {
   const key = await crypto.subtle.importKey(
     "jwk",
     signer.privateJwk,
@@ -533,7 +512,9 @@ async function signText(body: string): Promise<Envelope> {
     false,
     ["sign"],
   );
-  const bytes = new TextEncoder().encode(body);
+  const bytes = typeof body === "string"
+    ? new TextEncoder().encode(body)
+    : body;
   const sig = await crypto.subtle.sign(
     "Ed25519",
     key,

@@ -14,7 +14,10 @@ import { _describeZodError, _fieldPath, _show } from "./_zod_issue.ts";
 export type _DsseFault =
   | "too_large"
   | "malformed"
+  | "malformed_payload"
   | "duplicate_key"
+  | "expired"
+  | "not_yet_valid"
   | "unknown_key"
   | "revoked_key"
   | "missing_role"
@@ -291,4 +294,99 @@ function _tooLarge(
 export function _errorText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}
+
+/** Throws a `TypeError` for check options of the wrong type (`what`: "envelope", "operator command"). */
+export function _assertCheckOptions(
+  options: {
+    robotId: string;
+    trustStore: TrustStore;
+    now?: Date;
+    clockSkewMs?: number;
+  },
+  what: string,
+): void {
+  if (
+    typeof options?.robotId !== "string" ||
+    !Array.isArray(options.trustStore?.keys)
+  ) {
+    throw new TypeError(
+      `Cannot check ${what}: options.robotId must be a string and options.trustStore a parsed trust store`,
+    );
+  }
+  if (options.now !== undefined && Number.isNaN(options.now.getTime())) {
+    throw new TypeError(`Cannot check ${what}: options.now is an invalid date`);
+  }
+  if (
+    options.clockSkewMs !== undefined &&
+    !(options.clockSkewMs >= 0 && options.clockSkewMs <= 86_400_000)
+  ) {
+    throw new TypeError(
+      `Cannot check ${what}: options.clockSkewMs must be 0 to 86400000, got ${options.clockSkewMs}`,
+    );
+  }
+}
+
+/**
+ * A verified payload, parsed as strict JSON, checked against its schema
+ * (`what` names it: "manifest", "command"). Faults: `duplicate_key`, or
+ * `malformed_payload` naming the field.
+ */
+export function _payloadValue<T>(
+  parsed: ReturnType<typeof _parseDssePayload>,
+  schema: z.ZodType<T>,
+  what: string,
+): { value: T } | _DsseRefusal {
+  if (!parsed.ok) {
+    return parsed.duplicate
+      ? {
+        fault: "duplicate_key",
+        why: `the ${what} has a ${parsed.why}`,
+        field: "payload",
+      }
+      : {
+        fault: "malformed_payload",
+        why: `the payload is not a JSON ${what} (${parsed.why})`,
+        field: "payload",
+      };
+  }
+  const result = schema.safeParse(parsed.value, { reportInput: true });
+  if (!result.success) {
+    const { field, message } = _describeZodError(result.error, `the ${what}`);
+    return {
+      fault: "malformed_payload",
+      why: `the ${what} is invalid: ${message}`,
+      field: field === "" ? "payload" : field,
+    };
+  }
+  return { value: result.data };
+}
+
+/**
+ * The time window of a signed payload: expired (strict, `expiresAt` past)
+ * or not yet valid (`issuedAt` later than now plus the skew). Negated
+ * comparisons fail closed on NaN.
+ */
+export function _timeWindow(
+  signed: { issuedAt: string; expiresAt: string },
+  now: Date,
+  skew: number,
+): _DsseRefusal | undefined {
+  const nowMs = now.getTime();
+  if (!(Date.parse(signed.expiresAt) > nowMs)) {
+    return {
+      fault: "expired",
+      why: `expiresAt ${signed.expiresAt} is past (now ${now.toISOString()})`,
+      field: "expiresAt",
+    };
+  }
+  if (!(Date.parse(signed.issuedAt) <= nowMs + skew)) {
+    return {
+      fault: "not_yet_valid",
+      why:
+        `issuedAt ${signed.issuedAt} is in the future (now ${now.toISOString()})`,
+      field: "issuedAt",
+    };
+  }
+  return undefined;
 }

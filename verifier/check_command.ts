@@ -8,10 +8,13 @@ import {
 } from "./operator_command.ts";
 import type { TrustStore } from "./trust_store.ts";
 import {
+  _assertCheckOptions,
   type _DsseRefusal,
   _errorText,
   _parseDssePayload,
+  _payloadValue,
   _readDsseEnvelope,
+  _timeWindow,
   _verifyDsseSignatures,
 } from "./_dsse_check.ts";
 import { _describeZodError, _show } from "./_zod_issue.ts";
@@ -134,28 +137,12 @@ export async function checkCommand(
   envelope: unknown,
   options: CommandCheckOptions,
 ): Promise<CommandCheck> {
-  if (
-    typeof options?.robotId !== "string" ||
-    !Array.isArray(options.trustStore?.keys) ||
-    typeof options.seenNonce !== "function"
-  ) {
+  if (typeof options?.seenNonce !== "function") {
     throw new TypeError(
-      "Cannot check operator command: options.robotId must be a string, options.trustStore a parsed trust store and options.seenNonce a function",
+      "Cannot check operator command: options.seenNonce must be a function",
     );
   }
-  if (options.now !== undefined && Number.isNaN(options.now.getTime())) {
-    throw new TypeError(
-      "Cannot check operator command: options.now is an invalid date",
-    );
-  }
-  if (
-    options.clockSkewMs !== undefined &&
-    !(options.clockSkewMs >= 0 && options.clockSkewMs <= 86_400_000)
-  ) {
-    throw new TypeError(
-      `Cannot check operator command: options.clockSkewMs must be 0 to 86400000, got ${options.clockSkewMs}`,
-    );
-  }
+  _assertCheckOptions(options, "operator command");
   let checked: { command: OperatorCommand; keyId: string } | _Refusal;
   try {
     checked = await _verify(envelope, options);
@@ -214,28 +201,13 @@ async function _verify(
   );
   if ("fault" in signed) return _fromFault(signed);
 
-  const parsed = _parseDssePayload(payload);
-  if (!parsed.ok) {
-    return parsed.duplicate
-      ? _refuse("duplicate_key", `the command has a ${parsed.why}`, "payload")
-      : _refuse(
-        "bad_command",
-        `the payload is not a JSON command (${parsed.why})`,
-        "payload",
-      );
-  }
-  const result = _OperatorCommandSchema.safeParse(parsed.value, {
-    reportInput: true,
-  });
-  if (!result.success) {
-    const { field, message } = _describeZodError(result.error, "the command");
-    return _refuse(
-      "bad_command",
-      `the command is invalid: ${message}`,
-      field === "" ? "payload" : field,
-    );
-  }
-  const command = result.data;
+  const parsed = _payloadValue(
+    _parseDssePayload(payload),
+    _OperatorCommandSchema,
+    "command",
+  );
+  if ("fault" in parsed) return _fromFault(parsed);
+  const command = parsed.value;
   if (command.robot !== options.robotId) {
     return _refuse(
       "wrong_robot",
@@ -245,7 +217,6 @@ async function _verify(
       "robot",
     );
   }
-  const nowMs = now.getTime();
   const issuedAt = Date.parse(command.issuedAt);
   const expiresAt = Date.parse(command.expiresAt);
   if (!(expiresAt - issuedAt <= MAX_COMMAND_WINDOW_MS)) {
@@ -257,20 +228,8 @@ async function _verify(
       "expiresAt",
     );
   }
-  if (!(expiresAt > nowMs)) {
-    return _refuse(
-      "expired",
-      `expiresAt ${command.expiresAt} is past (now ${now.toISOString()})`,
-      "expiresAt",
-    );
-  }
-  if (!(issuedAt <= nowMs + skew)) {
-    return _refuse(
-      "not_yet_valid",
-      `issuedAt ${command.issuedAt} is in the future (now ${now.toISOString()})`,
-      "issuedAt",
-    );
-  }
+  const late = _timeWindow(command, now, skew);
+  if (late !== undefined) return _fromFault(late);
   const mismatch = _mismatch(command, options.expect);
   if (mismatch !== undefined) return mismatch;
   return { command, keyId: signed.keyId };
@@ -320,6 +279,8 @@ function _mismatch(
 function _fromFault(refusal: _DsseRefusal): _Refusal {
   const reason: CommandRejectReason = refusal.fault === "malformed"
     ? "bad_envelope"
+    : refusal.fault === "malformed_payload"
+    ? "bad_command"
     : refusal.fault === "bad_encoding"
     ? "bad_signature"
     : refusal.fault === "key_expired"

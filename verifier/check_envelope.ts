@@ -2,10 +2,13 @@ import { decodeBase64, pae, PROGRAM_PAYLOAD_TYPE } from "./dsse.ts";
 import { _ManifestSchema, type Manifest } from "./manifest.ts";
 import { PROGRAM_SIGNER_ROLE, type TrustStore } from "./trust_store.ts";
 import {
+  _assertCheckOptions,
   type _DsseRefusal,
   _errorText,
   _parseDssePayload,
+  _payloadValue,
   _readDsseEnvelope,
+  _timeWindow,
   _verifyDsseSignatures,
 } from "./_dsse_check.ts";
 import { _describeZodError, _show } from "./_zod_issue.ts";
@@ -177,19 +180,7 @@ export async function checkEnvelope(
   envelope: unknown,
   options: EnvelopeCheckOptions,
 ): Promise<EnvelopeCheck> {
-  if (
-    typeof options?.robotId !== "string" ||
-    !Array.isArray(options.trustStore?.keys)
-  ) {
-    throw new TypeError(
-      "Cannot check envelope: options.robotId must be a string and options.trustStore a parsed trust store",
-    );
-  }
-  if (options.now !== undefined && Number.isNaN(options.now.getTime())) {
-    throw new TypeError(
-      "Cannot check envelope: options.now is an invalid date",
-    );
-  }
+  _assertCheckOptions(options, "envelope");
   const lifetime = options.limits?.maxManifestLifetimeDays;
   if (lifetime !== undefined && !(lifetime > 0 && lifetime <= 36_500)) {
     throw new TypeError(
@@ -204,14 +195,6 @@ export async function checkEnvelope(
       `Cannot check envelope: options.purpose must be "deliver" or "run", got ${
         _show(options.purpose)
       }`,
-    );
-  }
-  if (
-    options.clockSkewMs !== undefined &&
-    !(options.clockSkewMs >= 0 && options.clockSkewMs <= 86_400_000)
-  ) {
-    throw new TypeError(
-      `Cannot check envelope: options.clockSkewMs must be 0 to 86400000, got ${options.clockSkewMs}`,
     );
   }
   let verified: _Verified | _Refusal;
@@ -309,34 +292,9 @@ async function _verify(
   if ("fault" in signed) return _fromFault(signed, name);
   const keyId = signed.keyId;
 
-  if (!claimed.ok) {
-    return claimed.duplicate
-      ? _refuse(
-        "duplicate_key",
-        name,
-        `the manifest has a ${claimed.why}`,
-        "payload",
-      )
-      : _refuse(
-        "malformed_manifest",
-        name,
-        `the payload is not a JSON manifest (${claimed.why})`,
-        "payload",
-      );
-  }
-  const parsed = _ManifestSchema.safeParse(claimed.value, {
-    reportInput: true,
-  });
-  if (!parsed.success) {
-    const { field, message } = _describeZodError(parsed.error, "the manifest");
-    return _refuse(
-      "malformed_manifest",
-      name,
-      `the manifest is invalid: ${message}`,
-      field === "" ? "payload" : field,
-    );
-  }
-  const manifest = parsed.data;
+  const parsed = _payloadValue(claimed, _ManifestSchema, "manifest");
+  if ("fault" in parsed) return _fromFault(parsed, name);
+  const manifest = parsed.value;
   const id = manifest.programId;
 
   if (
@@ -365,28 +323,10 @@ async function _verify(
       "robots",
     );
   }
-  const nowMs = now.getTime();
-  const expiresAt = Date.parse(manifest.expiresAt);
-  // Negated comparisons fail closed on NaN. Expiry is strict: an expired
-  // program never runs; the skew only forgives a signer whose clock is ahead
-  // (issuedAt in the robot's future).
-  if (!(expiresAt > nowMs)) {
-    return _refuse(
-      "expired",
-      id,
-      `expiresAt ${manifest.expiresAt} is past (now ${now.toISOString()})`,
-      "expiresAt",
-    );
-  }
+  const late = _timeWindow(manifest, now, skew);
+  if (late !== undefined) return _fromFault(late, id);
   const issuedAt = Date.parse(manifest.issuedAt);
-  if (!(issuedAt <= nowMs + skew)) {
-    return _refuse(
-      "not_yet_valid",
-      id,
-      `issuedAt ${manifest.issuedAt} is in the future (now ${now.toISOString()})`,
-      "issuedAt",
-    );
-  }
+  const expiresAt = Date.parse(manifest.expiresAt);
   const lifetimeDays = options.limits?.maxManifestLifetimeDays ??
     DEFAULT_MAX_MANIFEST_LIFETIME_DAYS;
   if (!(expiresAt - issuedAt <= lifetimeDays * _DAY_MS)) {
@@ -424,6 +364,8 @@ function _fromFault(
 ): _Refusal {
   const reason: EnvelopeRejectReason = refusal.fault === "malformed"
     ? "malformed_envelope"
+    : refusal.fault === "malformed_payload"
+    ? "malformed_manifest"
     : refusal.fault === "missing_role"
     ? "key_not_authorized"
     : refusal.fault === "key_expired"
