@@ -1,0 +1,106 @@
+/**
+ * Soundness of the computed-key rule, checked against JavaScript itself:
+ * thousands of generated programs build keys from fragments of forbidden
+ * names through consts, lets, loops, templates and conditionals; every key
+ * the verifier accepts must, when the program really runs, never be a
+ * forbidden name.
+ */
+import { ok } from "node:assert/strict";
+import { verifyProgram } from "./verify_program.ts";
+import { _FORBIDDEN_PROPERTIES } from "./_rules.ts";
+
+const FRAGMENTS = [
+  '"con"',
+  '"structor"',
+  '"constructor"',
+  '"__proto__"',
+  '"__"',
+  '"proto"',
+  '"_"',
+  '"blue_"',
+  '"_block"',
+  '"c"',
+  '"onstructor"',
+  '"prototyp"',
+  '"e"',
+  "1",
+  "0",
+  "null",
+  "true",
+];
+
+/** A small deterministic PRNG (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function program(next: () => number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const names = ["a", "b", "c"];
+  const expr = (depth: number): string => {
+    const r = next();
+    if (depth > 2 || r < 0.35) return pick([...FRAGMENTS, ...names]);
+    if (r < 0.6) return `${expr(depth + 1)} + ${expr(depth + 1)}`;
+    if (r < 0.75) {
+      return `\`\${${expr(depth + 1)}}${pick(["", "_", "uctor", "__"])}\``;
+    }
+    if (r < 0.85) {
+      return `(${expr(depth + 1)} ? ${expr(depth + 1)} : ${expr(depth + 1)})`;
+    }
+    return `${pick(names)}.length`;
+  };
+  const lines = [
+    `const a = ${expr(1).replace(/\b[abc]\b(?!")/g, '"x"')};`,
+    `let b = ${expr(1).replace(/\bb\b|\bc\b/g, "a")};`,
+    `let c = "";`,
+    `for (const part of [${expr(2)}, ${expr(2)}]) c += part;`,
+    `b = ${expr(1)};`,
+    `if (a.length > 3) c = ${expr(1)};`,
+    `o[${expr(0)}];`,
+  ];
+  return lines.join("\n");
+}
+
+Deno.test("every computed key the verifier accepts is, when run, no forbidden name", () => {
+  const next = random(20261201);
+  const api = { skills: [] };
+  let accepted = 0;
+  let refused = 0;
+  for (let i = 0; i < 3000; i++) {
+    const source = program(next);
+    const report = verifyProgram(`const o = {};\n${source}`, { api });
+    const keyIssues = report.issues.filter((x) =>
+      x.code === "forbidden_property"
+    );
+    const seen: PropertyKey[] = [];
+    const o = new Proxy({}, {
+      get(_target, key) {
+        seen.push(key);
+        return undefined;
+      },
+    });
+    try {
+      new Function("o", source)(o);
+    } catch {
+      continue; // a TDZ or type error: the key was never used
+    }
+    const last = String(seen[seen.length - 1]);
+    if (keyIssues.length === 0 && report.ok) {
+      accepted++;
+      ok(
+        !_FORBIDDEN_PROPERTIES.has(last),
+        `accepted a program whose key is "${last}":\n${source}`,
+      );
+    } else refused++;
+  }
+  // The generator exercises both verdicts.
+  ok(accepted > 100, `accepted ${accepted}`);
+  ok(refused > 100, `refused ${refused}`);
+});
