@@ -24,6 +24,7 @@ export const DEFAULT_MAX_HELPER_DEPTH = 2;
 export interface SynthesisResult {
   /** True when a program passed the verifier and its dry-run. */
   ok: boolean;
+  /** The instruction the program was written for. */
   instruction: string;
   /** The accepted program; on failure the last candidate, or `null` when there was none. */
   source: string | null;
@@ -68,6 +69,7 @@ export interface SynthesizeOptions {
   >;
   /** Called after each attempt (progress). */
   onAttempt?: (attempt: SynthesisAttempt) => void;
+  /** Cancels synthesis: model calls and dry-runs stop and the call rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
