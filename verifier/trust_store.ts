@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Schema } from "./schema.ts";
+import { parseStrictJson } from "./parse_strict_json.ts";
 import { _describeZodError } from "./_zod_issue.ts";
 
 /** The role a key needs to sign programs. */
@@ -107,7 +108,8 @@ export const TrustStore: Schema<TrustStore> = _TrustStore;
 
 /**
  * Parses trust store file contents (the JSON text or the parsed value).
- * Throws a `TypeError` naming the field that is wrong.
+ * Throws a `TypeError` naming the field that is wrong; JSON text with a
+ * duplicate key is refused.
  *
  * @example
  * ```ts
@@ -120,15 +122,17 @@ export const TrustStore: Schema<TrustStore> = _TrustStore;
 export function parseTrustStore(value: unknown): TrustStore {
   let data = value;
   if (typeof value === "string") {
-    try {
-      data = JSON.parse(value);
-    } catch (error) {
+    // Strict: a key listed twice (say "revoked": true, then false) would
+    // make the robot trust what a reviewer reads as revoked.
+    const parsed = parseStrictJson(value);
+    if (!parsed.ok) {
       throw new TypeError(
-        `Cannot parse trust store: it is not JSON (${
-          (error as Error).message
-        })`,
+        parsed.reason === "duplicate_key"
+          ? `Cannot parse trust store: it has a ${parsed.message}`
+          : `Cannot parse trust store: it is not JSON (${parsed.message})`,
       );
     }
+    data = parsed.value;
   }
   const result = _TrustStore.safeParse(data, { reportInput: true });
   if (!result.success) {
