@@ -604,8 +604,17 @@ export class _KeyFacts {
       case "ParenthesizedExpression":
       case "ChainExpression":
         return this.#eval(node.expression, depth + 1);
+      case "ArrayExpression": {
+        // A copy of skill results ([...detect("block")]) is still skill data:
+        // writes into it count as mutations of skill data.
+        const spreads = node.elements.length > 0 &&
+          node.elements.every((e) =>
+            e?.type === "SpreadElement" &&
+            _onlyHost(this.#eval(e.argument, depth + 1))
+          );
+        return spreads && !this.#taintAll ? _HOST : _PLAIN;
+      }
       case "ObjectExpression":
-      case "ArrayExpression":
       case "FunctionExpression":
       case "ArrowFunctionExpression":
         return _PLAIN;
@@ -657,9 +666,15 @@ export class _KeyFacts {
     const receiver = this.#eval(callee.object, depth + 1);
     if (receiver.top || receiver.plain) return _TOP;
     if (_NUMERIC_METHODS.has(method)) return _PRIM_FACTS;
+    const hostOnly = _onlyHost(receiver) && !this.#taintAll;
+    if (hostOnly && _SELECTORS.has(method)) return _HOST;
+    // xs.map((x) => x.id) over skill data: the callback's results.
+    const callback = node.arguments[0];
     if (
-      receiver.host && !this.#taintAll && _SELECTORS.has(method) &&
-      receiver.strs.length === 0 && !receiver.prim
+      hostOnly && method === "map" &&
+      callback?.type === "ArrowFunctionExpression" && callback.expression &&
+      callback.body.type !== "BlockStatement" &&
+      _onlyHost(this.#eval(callback.body, depth + 1))
     ) return _HOST;
     return _TOP;
   }
@@ -736,6 +751,10 @@ function _exact(text: string): _Facts {
 
 function _exactAll(texts: readonly string[]): _Facts {
   return { ..._BOTTOM, strs: texts.map((t) => [t]) };
+}
+
+function _onlyHost(f: _Facts): boolean {
+  return f.host && !f.top && !f.prim && !f.plain && f.strs.length === 0;
 }
 
 function _onlyPrim(f: _Facts): boolean {

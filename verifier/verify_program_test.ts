@@ -370,6 +370,12 @@ for (const c of colors) {
   seen["n_" + c] = 0;
   if (seen[id] === undefined) seen[id] = 1;
 }`,
+    // Copies, sorts and maps of skill results.
+    `const seen = {};
+const ids = detect("block").map((b) => b.id);
+for (const id of ids) seen[id] = true;
+const sorted = [...detect()].sort((a, b) => a.x - b.x);
+for (const o of sorted) seen[o.kind] = o.id;`,
     // Counting kinds; the held object.
     `const counts = {};
 for (const o of detect()) counts[o.kind] = (counts[o.kind] ?? 0) + 1;
@@ -398,6 +404,14 @@ for (const o of objs) m[o.id];`,
 const objs = detect();
 objs.forEach((o, i, all) => { all[i] = { id: "__proto__" }; });
 for (const o of objs) m[o.id];`,
+    // New elements pushed into a copy of the skill's result.
+    `const m = {};
+const objs = [...detect()];
+objs.push({ kind: "constructor" });
+for (const o of objs) m[o.kind];`,
+    // A map whose callback builds strings.
+    `const m = {};
+for (const k of detect().map((o) => o.id + "x")) m[k];`,
     // Object.assign into a skill result.
     `const m = {};
 const o = detect()[0];
