@@ -104,3 +104,81 @@ Deno.test("every computed key the verifier accepts is, when run, no forbidden na
   ok(accepted > 100, `accepted ${accepted}`);
   ok(refused > 100, `refused ${refused}`);
 });
+
+/** Programs that may tamper with skill data before using it as a key. */
+function hostProgram(next: () => number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const forged = () =>
+    pick(['"constructor"', '"__proto__"', '"con" + "structor"', '"prototype"']);
+  const tamper = [
+    () => `objs.push({ id: ${forged()}, color: ${forged()} });`,
+    () => `objs[0].id = ${forged()};`,
+    () => `objs[0]["color"] = ${forged()};`,
+    () => `Object.assign(objs[1], { id: ${forged()} });`,
+    () =>
+      `objs.forEach((o, i, all) => { all[i] = { id: ${forged()}, color: "x" }; });`,
+    () => `objs.splice(0, 1, { id: ${forged()}, color: "x" });`,
+    () => `const mine = { id: ${forged()} };\nobjs.unshift(mine);`,
+    () => `objs.sort((a, b) => 0);`,
+    () =>
+      `const copy = [...objs];\ncopy.push({ id: ${forged()}, color: "y" });`,
+    () => "",
+  ];
+  const use = [
+    "for (const o of objs) m[o.id];",
+    "m[objs[0].id];",
+    "m[objs[1].color];",
+    "for (const { id } of objs) m[id];",
+    "objs.forEach((o) => { m[o.color]; });",
+    "for (const id of objs.map((o) => o.id)) m[id];",
+    "const copy2 = [...objs];\nfor (const o of copy2) m[o.id];",
+    "m[detect()[0].id];",
+  ];
+  const lines = ["const m = {};", "const objs = detect();"];
+  for (let i = 0; i < 1 + Math.floor(next() * 2); i++) {
+    lines.push(pick(tamper)());
+  }
+  lines.push(pick(use));
+  return lines.join("\n");
+}
+
+Deno.test("skill data the program tampered with is never accepted as a key", () => {
+  const next = random(42);
+  const api = {
+    skills: [{ name: "detect", kind: "query" as const, params: [] }],
+  };
+  let accepted = 0;
+  for (let i = 0; i < 2000; i++) {
+    const source = hostProgram(next);
+    const report = verifyProgram(source, { api });
+    const seen: PropertyKey[] = [];
+    const m = new Proxy({}, {
+      get(_target, key) {
+        seen.push(key);
+        return undefined;
+      },
+    });
+    // The world names nothing forbidden: any forbidden key is the program's.
+    const detect = () => [
+      { id: "red_block", color: "red" },
+      { id: "blue_bowl", color: "blue" },
+    ];
+    try {
+      new Function("m", "detect", source.replace("const m = {};", ""))(
+        m,
+        detect,
+      );
+    } catch {
+      continue;
+    }
+    if (!report.ok) continue;
+    accepted++;
+    for (const key of seen) {
+      ok(
+        !_FORBIDDEN_PROPERTIES.has(String(key)),
+        `accepted a program whose key is "${String(key)}":\n${source}`,
+      );
+    }
+  }
+  ok(accepted > 100, `accepted ${accepted}`);
+});
