@@ -58,6 +58,11 @@ interface _Facts {
   readonly plain: boolean;
   /** Strings matching one of these patterns. */
   readonly strs: readonly _Pattern[];
+  /**
+   * With `plain`: the array is `Object.keys` of an object the program made
+   * and never let escape, whose elements are these keys.
+   */
+  readonly keyList?: _Facts | undefined;
 }
 
 const _BOTTOM: _Facts = {
@@ -163,6 +168,18 @@ export class _KeyFacts {
   /** The binding each identifier refers to (absent: a global). */
   readonly #refs = new Map<_Node, number>();
   readonly #callbackReceiver = new Map<_Node, _Node>();
+  /** Object literals written to a binding (a closed object's key sources). */
+  readonly #objectInits = new Map<number, acorn.ObjectExpression[]>();
+  /** Bindings written anything but an object literal. */
+  readonly #otherWrites = new Set<number>();
+  /** Keys written into a binding's object (`o[k] = …`, `o.k = …`). */
+  readonly #keyWrites = new Map<number, _Write[]>();
+  /** Bindings referenced other than as `b.x`, `b[k]`, `Object.keys(b)`, … */
+  readonly #escaped = new Set<number>();
+  /** Identifier nodes that are such harmless uses. */
+  readonly #safeUses = new Set<_Node>();
+  /** Closed objects whose keys are being computed (a key built from the keys). */
+  readonly #keysInProgress = new Set<number>();
   #bindings = 0;
   readonly #taintedFields = new Set<string>();
   /** Receivers of mutations: if one may be skill data, no skill data is host data. */
@@ -170,6 +187,8 @@ export class _KeyFacts {
   readonly #callbackParams = new Map<_Node, number>();
   readonly #step: () => void;
   #taintAll = false;
+  /** A key list may have been changed: no key list is trusted. */
+  #taintKeys = false;
   #gaveUp = false;
 
   constructor(root: _Node, skills: ReadonlySet<string>, step: () => void) {
@@ -222,9 +241,20 @@ export class _KeyFacts {
     return undefined;
   }
 
-  #write(scope: _KScope, name: string, write: _Write): void {
+  #write(
+    scope: _KScope,
+    name: string,
+    write: _Write,
+    literal?: acorn.ObjectExpression,
+  ): void {
     const id = this.#resolve(scope, name);
     if (id === undefined) return; // An implicit global: refused by the checker.
+    if (literal === undefined) this.#otherWrites.add(id);
+    else {
+      const inits = this.#objectInits.get(id);
+      if (inits === undefined) this.#objectInits.set(id, [literal]);
+      else inits.push(literal);
+    }
     const list = this.#writes.get(id);
     if (list === undefined) this.#writes.set(id, [write]);
     else list.push(write);
@@ -284,17 +314,76 @@ export class _KeyFacts {
         this.#bind(pattern.argument, scope, () => _TOP, depth + 1);
         return;
       case "MemberExpression":
-        this.#memberWrite(pattern);
+        this.#memberWrite(pattern, scope);
         return;
       default:
         return;
     }
   }
 
-  #memberWrite(node: acorn.MemberExpression): void {
-    if (!node.computed && node.property.type === "Identifier") {
-      this.#taintedFields.add(node.property.name);
-    } else this.#mutated.push(node.object);
+  #memberWrite(node: acorn.MemberExpression, scope: _KScope): void {
+    const property = node.property;
+    let key: _Write;
+    if (!node.computed && property.type === "Identifier") {
+      this.#taintedFields.add(property.name);
+      key = () => _exact(property.name);
+    } else {
+      this.#mutated.push(node.object);
+      key = () => _toText(this.#eval(property, 0));
+    }
+    if (node.object.type === "Identifier") {
+      const id = this.#resolve(scope, node.object.name);
+      if (id !== undefined) {
+        const list = this.#keyWrites.get(id);
+        if (list === undefined) this.#keyWrites.set(id, [key]);
+        else list.push(key);
+      }
+    }
+  }
+
+  /** The keys of the closed object a binding holds, or `undefined` when not closed. */
+  #keysOf(id: number): _Facts | undefined {
+    const inits = this.#objectInits.get(id);
+    if (
+      inits === undefined || this.#otherWrites.has(id) ||
+      this.#escaped.has(id) || this.#keysInProgress.has(id)
+    ) return undefined;
+    this.#keysInProgress.add(id);
+    try {
+      return this.#keysOfClosed(inits, id);
+    } finally {
+      this.#keysInProgress.delete(id);
+    }
+  }
+
+  #keysOfClosed(
+    inits: readonly acorn.ObjectExpression[],
+    id: number,
+  ): _Facts | undefined {
+    let keys = _BOTTOM;
+    for (const literal of inits) {
+      for (const p of literal.properties) {
+        if (p.type !== "Property") return undefined;
+        if (p.computed) keys = _join(keys, _toText(this.#eval(p.key, 0)));
+        else if (p.key.type === "Identifier") {
+          keys = _join(keys, _exact(p.key.name));
+        } else if (p.key.type === "Literal") {
+          keys = _join(keys, _exact(String(p.key.value)));
+        } else return undefined;
+      }
+    }
+    for (const write of this.#keyWrites.get(id) ?? []) {
+      keys = _join(keys, write());
+    }
+    return keys;
+  }
+
+  /** `Object.keys(node)`: a key list when `node` names a closed object. */
+  #keyList(node: _Node): _Facts {
+    if (node.type !== "Identifier") return _TOP;
+    const id = this.#refs.get(node);
+    const keys = id === undefined ? undefined : this.#keysOf(id);
+    return keys === undefined ? _TOP : { ..._PLAIN, keyList: keys };
   }
 
   #collect(
@@ -312,11 +401,21 @@ export class _KeyFacts {
     switch (node.type) {
       case "Identifier": {
         const id = this.#resolve(scope, node.name);
-        if (id !== undefined) this.#refs.set(node, id);
+        if (id !== undefined) {
+          this.#refs.set(node, id);
+          if (!this.#safeUses.has(node)) this.#escaped.add(id);
+        }
         return;
       }
       case "VariableDeclarator":
-        if (node.init) {
+        if (node.id.type === "Identifier") this.#safeUses.add(node.id);
+        if (
+          node.init?.type === "ObjectExpression" &&
+          node.id.type === "Identifier"
+        ) {
+          const init = node.init;
+          this.#write(scope, node.id.name, () => this.#eval(init, 0), init);
+        } else if (node.init) {
           const init = node.init;
           this.#bind(node.id, scope, () => this.#eval(init, 0), 0);
         } else if (node.id.type === "Identifier") {
@@ -356,9 +455,12 @@ export class _KeyFacts {
         const inner = node.left.type === "VariableDeclaration"
           ? this.#scope(scope, [node.left], "block")
           : scope;
+        if (node.type === "ForInStatement" && right.type === "Identifier") {
+          this.#safeUses.add(right);
+        }
         const element: _Write = node.type === "ForOfStatement"
           ? () => this.#element(this.#eval(right, 0))
-          : () => (this.#eval(right, 0).host && !this.#taintAll ? _HOST : _TOP);
+          : () => this.#forInKeys(right);
         const left = node.left.type === "VariableDeclaration"
           ? node.left.declarations[0]?.id
           : node.left;
@@ -385,6 +487,14 @@ export class _KeyFacts {
       case "AssignmentExpression": {
         const { left, right, operator } = node;
         if (left.type === "Identifier") {
+          this.#safeUses.add(left);
+        }
+        if (
+          left.type === "Identifier" && operator === "=" &&
+          right.type === "ObjectExpression"
+        ) {
+          this.#write(scope, left.name, () => this.#eval(right, 0), right);
+        } else if (left.type === "Identifier") {
           const name = left.name;
           const id = this.#resolve(scope, name);
           this.#write(scope, name, () => {
@@ -402,9 +512,10 @@ export class _KeyFacts {
       }
       case "UpdateExpression":
         if (node.argument.type === "Identifier") {
+          this.#safeUses.add(node.argument);
           this.#write(scope, node.argument.name, () => _PRIM_FACTS);
         } else if (node.argument.type === "MemberExpression") {
-          this.#memberWrite(node.argument);
+          this.#memberWrite(node.argument, scope);
         }
         break;
       case "FunctionDeclaration":
@@ -443,9 +554,15 @@ export class _KeyFacts {
         this.#noteCall(node);
         break;
       case "MemberExpression":
+        if (node.object.type === "Identifier") this.#safeUses.add(node.object);
         this.#collect(node.object, scope, next);
         if (node.computed) this.#collect(node.property, scope, next);
         return;
+      case "BinaryExpression":
+        if (node.operator === "in" && node.right.type === "Identifier") {
+          this.#safeUses.add(node.right);
+        }
+        break;
       case "Property":
         if (node.computed) this.#collect(node.key, scope, next);
         this.#collect(node.value, scope, next);
@@ -470,6 +587,11 @@ export class _KeyFacts {
     if (callee.property.type !== "Identifier") return;
     const method = callee.property.name;
     const receiver = callee.object;
+    if (
+      receiver.type === "Identifier" && receiver.name === "Object" &&
+      (method === "keys" || method === "values" || method === "entries") &&
+      node.arguments[0]?.type === "Identifier"
+    ) this.#safeUses.add(node.arguments[0]);
     if (_MUTATORS.has(method)) this.#mutated.push(receiver);
     if (
       method === "assign" && receiver.type === "Identifier" &&
@@ -501,13 +623,21 @@ export class _KeyFacts {
   #solve(): void {
     for (let pass = 0; pass < 3; pass++) {
       this.#fixpoint();
-      // A mutated receiver that may hold skill data: no skill data is host data.
-      const tainted = !this.#taintAll && this.#mutated.some((receiver) => {
+      // A mutated receiver that may hold skill data: no skill data is host
+      // data; one that may be a key list: no key list is trusted.
+      let tainted = false;
+      for (const receiver of this.#mutated) {
         const facts = this.#eval(receiver, 0);
-        return facts.top || facts.host;
-      });
+        if (!this.#taintAll && (facts.top || facts.host)) {
+          this.#taintAll = true;
+          tainted = true;
+        }
+        if (!this.#taintKeys && (facts.top || facts.keyList !== undefined)) {
+          this.#taintKeys = true;
+          tainted = true;
+        }
+      }
       if (!tainted) return;
-      this.#taintAll = true;
       this.#values.clear();
     }
     this.#gaveUp = true;
@@ -660,10 +790,19 @@ export class _KeyFacts {
     ) {
       const owner = callee.object.name;
       if (owner === "Math") return _PRIM_FACTS;
+      if (owner === "Object" && method === "keys") {
+        const target = node.arguments[0];
+        return target === undefined ? _TOP : this.#keyList(target);
+      }
       if (owner === "Number" && method !== "prototype") return _PRIM_FACTS;
       if (owner === "Array" && method === "isArray") return _PRIM_FACTS;
     }
     const receiver = this.#eval(callee.object, depth + 1);
+    if (_onlyKeyList(receiver) && !this.#taintKeys) {
+      if (_NUMERIC_METHODS.has(method)) return _PRIM_FACTS;
+      if (_SELECTORS.has(method)) return receiver;
+      return _TOP;
+    }
     if (receiver.top || receiver.plain) return _TOP;
     if (_NUMERIC_METHODS.has(method)) return _PRIM_FACTS;
     const hostOnly = _onlyHost(receiver) && !this.#taintAll;
@@ -681,6 +820,7 @@ export class _KeyFacts {
 
   /** `value.field` (a plain property read). */
   #field(value: _Facts, field: string): _Facts {
+    if (_onlyKeyList(value) && field === "length") return _PRIM_FACTS;
     if (value.top || value.plain) return _TOP;
     let out = _BOTTOM;
     if (value.prim) out = _join(out, field === "length" ? _PRIM_FACTS : _TOP);
@@ -698,11 +838,22 @@ export class _KeyFacts {
 
   /** An element of `value` (`value[i]`, `for (const x of value)`). */
   #element(value: _Facts): _Facts {
+    if (_onlyKeyList(value) && !this.#taintKeys) return value.keyList!;
     if (value.top || value.plain || value.prim) return _TOP;
     let out = _BOTTOM;
     if (value.strs.length > 0) out = _join(out, _ANY_STRING);
     if (value.host) out = _join(out, this.#taintAll ? _TOP : _HOST);
     return out;
+  }
+
+  /** The keys `for (const k in node)` visits. */
+  #forInKeys(node: _Node): _Facts {
+    const facts = this.#eval(node, 0);
+    if (facts.host && !facts.top && !facts.plain && !this.#taintAll) {
+      return _HOST;
+    }
+    const list = this.#keyList(node);
+    return list.keyList ?? _TOP;
   }
 
   /** A selection of elements of `value` (`[...rest]` of an array pattern). */
@@ -769,7 +920,20 @@ function _join(a: _Facts, b: _Facts): _Facts {
     host: a.host || b.host,
     plain: a.plain || b.plain,
     strs: _joinPatterns([...a.strs, ...b.strs]),
+    keyList: (a.plain && a.keyList === undefined) ||
+        (b.plain && b.keyList === undefined)
+      ? undefined
+      : a.keyList === undefined
+      ? b.keyList
+      : b.keyList === undefined
+      ? a.keyList
+      : _join(a.keyList, b.keyList),
   };
+}
+
+function _onlyKeyList(f: _Facts): boolean {
+  return f.keyList !== undefined && !f.top && !f.host && !f.prim &&
+    f.strs.length === 0;
 }
 
 /** `a + b`: string concatenation when either side may be a string, else a number. */
@@ -897,7 +1061,10 @@ function _commonSuffix(texts: readonly string[]): string {
 
 function _same(a: _Facts, b: _Facts): boolean {
   return a.top === b.top && a.prim === b.prim && a.host === b.host &&
-    a.plain === b.plain && JSON.stringify(a.strs) === JSON.stringify(b.strs);
+    a.plain === b.plain && JSON.stringify(a.strs) === JSON.stringify(b.strs) &&
+    (a.keyList === b.keyList ||
+      (a.keyList !== undefined && b.keyList !== undefined &&
+        _same(a.keyList, b.keyList)));
 }
 
 /** What `String(number | bigint | boolean | null | undefined)` can look like. */

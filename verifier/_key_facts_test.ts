@@ -73,6 +73,7 @@ Deno.test("every computed key the verifier accepts is, when run, no forbidden na
   const api = { skills: [] };
   let accepted = 0;
   let refused = 0;
+  let forbidden = 0;
   for (let i = 0; i < 3000; i++) {
     const source = program(next);
     const report = verifyProgram(`const o = {};\n${source}`, { api });
@@ -92,6 +93,7 @@ Deno.test("every computed key the verifier accepts is, when run, no forbidden na
       continue; // a TDZ or type error: the key was never used
     }
     const last = String(seen[seen.length - 1]);
+    if (_FORBIDDEN_PROPERTIES.has(last)) forbidden++;
     if (keyIssues.length === 0 && report.ok) {
       accepted++;
       ok(
@@ -103,6 +105,7 @@ Deno.test("every computed key the verifier accepts is, when run, no forbidden na
   // The generator exercises both verdicts.
   ok(accepted > 100, `accepted ${accepted}`);
   ok(refused > 100, `refused ${refused}`);
+  ok(forbidden > 50, `forbidden ${forbidden}`);
 });
 
 /** Programs that may tamper with skill data before using it as a key. */
@@ -148,6 +151,7 @@ Deno.test("skill data the program tampered with is never accepted as a key", () 
     skills: [{ name: "detect", kind: "query" as const, params: [] }],
   };
   let accepted = 0;
+  let forbidden = 0;
   for (let i = 0; i < 2000; i++) {
     const source = hostProgram(next);
     const report = verifyProgram(source, { api });
@@ -171,6 +175,7 @@ Deno.test("skill data the program tampered with is never accepted as a key", () 
     } catch {
       continue;
     }
+    if (seen.some((k) => _FORBIDDEN_PROPERTIES.has(String(k)))) forbidden++;
     if (!report.ok) continue;
     accepted++;
     for (const key of seen) {
@@ -181,4 +186,73 @@ Deno.test("skill data the program tampered with is never accepted as a key", () 
     }
   }
   ok(accepted > 100, `accepted ${accepted}`);
+  ok(forbidden > 50, `forbidden ${forbidden}`);
+});
+
+/** Programs that fill an object, maybe let it escape, then use its keys. */
+function keysProgram(next: () => number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const bad = () =>
+    pick([`'{"constructor": 1}'`, `'{"__proto__": 1}'`, `'{"prototype": 2}'`]);
+  const fill = [
+    () => `a["k_" + ${pick(['"x"', "1", '"y"'])}] = 1;`,
+    () => `a.total = 2;`,
+    () => `Object.assign(a, JSON.parse(${bad()}));`,
+    () => `const b = a;\nObject.assign(b, JSON.parse(${bad()}));`,
+    () =>
+      `function add(o) { Object.assign(o, JSON.parse(${bad()})); }\nadd(a);`,
+    () =>
+      `ks.push(JSON.parse(${bad()}).constructor === 1 ? "constructor" : "x");`,
+    () => `ks[0] = Object.keys(JSON.parse(${bad()}))[0];`,
+    () => "",
+  ];
+  const use = [
+    "for (const k of Object.keys(a)) m[k];",
+    "for (const k in a) m[k];",
+    "for (const k of ks) m[k];",
+    "Object.keys(a).forEach((k) => { m[k]; });",
+    "m[ks[0]];",
+  ];
+  const lines = [
+    "const a = { x: 1 };",
+    "const ks = Object.keys(a);",
+  ];
+  for (let i = 0; i < 1 + Math.floor(next() * 2); i++) lines.push(pick(fill)());
+  lines.push(pick(use));
+  return lines.join("\n");
+}
+
+Deno.test("keys of an object the program let escape or changed are never accepted as keys", () => {
+  const next = random(7);
+  const api = { skills: [] };
+  let accepted = 0;
+  let forbidden = 0;
+  for (let i = 0; i < 2000; i++) {
+    const source = keysProgram(next);
+    const report = verifyProgram(`const m = {};\n${source}`, { api });
+    const seen: PropertyKey[] = [];
+    const m = new Proxy({}, {
+      get(_target, key) {
+        seen.push(key);
+        return undefined;
+      },
+    });
+    try {
+      new Function("m", source)(m);
+    } catch {
+      continue;
+    }
+    if (seen.some((k) => _FORBIDDEN_PROPERTIES.has(String(k)))) forbidden++;
+    if (!report.ok) continue;
+    accepted++;
+    for (const key of seen) {
+      ok(
+        !_FORBIDDEN_PROPERTIES.has(String(key)),
+        `accepted a program whose key is "${String(key)}":\n${source}`,
+      );
+    }
+  }
+  ok(accepted > 100, `accepted ${accepted}`);
+  // The programs do reach forbidden keys when they run: the test has teeth.
+  ok(forbidden > 50, `forbidden ${forbidden}`);
 });

@@ -284,7 +284,10 @@ Deno.test("verifyProgram allows only provably safe computed keys", () => {
     // A property read of the program's own object: it may hold any string.
     ["const a = [1], o = { k: 0 };\na[o.k];", "forbidden_property@2:3"],
     ["function f(k) { return {}[k]; }", "forbidden_property@1:27"],
-    ["const a = {};\nfor (const k in a) a[k];", "forbidden_property@2:22"],
+    [
+      "function f(a) {\n  for (const k in a) a[k];\n}",
+      "forbidden_property@2:24",
+    ],
   ];
   for (const [source, expected] of bad) {
     assertEquals(where(source), [expected], source);
@@ -376,6 +379,17 @@ const ids = detect("block").map((b) => b.id);
 for (const id of ids) seen[id] = true;
 const sorted = [...detect()].sort((a, b) => a.x - b.x);
 for (const o of sorted) seen[o.kind] = o.id;`,
+    // The keys of the program's own, closed object.
+    `const counts = {};
+for (const o of detect()) {
+  const key = o.color + " " + o.kind;
+  counts[key] = (counts[key] || 0) + 1;
+}
+const text = Object.keys(counts).map((key) => counts[key] + " x " + key).join(", ");
+let all = text;
+for (const k in counts) all += k + ": " + counts[k];
+const ks = Object.keys(counts);
+for (let i = 0; i < ks.length; i++) counts[ks[i]] = 0;`,
     // Counting kinds; the held object.
     `const counts = {};
 for (const o of detect()) counts[o.kind] = (counts[o.kind] ?? 0) + 1;
@@ -412,6 +426,19 @@ for (const o of objs) m[o.kind];`,
     // A map whose callback builds strings.
     `const m = {};
 for (const k of detect().map((o) => o.id + "x")) m[k];`,
+    // Keys of an object that escaped (Object.assign can add any key).
+    `const a = {};
+Object.assign(a, JSON.parse('{"constructor": 1}'));
+for (const k of Object.keys(a)) a[k];`,
+    // A key list the program changed.
+    `const a = { x: 1 };
+const ks = Object.keys(a);
+ks.push("constructor");
+for (const k of ks) a[k];`,
+    // Keys built from the keys themselves.
+    `const a = { x: 1 };
+for (const k of Object.keys(a)) a["con" + k] = 1;
+for (const k of Object.keys(a)) a[k];`,
     // Object.assign into a skill result.
     `const m = {};
 const o = detect()[0];
