@@ -1,4 +1,12 @@
-import { generateSigningKey, signManifest } from "../verifier/mod.ts";
+import {
+  DEFAULT_MAX_MANIFEST_LIFETIME_DAYS,
+  generateSigningKey,
+  OPERATOR_ROLE,
+  PROGRAM_SIGNER_ROLE,
+  signManifest,
+  type VerifierIssue,
+  verifyProgram,
+} from "../verifier/mod.ts";
 import { sha256Hex } from "../runtime/evidence/mod.ts";
 import { DEFAULT_CAPS } from "../runtime/executor/mod.ts";
 import { TABLETOP_API } from "../skills-bridge/mod.ts";
@@ -6,15 +14,23 @@ import { _parseFlags } from "./_args.ts";
 import { _readText } from "./_read_text.ts";
 import { UsageError } from "./_usage_error.ts";
 
-const KEYGEN_HELP = `Usage: deno task cap keygen --out <dir> [--key-id ID]
+const DEFAULT_ROLES = [PROGRAM_SIGNER_ROLE, OPERATOR_ROLE];
+
+const KEYGEN_HELP =
+  `Usage: deno task cap keygen --out <dir> [--key-id ID] [--roles ROLE,…]
 
 Writes <dir>/private.jwk.json (an Ed25519 signing key; keep it secret) and
-<dir>/trust.json (a trust store holding the matching public key with the
-"program-signer" role, for the robot).`;
+<dir>/trust.json (a trust store holding the matching public key, for the
+robot). --roles sets what the key may sign: "${PROGRAM_SIGNER_ROLE}" (programs)
+and "${OPERATOR_ROLE}" (commands that run programs or resume after a stop);
+default ${DEFAULT_ROLES.join(",")}, fine for a bench. Give production keys
+one role each.`;
 
-/** `cap keygen --out <dir>`. */
+const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** `cap keygen --out <dir> [--roles …]`. */
 export async function keygenCommand(args: string[]): Promise<number> {
-  const flags = _parseFlags(args, { string: ["out", "key-id"] });
+  const flags = _parseFlags(args, { string: ["out", "key-id", "roles"] });
   if (flags.help) {
     console.log(KEYGEN_HELP);
     return 0;
@@ -28,7 +44,32 @@ export async function keygenCommand(args: string[]): Promise<number> {
   const keyId = typeof flags["key-id"] === "string"
     ? flags["key-id"]
     : `key-${crypto.randomUUID().slice(0, 8)}`;
-  const { privateJwk, trustStore } = await generateSigningKey(keyId);
+  const roles = typeof flags.roles === "string"
+    ? flags.roles.split(",").map((r) => r.trim())
+    : DEFAULT_ROLES;
+  const badRole = roles.find((r) => !ROLE.test(r));
+  if (badRole !== undefined || roles.length === 0) {
+    throw new UsageError(
+      `--roles must be a comma-separated list of roles (1-64 letters, digits, '_', '.', ':' or '-'), got ${
+        JSON.stringify(flags.roles)
+      }`,
+    );
+  }
+  const unknown = roles.filter((r) => !DEFAULT_ROLES.includes(r));
+  if (unknown.length > 0) {
+    console.error(
+      `warning: role(s) ${
+        unknown.map((r) => JSON.stringify(r)).join(", ")
+      } mean nothing to a robot (it knows ${DEFAULT_ROLES.join(", ")})`,
+    );
+  }
+  let generated;
+  try {
+    generated = await generateSigningKey(keyId, { roles: [...new Set(roles)] });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { privateJwk, trustStore } = generated;
   await Deno.mkdir(flags.out, { recursive: true });
   const privatePath = `${flags.out}/private.jwk.json`;
   try {
@@ -53,7 +94,9 @@ export async function keygenCommand(args: string[]): Promise<number> {
     JSON.stringify(trustStore, null, 2) + "\n",
   );
   console.log(
-    `wrote ${privatePath} (key "${keyId}") and ${flags.out}/trust.json`,
+    `wrote ${privatePath} (key "${keyId}", roles ${
+      [...new Set(roles)].join(",")
+    }) and ${flags.out}/trust.json`,
   );
   return 0;
 }
@@ -63,7 +106,9 @@ const SIGN_HELP =
          [--program-id ID] [--version N] [--instruction TEXT] [--expires-in SECONDS]
          [--robot ID]… [--check EXPR]… [--timeout-ms N] [--memory-mb N] [--max-calls N]
 
-Signs a program into a DSSE envelope (Ed25519) for delivery to robots.
+Signs a program into a DSSE envelope (Ed25519) for delivery to robots. The
+program and its checks are verified first, with the verifier the robot runs:
+a program it refuses is not signed (exit 1, the issues on stderr).
 Defaults: program id from the file name, version = current Unix seconds,
 expires in 7 days, robots ["*"], the default caps as budgets.`;
 
@@ -99,6 +144,20 @@ export async function signCommand(args: string[]): Promise<number> {
   }
   const path = flags._[0]!;
   const source = await _readText(path, "program");
+  const checks = (flags.check as string[] | undefined) ?? [];
+  const issues = _verifyForSigning(source, checks);
+  if (issues.length > 0) {
+    console.error(
+      `Cannot sign "${path}": the verifier refuses it (${issues.length} issue(s)); no envelope written`,
+    );
+    for (const { where, issue } of issues.slice(0, 20)) {
+      console.error(
+        `  ${where}${issue.line}:${issue.column} ${issue.code}: ${issue.message}`,
+      );
+    }
+    if (issues.length > 20) console.error(`  … and ${issues.length - 20} more`);
+    return 1;
+  }
   let privateJwk: JsonWebKey & { kid?: string };
   try {
     privateJwk = JSON.parse(await _readText(flags.key, "signing key"));
@@ -116,6 +175,11 @@ export async function signCommand(args: string[]): Promise<number> {
     );
   const now = new Date();
   const expiresIn = Number(flags["expires-in"] ?? 7 * 24 * 3600);
+  if (expiresIn > DEFAULT_MAX_MANIFEST_LIFETIME_DAYS * 86_400) {
+    console.error(
+      `warning: --expires-in ${expiresIn} is longer than ${DEFAULT_MAX_MANIFEST_LIFETIME_DAYS} days; robots with the default limits.maxManifestLifetimeDays refuse it (lifetime_too_long)`,
+    );
+  }
   const manifest = {
     programId,
     version: Number(flags.version ?? Math.floor(now.getTime() / 1000)),
@@ -136,7 +200,7 @@ export async function signCommand(args: string[]): Promise<number> {
         : DEFAULT_CAPS.memoryBytes,
       maxSkillCalls: Number(flags["max-calls"] ?? DEFAULT_CAPS.maxSkillCalls),
     },
-    checks: (flags.check as string[] | undefined) ?? [],
+    checks,
     provenance: {
       model: "human",
       attempts: 0,
@@ -160,6 +224,23 @@ export async function signCommand(args: string[]): Promise<number> {
     }" → ${flags.out}`,
   );
   return 0;
+}
+
+/** The issues the robot's verifier finds in the program and its checks. */
+function _verifyForSigning(
+  source: string,
+  checks: readonly string[],
+): { where: string; issue: VerifierIssue }[] {
+  const found: { where: string; issue: VerifierIssue }[] = [];
+  const program = verifyProgram(source, { api: TABLETOP_API });
+  for (const issue of program.issues) found.push({ where: "", issue });
+  checks.forEach((check, i) => {
+    const report = verifyProgram(check, { api: TABLETOP_API, mode: "check" });
+    for (const issue of report.issues) {
+      found.push({ where: `check ${i + 1} `, issue });
+    }
+  });
+  return found;
 }
 
 export { generateSigningKey as _generateSigningKey };

@@ -35,12 +35,11 @@ export { promptSha256 } from "./prompt_sha256.ts";
 export {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_MAX_HELPER_DEPTH,
-  type HelperRecord,
-  type SynthesisAttempt,
   type SynthesisResult,
   synthesize,
   type SynthesizeOptions,
 } from "./synthesize.ts";
+export type { HelperRecord, SynthesisAttempt } from "./synthesis_attempt.ts";
 export {
   DEFAULT_PROGRAM_TTL_MS,
   signProgram,

@@ -1,4 +1,4 @@
-import type { SynthesisAttempt } from "./synthesize.ts";
+import type { SynthesisAttempt } from "./synthesis_attempt.ts";
 
 /** Why synthesis could not go on (see {@linkcode SynthesisError}). */
 export type SynthesisErrorCode =

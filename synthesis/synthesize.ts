@@ -4,7 +4,7 @@ import type { DryRunOptions } from "./dry_runner.ts";
 import type { Scene, SkillApi } from "../skills-bridge/mod.ts";
 import { TABLETOP_API } from "../skills-bridge/mod.ts";
 import type { VerifierReport } from "../verifier/mod.ts";
-import { verifyProgram } from "../verifier/mod.ts";
+import { listUnknownFunctions, verifyProgram } from "../verifier/mod.ts";
 import { buildHelperPrompt } from "./build_helper_prompt.ts";
 import { buildPrompt } from "./build_prompt.ts";
 import { buildRepairMessage } from "./build_repair_message.ts";
@@ -13,45 +13,18 @@ import { extractCode } from "./extract_code.ts";
 import type { ChatMessage, LlmClient } from "./llm_client.ts";
 import { promptSha256 } from "./prompt_sha256.ts";
 import { SynthesisError } from "./synthesis_error.ts";
+import type { SynthesisAttempt } from "./synthesis_attempt.ts";
 
 /** Default bound on attempts (first answer plus repairs). */
 export const DEFAULT_MAX_ATTEMPTS = 4;
 /** Default bound on the depth of hierarchical helper generation. */
 export const DEFAULT_MAX_HELPER_DEPTH = 2;
 
-/** One helper function the model wrote on request (hierarchical generation). */
-export interface HelperRecord {
-  name: string;
-  /** 1 for helpers the program calls, 2 for helpers those helpers call, … */
-  depth: number;
-  promptSha256: string;
-  source: string;
-}
-
-/** One attempt: the prompt's hash, the program, the verifier report and the dry-run evidence. */
-export interface SynthesisAttempt {
-  /** 1-based. */
-  attempt: number;
-  /** SHA-256 of the conversation sent for this attempt. */
-  promptSha256: string;
-  /** The model's raw answer. */
-  answer: string;
-  /** The program checked: the extracted code plus generated helpers; `null` when none could be extracted. */
-  source: string | null;
-  /** Helpers written on request for this attempt. */
-  helpers: HelperRecord[];
-  /** The verifier's report on `source`, or `null` when it was not reached. */
-  verifier: VerifierReport | null;
-  /** The dry-run's evidence record, or `null` when the verifier refused the program. */
-  dryRun: EvidenceRecord | null;
-  /** Why the attempt ended without a program (malformed answer, model error). */
-  error?: string;
-}
-
 /** What {@linkcode synthesize} produced. */
 export interface SynthesisResult {
   /** True when a program passed the verifier and its dry-run. */
   ok: boolean;
+  /** The instruction the program was written for. */
   instruction: string;
   /** The accepted program; on failure the last candidate, or `null` when there was none. */
   source: string | null;
@@ -96,10 +69,9 @@ export interface SynthesizeOptions {
   >;
   /** Called after each attempt (progress). */
   onAttempt?: (attempt: SynthesisAttempt) => void;
+  /** Cancels synthesis: model calls and dry-runs stop and the call rejects with the signal's reason. */
   signal?: AbortSignal;
 }
-
-const UNKNOWN_FUNCTION = /unknown function "([A-Za-z_$][\w$]*)"/;
 
 /**
  * Writes a program for `instruction` with an LLM: prompt from the skill API,
@@ -281,17 +253,6 @@ function _describeFailure(attempt: SynthesisAttempt | undefined): string {
   return `ended ${attempt.dryRun?.outcome ?? "without a dry-run"}`;
 }
 
-/** Names of functions the report says the program calls but does not define. */
-function _unknownFunctions(report: VerifierReport): string[] {
-  const names: string[] = [];
-  for (const issue of report.issues) {
-    if (issue.code !== "unknown_function") continue;
-    const name = UNKNOWN_FUNCTION.exec(issue.message)?.[1];
-    if (name !== undefined && !names.includes(name)) names.push(name);
-  }
-  return names;
-}
-
 /**
  * Verifies `code`; while it calls functions it does not define, asks the
  * model for them level by level (at most `maxHelperDepth` levels) and appends
@@ -313,7 +274,9 @@ async function _resolveHelpers(
   let report = verifyProgram(source, { api });
   const requested = new Set<string>();
   for (let depth = 1; depth <= maxHelperDepth; depth++) {
-    const missing = _unknownFunctions(report).filter((n) => !requested.has(n));
+    const missing = listUnknownFunctions(report).filter((n) =>
+      !requested.has(n)
+    );
     if (missing.length === 0) break;
     const written: string[] = [];
     for (const name of missing) {

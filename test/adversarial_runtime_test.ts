@@ -29,6 +29,11 @@ const SCENE = parseScene({
     { id: "blue_block", kind: "block", color: "blue", x: 0, y: -0.5 },
     { id: "blue_bowl", kind: "bowl", color: "blue", x: -0.1, y: -0.4 },
     { id: "green_bowl", kind: "bowl", color: "green", x: -0.2, y: -0.65 },
+    // Ids that are forbidden property names: the world, not the program,
+    // names them, so the verifier lets a key read from a skill result pass
+    // and the cases below test the runtime's own guards.
+    { id: "constructor", kind: "block", color: "grey", x: 0.2, y: -0.7 },
+    { id: "__proto__", kind: "block", color: "black", x: -0.25, y: -0.3 },
   ],
 });
 
@@ -49,9 +54,13 @@ interface Case {
   message?: string;
 }
 
-/** Built at run time so the verifier cannot see the forbidden name. */
-const CTOR = 'const k = "constr" + "uctor";\n';
-const PROTO = 'const k = "__pro" + "to__";\n';
+/**
+ * A forbidden name read from the world (an object's id): the verifier refuses
+ * every key the program could build into one, but trusts skill data, so
+ * these reach the sandbox, whose guards must hold on their own.
+ */
+const CTOR = 'const k = detect("grey block")[0].id;\n';
+const PROTO = 'const k = detect("black block")[0].id;\n';
 
 const CASES: Case[] = [
   // --- Escape attempts ------------------------------------------------------

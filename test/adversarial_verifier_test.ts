@@ -88,6 +88,31 @@ const HOSTILE: Hostile[] = [
     at: [2, 3],
   },
   {
+    name: "a const holding a forbidden name as a key",
+    source: 'const k = "constructor";\npick[k]("return globalThis")();',
+    code: "forbidden_property",
+    at: [2, 6],
+  },
+  {
+    name: "a let built up to a forbidden name in a loop",
+    source:
+      'let k = "";\nfor (const part of ["con", "struc", "tor"]) k += part;\npick[k];',
+    code: "forbidden_property",
+    at: [3, 6],
+  },
+  {
+    name: "a forbidden name passed through a helper's parameter",
+    source: 'function get(o, k) { return o[k]; }\nget(pick, "constructor");',
+    code: "forbidden_property",
+    at: [1, 31],
+  },
+  {
+    name: "a forbidden name in a template key",
+    source: 'const p = "proto";\nconst o = {}[`__${p}__`];',
+    code: "forbidden_property",
+    at: [2, 14],
+  },
+  {
     name: "computed key from a call",
     source: "const x = {};\nx[String.fromCharCode(99)];",
     code: "forbidden_property",
@@ -428,6 +453,36 @@ const HOSTILE: Hostile[] = [
 
 /** Code-as-Policies style programs that must verify clean. */
 const GOOD: Array<{ name: string; source: string }> = [
+  {
+    name: "match each block to the bowl of its colour (lookup by colour)",
+    source: `
+const bowlFor = {};
+for (const bowl of detect("bowl")) bowlFor[bowl.color] = bowl.id;
+for (const block of detect("block")) {
+  const target = bowlFor[block.color];
+  if (target === undefined) continue;
+  pick(block.id);
+  place(target);
+}
+`,
+  },
+  {
+    name: "ids built from parts",
+    source: `
+const colors = ["red", "green", "blue"];
+const placed = {};
+for (const c of colors) {
+  const blockId = c + "_block";
+  const bowlId = \`\${c}_bowl\`;
+  if (detect(c + " block").length === 0) continue;
+  pick(blockId);
+  place(bowlId);
+  placed["done_" + c] = true;
+}
+say(Object.keys(placed).length + " placed");
+`,
+  },
+
   {
     name: "stack all blocks",
     source: `

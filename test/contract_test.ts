@@ -484,7 +484,10 @@ Deno.test("contract: each forbidden construct alone is refused with its document
     ["WebAssembly;", "forbidden_identifier"],
     ["eval;", "forbidden_identifier"],
     ["({}).prototype;", "forbidden_property"],
-    ["const k = 'a'; ({})[k + 'b'];", "forbidden_property"],
+    // One computed-key rule: a key that can spell a forbidden name, or that
+    // the verifier cannot prove safe, is refused however it is written.
+    ["const k = 'constr'; ({})[k + 'uctor'];", "forbidden_property"],
+    ["function f(k) { return ({})[k]; }", "forbidden_property"],
     ["pick(1);", "bad_argument"],
     ["holding(1);", "bad_arity"],
   ];

@@ -99,6 +99,7 @@ function flipPayloadByte(envelope: Envelope, at: number): Envelope {
 const REASONS: ReadonlySet<EnvelopeRejectReason> = new Set([
   "malformed_envelope",
   "too_large",
+  "duplicate_key",
   "bad_payload_type",
   "bad_encoding",
   "malformed_manifest",
@@ -108,7 +109,9 @@ const REASONS: ReadonlySet<EnvelopeRejectReason> = new Set([
   "bad_signature",
   "expired",
   "not_yet_valid",
+  "lifetime_too_long",
   "replayed_version",
+  "superseded_version",
   "wrong_robot",
   "budget_above_caps",
   "api_mismatch",
@@ -346,28 +349,7 @@ Deno.test("each envelope of the corpus is refused with its reason", async () => 
 
 Deno.test("a manifest that is validly signed but broken is malformed_manifest", async () => {
   // Signed by hand: signManifest refuses to sign a broken manifest.
-  const key = await crypto.subtle.importKey(
-    "jwk",
-    signer.privateJwk,
-    "Ed25519",
-    false,
-    ["sign"],
-  );
-  const sign = async (body: string | Uint8Array): Promise<Envelope> => {
-    const bytes = typeof body === "string"
-      ? new TextEncoder().encode(body)
-      : body;
-    const sig = await crypto.subtle.sign(
-      "Ed25519",
-      key,
-      pae(PROGRAM_PAYLOAD_TYPE, bytes),
-    );
-    return {
-      payloadType: PROGRAM_PAYLOAD_TYPE,
-      payload: bytes.toBase64(),
-      signatures: [{ keyid: "k1", sig: new Uint8Array(sig).toBase64() }],
-    };
-  };
+  const sign = signText;
   const cases: [string, string | Uint8Array, string][] = [
     [
       "truncated manifest JSON",
@@ -519,4 +501,167 @@ Deno.test("1,000 mutated envelopes are all refused, none throws", async () => {
       `no mutation was refused as ${reason}: ${[...seen]}`,
     );
   }
+});
+
+/** Signs payload text (or bytes) by hand, as a signer that allows anything would. */
+async function signText(body: string | Uint8Array): Promise<Envelope> {
+  const key = await crypto.subtle.importKey(
+    "jwk",
+    signer.privateJwk,
+    "Ed25519",
+    false,
+    ["sign"],
+  );
+  const bytes = typeof body === "string"
+    ? new TextEncoder().encode(body)
+    : body;
+  const sig = await crypto.subtle.sign(
+    "Ed25519",
+    key,
+    pae(PROGRAM_PAYLOAD_TYPE, bytes),
+  );
+  return {
+    payloadType: PROGRAM_PAYLOAD_TYPE,
+    payload: bytes.toBase64(),
+    signatures: [{ keyid: "k1", sig: new Uint8Array(sig).toBase64() }],
+  };
+}
+
+Deno.test("a duplicate key anywhere is refused: envelope, manifest, nested object", async () => {
+  const body = JSON.stringify(manifest({ programId: "dup", version: 1 }));
+  const cases: [string, Promise<string | Envelope>][] = [
+    [
+      "envelope payloadType twice",
+      Promise.resolve(
+        text.replace(
+          '{"payloadType":',
+          '{"payloadType":"application/vnd.in-toto+json","payloadType":',
+        ),
+      ),
+    ],
+    [
+      "envelope payload twice (first one another program's)",
+      Promise.resolve(
+        text.replace(
+          '"payload":',
+          `"payload":"${otherProgram.payload}","payload":`,
+        ),
+      ),
+    ],
+    [
+      "a signature's keyid twice",
+      Promise.resolve(
+        text.replace('"keyid":"k1"', '"keyid":"k9","keyid":"k1"'),
+      ),
+    ],
+    [
+      "manifest robots twice",
+      signText(body.replace('"robots":', '"robots":["arm-09"],"robots":')),
+    ],
+    [
+      "manifest source twice, spelled with an escape",
+      signText(
+        body.replace('"source":', '"\\u0073ource":"say(\\"hi\\");","source":'),
+      ),
+    ],
+    [
+      "budgets.timeoutMs twice (nested)",
+      signText(body.replace('"timeoutMs":', '"timeoutMs":1,"timeoutMs":')),
+    ],
+    [
+      "provenance nested object with __proto__ twice",
+      signText(
+        body.replace(
+          '"provenance":{',
+          '"provenance":{"x":{"__proto__":1,"__proto__":2},',
+        ),
+      ),
+    ],
+  ];
+  for (const [name, input] of cases) {
+    const envelope = await input;
+    const given = typeof envelope === "string"
+      ? envelope
+      : JSON.stringify(envelope);
+    for (const form of [given, new TextEncoder().encode(given)]) {
+      const check = await checkEnvelope(form, options());
+      assertRefused(check, "duplicate_key", name);
+      ok(!check.ok && check.message.includes("duplicate key"), name);
+    }
+  }
+  // The same manifest without the duplicate is fine.
+  ok((await checkEnvelope(await signText(body), options())).ok);
+});
+
+Deno.test("a manifest valid for longer than limits.maxManifestLifetimeDays is refused", async () => {
+  const tenYears = await signed({
+    programId: "old",
+    version: 1,
+    issuedAt: "2020-01-01T00:00:00Z",
+    expiresAt: "2030-01-01T00:00:00Z",
+  });
+  assertRefused(
+    await checkEnvelope(tenYears, options()),
+    "lifetime_too_long",
+    "ten years",
+  );
+  const epoch = await signed({
+    programId: "epoch",
+    version: 1,
+    issuedAt: "1970-01-01T00:00:00Z",
+    expiresAt: "9999-12-31T00:00:00Z",
+  });
+  const check = await checkEnvelope(epoch, options());
+  assertRefused(check, "lifetime_too_long", "1970 to 9999");
+  if (!check.ok) equal(check.field, "expiresAt");
+  const ninety = await signed({
+    programId: "ninety",
+    version: 1,
+    issuedAt: "2026-05-01T00:00:00Z",
+    expiresAt: "2026-07-30T00:00:00Z",
+  });
+  ok((await checkEnvelope(ninety, options())).ok, "exactly 90 days is fine");
+  assertRefused(
+    await checkEnvelope(
+      ninety,
+      options({ limits: { maxManifestLifetimeDays: 30 } }),
+    ),
+    "lifetime_too_long",
+    "a robot with a 30-day limit",
+  );
+  ok(
+    (await checkEnvelope(
+      tenYears,
+      options({ limits: { maxManifestLifetimeDays: 4000 } }),
+    )).ok,
+    "a robot may allow longer",
+  );
+});
+
+Deno.test("on run, only the newest accepted version may run", async () => {
+  const v2 = await signed({ version: 2 });
+  const v3Again = await signed({ version: 3, instruction: "other bytes" });
+  const run = (patch: Partial<EnvelopeCheckOptions> = {}) =>
+    options({ purpose: "run", ...patch });
+  const newest = await checkEnvelope(v3, run());
+  ok(newest.ok && newest.idempotent, "the accepted bytes run");
+  assertRefused(
+    await checkEnvelope(v2, run()),
+    "superseded_version",
+    "v2 after v3",
+  );
+  assertRefused(
+    await checkEnvelope(v3Again, run()),
+    "superseded_version",
+    "other bytes for v3",
+  );
+  // Delivering v2 again is a replay, not a run.
+  assertRefused(
+    await checkEnvelope(v2, options()),
+    "replayed_version",
+    "deliver v2",
+  );
+  // Without replay state the run check cannot tell, and does not refuse.
+  const { lastAccepted: _, ...stateless } = run();
+  ok((await checkEnvelope(v2, stateless)).ok);
 });

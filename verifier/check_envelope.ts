@@ -1,17 +1,23 @@
-import { z } from "zod";
 import { decodeBase64, pae, PROGRAM_PAYLOAD_TYPE } from "./dsse.ts";
-import { Manifest } from "./manifest.ts";
+import { _ManifestSchema, type Manifest } from "./manifest.ts";
+import { PROGRAM_SIGNER_ROLE, type TrustStore } from "./trust_store.ts";
 import {
-  PROGRAM_SIGNER_ROLE,
-  type TrustedKey,
-  type TrustStore,
-} from "./trust_store.ts";
-import { _describeZodError, _fieldPath, _show } from "./_zod_issue.ts";
+  _assertCheckOptions,
+  type _DsseRefusal,
+  _errorText,
+  _parseDssePayload,
+  _payloadValue,
+  _readDsseEnvelope,
+  _timeWindow,
+  _verifyDsseSignatures,
+} from "./_dsse_check.ts";
+import { _describeZodError, _show } from "./_zod_issue.ts";
 
 /** Why {@linkcode checkEnvelope} refused an envelope. */
 export type EnvelopeRejectReason =
   | "malformed_envelope"
   | "too_large"
+  | "duplicate_key"
   | "bad_payload_type"
   | "bad_encoding"
   | "malformed_manifest"
@@ -21,20 +27,26 @@ export type EnvelopeRejectReason =
   | "bad_signature"
   | "expired"
   | "not_yet_valid"
+  | "lifetime_too_long"
   | "replayed_version"
+  | "superseded_version"
   | "wrong_robot"
   | "budget_above_caps"
   | "api_mismatch";
 
 /** The robot's own resource caps; a manifest's budgets may not exceed them. */
 export interface EnvelopeCaps {
+  /** Longest run, in milliseconds. */
   timeoutMs: number;
+  /** Largest guest heap, in bytes. */
   memoryBytes: number;
+  /** Most skill calls in one run. */
   maxSkillCalls: number;
 }
 
 /** What the robot remembers of the last program version it accepted for a `programId`. */
 export interface AcceptedVersion {
+  /** The version number. */
   version: number;
   /** Lower-case hex SHA-256 of the raw manifest bytes (the decoded payload). */
   payloadSha256: string;
@@ -61,6 +73,29 @@ export interface EnvelopeCheckOptions {
   lastAccepted?: (programId: string) => AcceptedVersion | undefined;
   /** Largest accepted envelope, in bytes of its JSON text; default 1 MiB. */
   maxBytes?: number;
+  /**
+   * What the envelope is checked for; default `"deliver"`.
+   *
+   * - `"deliver"`: a new delivery. With `lastAccepted`, a version not above
+   *   the last accepted one is refused (`replayed_version`) unless its bytes
+   *   are identical (an idempotent re-delivery).
+   * - `"run"`: a cached program about to run. With `lastAccepted`, only the
+   *   newest accepted version may run: a lower version, or the same version
+   *   with other bytes, is refused (`superseded_version`), even though it was
+   *   accepted once.
+   */
+  purpose?: "deliver" | "run";
+  /** The robot's limits on manifests. */
+  limits?: EnvelopeLimits;
+}
+
+/** Limits on what a manifest may ask for (service configuration `limits`). */
+export interface EnvelopeLimits {
+  /**
+   * Longest validity, `expiresAt - issuedAt`, in days; longer manifests are
+   * refused (`lifetime_too_long`). Default {@linkcode DEFAULT_MAX_MANIFEST_LIFETIME_DAYS}.
+   */
+  maxManifestLifetimeDays?: number;
 }
 
 /** The outcome of {@linkcode checkEnvelope}. */
@@ -87,26 +122,13 @@ export type EnvelopeCheck =
 
 /** Default largest envelope: 1 MiB of JSON text. */
 export const DEFAULT_ENVELOPE_MAX_BYTES = 1024 * 1024;
+/** Default longest manifest validity: 90 days. */
+export const DEFAULT_MAX_MANIFEST_LIFETIME_DAYS = 90;
 /** Default tolerated clock difference: one minute. */
 export const DEFAULT_CLOCK_SKEW_MS = 60_000;
 
-const _MAX_SIGNATURES = 16;
-const _ED25519_SIGNATURE_BYTES = 64;
-const _MAX_MANIFEST_DEPTH = 32;
 const _PROGRAM_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-
-const _EnvelopeShape = z.object({
-  payloadType: z.string().max(256),
-  payload: z.string(),
-  signatures: z.array(z.object({
-    keyid: z.string().max(256),
-    sig: z.string().max(1_024),
-  })).min(1, "must hold at least one signature").max(
-    _MAX_SIGNATURES,
-    `must hold at most ${_MAX_SIGNATURES} signatures`,
-  ),
-});
-type _EnvelopeShape = z.infer<typeof _EnvelopeShape>;
+const _DAY_MS = 86_400_000;
 
 type _Refusal = Extract<EnvelopeCheck, { ok: false }>;
 type _Verified = {
@@ -122,11 +144,14 @@ type _Verified = {
  * base64, the Ed25519 signature over DSSE PAE by a trusted, unrevoked
  * `program-signer` key (before anything in the manifest is trusted), the
  * manifest schema, API version, robot target, `issuedAt`/`expiresAt` with
- * clock skew, budgets against the caps, and replay (a version must be above
- * the last accepted one unless the payload is byte-identical, which is an
- * idempotent re-delivery).
+ * clock skew, the manifest's lifetime against `limits`, budgets against the
+ * caps, and the version against `lastAccepted` (see `purpose`: a delivery
+ * must be above the last accepted version unless byte-identical, a run must
+ * be the newest accepted version). The envelope and the manifest are strict
+ * JSON: a duplicate key anywhere is refused (`duplicate_key`).
  *
- * `envelope` may be the JSON text, its UTF-8 bytes or the parsed value. It
+ * `envelope` may be the JSON text, its UTF-8 bytes or the parsed value (a
+ * parsed value cannot be checked for duplicate keys: pass the text). It
  * never throws for any envelope: every problem is a refusal with a reason, a
  * message naming the field and the field's path. When several signatures fail,
  * the one that got furthest through the checks (unknown → revoked → role → key
@@ -141,7 +166,7 @@ type _Verified = {
  * const envelope = await signManifest({
  *   programId: "hello", version: 1, source: 'say("hi");', instruction: null,
  *   apiVersion: "tabletop/1", robots: ["*"],
- *   issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2027-01-01T00:00:00Z",
+ *   issuedAt: "2026-05-01T00:00:00Z", expiresAt: "2026-07-01T00:00:00Z",
  *   budgets: { timeoutMs: 10000, memoryBytes: 16777216, maxSkillCalls: 10 },
  *   checks: [], provenance: { model: "human", attempts: 1 },
  * }, privateJwk);
@@ -155,25 +180,21 @@ export async function checkEnvelope(
   envelope: unknown,
   options: EnvelopeCheckOptions,
 ): Promise<EnvelopeCheck> {
-  if (
-    typeof options?.robotId !== "string" ||
-    !Array.isArray(options.trustStore?.keys)
-  ) {
+  _assertCheckOptions(options, "envelope");
+  const lifetime = options.limits?.maxManifestLifetimeDays;
+  if (lifetime !== undefined && !(lifetime > 0 && lifetime <= 36_500)) {
     throw new TypeError(
-      "Cannot check envelope: options.robotId must be a string and options.trustStore a parsed trust store",
-    );
-  }
-  if (options.now !== undefined && Number.isNaN(options.now.getTime())) {
-    throw new TypeError(
-      "Cannot check envelope: options.now is an invalid date",
+      `Cannot check envelope: options.limits.maxManifestLifetimeDays must be above 0 and at most 36500, got ${lifetime}`,
     );
   }
   if (
-    options.clockSkewMs !== undefined &&
-    !(options.clockSkewMs >= 0 && options.clockSkewMs <= 86_400_000)
+    options.purpose !== undefined && options.purpose !== "deliver" &&
+    options.purpose !== "run"
   ) {
     throw new TypeError(
-      `Cannot check envelope: options.clockSkewMs must be 0 to 86400000, got ${options.clockSkewMs}`,
+      `Cannot check envelope: options.purpose must be "deliver" or "run", got ${
+        _show(options.purpose)
+      }`,
     );
   }
   let verified: _Verified | _Refusal;
@@ -191,9 +212,26 @@ export async function checkEnvelope(
   const { manifest, payloadSha256 } = verified;
   const last = options.lastAccepted?.(manifest.programId);
   if (last !== undefined) {
-    if (last.payloadSha256 === payloadSha256) {
-      return { ...verified, idempotent: true };
+    const same = last.payloadSha256 === payloadSha256;
+    if (options.purpose === "run") {
+      if (
+        manifest.version < last.version ||
+        (!same && manifest.version === last.version)
+      ) {
+        return _refuse(
+          "superseded_version",
+          manifest.programId,
+          `version ${manifest.version} is superseded: only the newest accepted version ${last.version} may run${
+            manifest.version === last.version
+              ? " and these bytes are not the ones accepted"
+              : ""
+          }`,
+          "version",
+        );
+      }
+      return { ...verified, idempotent: same };
     }
+    if (same) return { ...verified, idempotent: true };
     if (manifest.version <= last.version) {
       return _refuse(
         "replayed_version",
@@ -213,8 +251,8 @@ async function _verify(
   options: EnvelopeCheckOptions,
 ): Promise<_Verified | _Refusal> {
   const maxBytes = options.maxBytes ?? DEFAULT_ENVELOPE_MAX_BYTES;
-  const read = _readEnvelope(input, maxBytes);
-  if ("reason" in read) return read;
+  const read = _readDsseEnvelope(input, maxBytes);
+  if ("fault" in read) return _fromFault(read, undefined);
   const envelope = read.envelope;
 
   if (envelope.payloadType !== PROGRAM_PAYLOAD_TYPE) {
@@ -241,59 +279,22 @@ async function _verify(
 
   // Parsed now, trusted only after a signature verifies; until then the
   // claimed programId only names the program in messages.
-  const claimed = _parsePayload(payload);
+  const claimed = _parseDssePayload(payload);
   const name = claimed.ok ? _claimedProgramId(claimed.value) : undefined;
 
   const now = options.now ?? new Date();
   const skew = options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
-  const signed = pae(PROGRAM_PAYLOAD_TYPE, payload);
-  let best: { rank: number; refusal: _Refusal } | undefined;
-  let keyId: string | undefined;
-  for (const [i, signature] of envelope.signatures.entries()) {
-    const outcome = await _checkSignature(signature, i, signed, {
-      trustStore: options.trustStore,
-      now,
-      skew,
-      name,
-    });
-    if (outcome === "verified") {
-      keyId = signature.keyid;
-      break;
-    }
-    if (best === undefined || outcome.rank > best.rank) best = outcome;
-  }
-  if (keyId === undefined) {
-    return best?.refusal ??
-      _refuse("bad_signature", name, "no signature verifies", "signatures");
-  }
+  const signed = await _verifyDsseSignatures(
+    envelope.signatures,
+    pae(PROGRAM_PAYLOAD_TYPE, payload),
+    { trustStore: options.trustStore, role: PROGRAM_SIGNER_ROLE, now, skew },
+  );
+  if ("fault" in signed) return _fromFault(signed, name);
+  const keyId = signed.keyId;
 
-  if (!claimed.ok) {
-    return _refuse(
-      "malformed_manifest",
-      name,
-      `the payload is not a JSON manifest (${claimed.why})`,
-      "payload",
-    );
-  }
-  if (_depthAbove(claimed.value, _MAX_MANIFEST_DEPTH)) {
-    return _refuse(
-      "malformed_manifest",
-      name,
-      `the manifest nests deeper than ${_MAX_MANIFEST_DEPTH} levels`,
-      "payload",
-    );
-  }
-  const parsed = Manifest.safeParse(claimed.value, { reportInput: true });
-  if (!parsed.success) {
-    const { field, message } = _describeZodError(parsed.error, "the manifest");
-    return _refuse(
-      "malformed_manifest",
-      name,
-      `the manifest is invalid: ${message}`,
-      field === "" ? "payload" : field,
-    );
-  }
-  const manifest = parsed.data;
+  const parsed = _payloadValue(claimed, _ManifestSchema, "manifest");
+  if ("fault" in parsed) return _fromFault(parsed, name);
+  const manifest = parsed.value;
   const id = manifest.programId;
 
   if (
@@ -322,26 +323,19 @@ async function _verify(
       "robots",
     );
   }
-  const nowMs = now.getTime();
-  const expiresAt = Date.parse(manifest.expiresAt);
-  // Negated comparisons fail closed on NaN. Expiry is strict: an expired
-  // program never runs; the skew only forgives a signer whose clock is ahead
-  // (issuedAt in the robot's future).
-  if (!(expiresAt > nowMs)) {
-    return _refuse(
-      "expired",
-      id,
-      `expiresAt ${manifest.expiresAt} is past (now ${now.toISOString()})`,
-      "expiresAt",
-    );
-  }
+  const late = _timeWindow(manifest, now, skew);
+  if (late !== undefined) return _fromFault(late, id);
   const issuedAt = Date.parse(manifest.issuedAt);
-  if (!(issuedAt <= nowMs + skew)) {
+  const expiresAt = Date.parse(manifest.expiresAt);
+  const lifetimeDays = options.limits?.maxManifestLifetimeDays ??
+    DEFAULT_MAX_MANIFEST_LIFETIME_DAYS;
+  if (!(expiresAt - issuedAt <= lifetimeDays * _DAY_MS)) {
+    const days = Math.ceil((expiresAt - issuedAt) / _DAY_MS);
     return _refuse(
-      "not_yet_valid",
+      "lifetime_too_long",
       id,
-      `issuedAt ${manifest.issuedAt} is in the future (now ${now.toISOString()})`,
-      "issuedAt",
+      `the manifest is valid for ${days} days (issuedAt ${manifest.issuedAt}, expiresAt ${manifest.expiresAt}), the limit is ${lifetimeDays}`,
+      "expiresAt",
     );
   }
   if (options.caps !== undefined) {
@@ -364,221 +358,28 @@ async function _verify(
   return { ok: true, manifest, keyId, payloadSha256: _hex(digest) };
 }
 
-function _readEnvelope(
-  input: unknown,
-  maxBytes: number,
-): { envelope: _EnvelopeShape } | _Refusal {
-  let value: unknown = input;
-  let text: string | undefined;
-  if (input instanceof ArrayBuffer) value = new Uint8Array(input);
-  if (value instanceof Uint8Array) {
-    if (value.byteLength > maxBytes) {
-      return _tooLarge(value.byteLength, maxBytes);
-    }
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(value);
-    } catch {
-      return _refuse(
-        "malformed_envelope",
-        undefined,
-        "the envelope is not UTF-8 text",
-      );
-    }
-  } else if (typeof value === "string") {
-    text = value;
-  }
-  if (text !== undefined) {
-    // A UTF-8 encoding is never shorter than its UTF-16 length.
-    if (text.length > maxBytes) {
-      return _tooLarge(text.length, maxBytes, "lowerBound");
-    }
-    const bytes = new TextEncoder().encode(text).byteLength;
-    if (bytes > maxBytes) return _tooLarge(bytes, maxBytes);
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      return _refuse(
-        "malformed_envelope",
-        undefined,
-        `the envelope is not JSON (${_errorText(error)})`,
-      );
-    }
-  }
-  const shape = _EnvelopeShape.safeParse(value, { reportInput: true });
-  if (!shape.success) {
-    const { field, message } = _describeZodError(shape.error, "the envelope");
-    return _refuse(
-      "malformed_envelope",
-      undefined,
-      `the envelope is not a DSSE envelope: ${message}`,
-      ...(field === "" ? [] : [field]),
-    );
-  }
-  if (text === undefined) {
-    const bytes =
-      new TextEncoder().encode(JSON.stringify(shape.data)).byteLength;
-    if (bytes > maxBytes) return _tooLarge(bytes, maxBytes);
-  }
-  return { envelope: shape.data };
-}
-
-interface _SignatureContext {
-  trustStore: TrustStore;
-  now: Date;
-  skew: number;
-  name: string | undefined;
-}
-
-async function _checkSignature(
-  signature: { keyid: string; sig: string },
-  index: number,
-  signed: Uint8Array<ArrayBuffer>,
-  context: _SignatureContext,
-): Promise<"verified" | { rank: number; refusal: _Refusal }> {
-  const { name, now, skew } = context;
-  const keyField = _fieldPath(["signatures", index, "keyid"]);
-  const sigField = _fieldPath(["signatures", index, "sig"]);
-  const key = context.trustStore.keys.find((k) => k.keyId === signature.keyid);
-  const label = `key ${_show(signature.keyid)}`;
-  if (key === undefined) {
-    return _ranked(
-      1,
-      "unknown_key",
-      name,
-      `${label} is not in the trust store`,
-      keyField,
-    );
-  }
-  if (key.revoked) {
-    return _ranked(2, "revoked_key", name, `${label} is revoked`, keyField);
-  }
-  if (!key.roles.includes(PROGRAM_SIGNER_ROLE)) {
-    return _ranked(
-      3,
-      "key_not_authorized",
-      name,
-      `${label} does not have the role "${PROGRAM_SIGNER_ROLE}" (roles: ${
-        key.roles.map((r) => _show(r)).join(", ") || "none"
-      })`,
-      keyField,
-    );
-  }
-  const window = _keyWindow(key, now, skew);
-  if (window !== undefined) {
-    return _ranked(4, window.reason, name, `${label} ${window.why}`, keyField);
-  }
-  const sig = decodeBase64(signature.sig);
-  if (sig === undefined) {
-    return _ranked(
-      5,
-      "bad_encoding",
-      name,
-      `the signature of ${label} is not standard base64`,
-      sigField,
-    );
-  }
-  if (sig.byteLength !== _ED25519_SIGNATURE_BYTES) {
-    return _ranked(
-      6,
-      "bad_signature",
-      name,
-      `the signature of ${label} is ${sig.byteLength} bytes, an Ed25519 signature is ${_ED25519_SIGNATURE_BYTES}`,
-      sigField,
-    );
-  }
-  let valid = false;
-  try {
-    const publicKey = await crypto.subtle.importKey(
-      "jwk",
-      { kty: "OKP", crv: "Ed25519", x: key.publicKeyJwk.x },
-      { name: "Ed25519" },
-      false,
-      ["verify"],
-    );
-    valid = await crypto.subtle.verify("Ed25519", publicKey, sig, signed);
-  } catch (error) {
-    return _ranked(
-      6,
-      "bad_signature",
-      name,
-      `the signature of ${label} cannot be checked (${_errorText(error)})`,
-      sigField,
-    );
-  }
-  if (valid) return "verified";
-  return _ranked(
-    6,
-    "bad_signature",
-    name,
-    `the signature of ${label} does not match the payload`,
-    sigField,
-  );
-}
-
-function _keyWindow(
-  key: TrustedKey,
-  now: Date,
-  skew: number,
-): { reason: "expired" | "not_yet_valid"; why: string } | undefined {
-  const nowMs = now.getTime();
-  if (
-    key.notAfter !== undefined && !(Date.parse(key.notAfter) >= nowMs - skew)
-  ) {
-    return { reason: "expired", why: `is valid only until ${key.notAfter}` };
-  }
-  if (
-    key.notBefore !== undefined && !(Date.parse(key.notBefore) <= nowMs + skew)
-  ) {
-    return {
-      reason: "not_yet_valid",
-      why: `is valid only from ${key.notBefore}`,
-    };
-  }
-  return undefined;
-}
-
-function _parsePayload(
-  payload: Uint8Array,
-): { ok: true; value: unknown } | { ok: false; why: string } {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(payload);
-  } catch {
-    return { ok: false, why: "not UTF-8" };
-  }
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (error) {
-    return { ok: false, why: _errorText(error) };
-  }
-}
-
-/** Whether arrays/objects in `value` nest deeper than `max` (iterative: no stack growth). */
-function _depthAbove(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (typeof item !== "object" || item === null) continue;
-    if (depth >= max) return true;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
-  }
-  return false;
+function _fromFault(
+  refusal: _DsseRefusal,
+  programId: string | undefined,
+): _Refusal {
+  const reason: EnvelopeRejectReason = refusal.fault === "malformed"
+    ? "malformed_envelope"
+    : refusal.fault === "malformed_payload"
+    ? "malformed_manifest"
+    : refusal.fault === "missing_role"
+    ? "key_not_authorized"
+    : refusal.fault === "key_expired"
+    ? "expired"
+    : refusal.fault === "key_not_yet_valid"
+    ? "not_yet_valid"
+    : refusal.fault;
+  return _refuse(reason, programId, refusal.why, refusal.field);
 }
 
 function _claimedProgramId(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const id = (value as { programId?: unknown }).programId;
   return typeof id === "string" && _PROGRAM_ID.test(id) ? id : undefined;
-}
-
-function _ranked(
-  rank: number,
-  reason: EnvelopeRejectReason,
-  programId: string | undefined,
-  why: string,
-  field: string,
-): { rank: number; refusal: _Refusal } {
-  return { rank, refusal: _refuse(reason, programId, why, field) };
 }
 
 function _refuse(
@@ -594,24 +395,6 @@ function _refuse(
   return field === undefined
     ? { ok: false, reason, message }
     : { ok: false, reason, message, field };
-}
-
-function _tooLarge(
-  size: number,
-  maxBytes: number,
-  lowerBound?: "lowerBound",
-): _Refusal {
-  const at = lowerBound === undefined ? "" : "at least ";
-  return _refuse(
-    "too_large",
-    undefined,
-    `the envelope is ${at}${size} bytes, the limit is ${maxBytes}`,
-  );
-}
-
-function _errorText(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }
 
 function _hex(buffer: ArrayBuffer): string {

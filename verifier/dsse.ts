@@ -10,14 +10,19 @@ export const PROGRAM_PAYLOAD_TYPE = "application/vnd.cap-edge.program+json";
 
 /** One DSSE signature: the id of the signing key and the base64 Ed25519 signature. */
 export interface EnvelopeSignature {
+  /** The trust-store id of the signing key. */
   keyid: string;
+  /** Standard base64 of the 64-byte Ed25519 signature over PAE(payloadType, payload). */
   sig: string;
 }
 
 /** A DSSE envelope: `payload` is the standard base64 of the payload bytes. */
 export interface Envelope {
+  /** What the payload is, e.g. {@linkcode PROGRAM_PAYLOAD_TYPE}. */
   payloadType: string;
+  /** Standard base64 of the payload bytes (JSON). */
   payload: string;
+  /** One or more signatures; one by a trusted key with the right role suffices. */
   signatures: EnvelopeSignature[];
 }
 

@@ -1,5 +1,5 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { Manifest } from "./manifest.ts";
+import { _ManifestSchema, Manifest } from "./manifest.ts";
 import { _describeZodError } from "./_zod_issue.ts";
 
 const good = {
@@ -17,7 +17,7 @@ const good = {
 };
 
 function refusal(value: unknown): string {
-  const result = Manifest.safeParse(value, { reportInput: true });
+  const result = _ManifestSchema.safeParse(value, { reportInput: true });
   ok(!result.success, "expected the manifest to be refused");
   return _describeZodError(result.error, "manifest").message;
 }

@@ -1,10 +1,6 @@
-import {
-  encodeBase64,
-  type Envelope,
-  pae,
-  PROGRAM_PAYLOAD_TYPE,
-} from "./dsse.ts";
-import { Manifest } from "./manifest.ts";
+import { type Envelope, PROGRAM_PAYLOAD_TYPE } from "./dsse.ts";
+import { _signDsse } from "./_sign_dsse.ts";
+import { _ManifestSchema, type Manifest } from "./manifest.ts";
 import { _describeZodError } from "./_zod_issue.ts";
 
 /** Options of {@linkcode signManifest}. */
@@ -28,7 +24,7 @@ export interface SignManifestOptions {
  * const envelope = await signManifest({
  *   programId: "hello", version: 1, source: 'say("hi");', instruction: null,
  *   apiVersion: "tabletop/1", robots: ["*"],
- *   issuedAt: "2026-01-01T00:00:00Z", expiresAt: "2027-01-01T00:00:00Z",
+ *   issuedAt: "2026-05-01T00:00:00Z", expiresAt: "2026-07-01T00:00:00Z",
  *   budgets: { timeoutMs: 10000, memoryBytes: 16777216, maxSkillCalls: 10 },
  *   checks: [], provenance: { model: "human", attempts: 1 },
  * }, privateJwk);
@@ -40,7 +36,7 @@ export async function signManifest(
   privateJwk: JsonWebKey,
   options: SignManifestOptions = {},
 ): Promise<Envelope> {
-  const result = Manifest.safeParse(manifest, { reportInput: true });
+  const result = _ManifestSchema.safeParse(manifest, { reportInput: true });
   const name = typeof manifest?.programId === "string"
     ? `program ${JSON.stringify(manifest.programId.slice(0, 128))}`
     : "program";
@@ -48,48 +44,12 @@ export async function signManifest(
     const { message } = _describeZodError(result.error, "the manifest");
     throw new TypeError(`Cannot sign ${name}: ${message}`);
   }
-  const jwk = privateJwk as JsonWebKey & { kid?: unknown };
-  const keyId = options.keyId ??
-    (typeof jwk.kid === "string" ? jwk.kid : undefined);
-  if (keyId === undefined || keyId === "") {
-    throw new TypeError(
-      `Cannot sign ${name}: no key id (pass options.keyId or set kid on the JWK)`,
-    );
-  }
-  if (
-    jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.d !== "string" ||
-    typeof jwk.x !== "string"
-  ) {
-    throw new TypeError(
-      `Cannot sign ${name}: key "${keyId}" is not an Ed25519 private JWK (kty "OKP", crv "Ed25519", d and x)`,
-    );
-  }
-  let key: CryptoKey;
-  try {
-    key = await crypto.subtle.importKey(
-      "jwk",
-      { kty: "OKP", crv: "Ed25519", x: jwk.x, d: jwk.d },
-      { name: "Ed25519" },
-      false,
-      ["sign"],
-    );
-  } catch (error) {
-    throw new TypeError(
-      `Cannot sign ${name}: key "${keyId}" cannot be imported (${
-        (error as Error).message
-      })`,
-      { cause: error },
-    );
-  }
   const payload = new TextEncoder().encode(JSON.stringify(result.data));
-  const sig = await crypto.subtle.sign(
-    "Ed25519",
-    key,
-    pae(PROGRAM_PAYLOAD_TYPE, payload),
+  return await _signDsse(
+    PROGRAM_PAYLOAD_TYPE,
+    payload,
+    privateJwk,
+    options.keyId,
+    name,
   );
-  return {
-    payloadType: PROGRAM_PAYLOAD_TYPE,
-    payload: encodeBase64(payload),
-    signatures: [{ keyid: keyId, sig: encodeBase64(new Uint8Array(sig)) }],
-  };
 }

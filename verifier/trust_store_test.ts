@@ -77,3 +77,16 @@ Deno.test("parseTrustStore names the wrong field", () => {
   }
   throws(() => parseTrustStore(undefined), TypeError);
 });
+
+Deno.test("parseTrustStore refuses a duplicate key in the JSON text", () => {
+  const key = {
+    keyId: "k1",
+    publicKeyJwk: { kty: "OKP", crv: "Ed25519", x: "A".repeat(43) },
+    roles: ["operator"],
+  };
+  const text = JSON.stringify({ keys: [key] }).replace(
+    '"roles"',
+    '"revoked":true,"revoked":false,"roles"',
+  );
+  throws(() => parseTrustStore(text), /duplicate key "revoked"/);
+});

@@ -3,11 +3,9 @@ import {
   ok as assert,
 } from "node:assert/strict";
 import { z } from "zod";
-import {
-  type VerifierApi,
-  type VerifierIssue,
-  verifyProgram,
-} from "./verify_program.ts";
+import { listUnknownFunctions, verifyProgram } from "./verify_program.ts";
+import type { VerifierApi } from "./verifier_api.ts";
+import type { VerifierIssue } from "./verifier_issue.ts";
 
 /** A hand-written schema: anything with zod's `safeParse` shape fits. */
 const positiveSeconds = {
@@ -271,21 +269,192 @@ Deno.test("verifyProgram refuses dangerous property names everywhere", () => {
 Deno.test("verifyProgram allows only provably safe computed keys", () => {
   const ok = [
     "const a = [1, 2];\na[0]; a[-1]; a[a.length - 1]; a[a.length * 2 % 3];",
-    "const a = [1];\nconst o = { k: 0 };\nlet i = 0;\na[i]; a[i + 1]; a[o.k]; a[i++]; a[i ? 0 : 1];",
+    "const a = [1];\nlet i = 0;\na[i]; a[i + 1]; a[i++]; a[i ? 0 : 1];",
     'const a = {};\na["x"]; a[`y`];',
     "const k = 1;\n({ [k]: 1, [k + 1]: 2 });",
+    // The number's text cannot spell a forbidden name, whatever it is.
+    'const a = {}, k = 1;\na[`${k}`]; a[String(k)]; a[k + "x"]; a[(k, "x")];',
+    'const k = 1;\n({ ["a" + k]: 1 });',
+    "for (let i = 0; i < 3; i += 1) [1, 2, 3][i];",
   ];
   for (const source of ok) assertEquals(where(source), [], source);
   const bad: Array<[string, string]> = [
     ['const a = {};\na["constr" + "uctor"];', "forbidden_property@2:3"],
-    ["const a = {}, k = 1;\na[`${k}`];", "forbidden_property@2:3"],
-    ["const a = {};\na[String(1)];", "forbidden_property@2:3"],
-    ['const a = {}, k = 1;\na[k + "x"];', "forbidden_property@2:3"],
-    ['const a = {}, k = 1;\na[(k, "x")];', "forbidden_property@2:4"],
-    ['const k = 1;\n({ ["a" + k]: 1 });', "forbidden_property@2:5"],
+    ['const a = {};\na[("" + a).slice(0, 1)];', "forbidden_property@2:3"],
+    // A property read of the program's own object: it may hold any string.
+    ["const a = [1], o = { k: 0 };\na[o.k];", "forbidden_property@2:3"],
+    ["function f(k) { return {}[k]; }", "forbidden_property@1:27"],
+    [
+      "function f(a) {\n  for (const k in a) a[k];\n}",
+      "forbidden_property@2:24",
+    ],
   ];
   for (const [source, expected] of bad) {
     assertEquals(where(source), [expected], source);
+  }
+});
+
+Deno.test("verifyProgram applies one key rule however the key is spelled", () => {
+  // Each group: the same key spelled every way; all refused or all accepted.
+  const refused = [
+    "o.constructor",
+    'o["constructor"]',
+    "o[`constructor`]",
+    'o["\\u0063onstructor"]',
+    'o["constr" + "uctor"]',
+    'o[`constr${"uctor"}`]',
+    'const k = "constructor";\no[k]',
+    'const k = "constr" + "uctor";\no[k]',
+    'const a = "constr", b = "uctor";\no[a + b]',
+    'const a = "constr";\no[`${a}uctor`]',
+    'let k = "onstructor";\nk = "c" + k;\no[k]',
+    'const k = ["constructor"];\no[k]',
+    'const { k } = { k: "constructor" };\no[k]',
+    'const ks = ["x", "constructor"];\nfor (const k of ks) o[k];',
+    'function f(k) { return o[k]; }\nf("constructor")',
+    'const k = "__proto__";\n({ [k]: 1 })',
+    'const k = "prototype";\nconst { [k]: p } = o;',
+  ];
+  for (const body of refused) {
+    const source = `const o = {};\n${body};`;
+    const report = verify(source);
+    assert(!report.ok, `accepted: ${source}`);
+    assert(
+      report.issues.every((i) => i.code === "forbidden_property"),
+      `${source}: ${JSON.stringify(report.issues)}`,
+    );
+  }
+  const accepted = [
+    'o["blue_" + c]',
+    "o[`${c}_block`]",
+    'const k = "blue_" + c;\no[k]',
+    "const k = `${c}_block`;\no[k]",
+    'o["blue_" + c + "_bowl"]',
+    'let k = "blue_";\nk += c;\no[k]',
+    'const k = c.length > 2 ? "a_" + c : "b_" + c;\no[k]',
+    "o[typeof c]",
+    'o[c === "red" ? "red_bowl" : "blue_bowl"]',
+    'const k = "red";\no[k]',
+  ];
+  for (const body of accepted) {
+    const source = `const o = {}, c = detect()[0].id;\n${body};`;
+    assertEquals(verify(source), { ok: true, issues: [] }, source);
+  }
+});
+
+Deno.test("verifyProgram names the forbidden value a computed key can take", () => {
+  const issue = only('const o = {}, k = "construc" + "tor";\no[k];');
+  assertEquals(issue.code, "forbidden_property");
+  assertStringIncludes(issue.message, 'it can be "constructor"');
+});
+
+Deno.test("verifyProgram accepts ordinary CaP keys: skill data, lookups, ids from parts", () => {
+  const programs = [
+    // Matching bowls by colour: a lookup table keyed by a skill result's colour.
+    `const bowlFor = {};
+for (const bowl of detect("bowl")) bowlFor[bowl.color] = bowl;
+for (const block of detect("block")) {
+  const bowl = bowlFor[block.color];
+  if (bowl) { pick(block.id); place(bowl.id); }
+}`,
+    // The same with callbacks and destructuring.
+    `const byColor = {};
+detect("bowl").forEach((b) => { byColor[b.color] = b.id; });
+const blocks = detect("block").filter((b) => b.on === null);
+for (const { id, color } of blocks) {
+  if (byColor[color] !== undefined) { pick(id); place(byColor[color]); }
+}`,
+    // Ids built from parts.
+    `const colors = ["red", "green", "blue"];
+const seen = {};
+for (const c of colors) {
+  const id = c + "_block";
+  seen[\`\${c}_bowl\`] = detect(c + " bowl").length;
+  seen["n_" + c] = 0;
+  if (seen[id] === undefined) seen[id] = 1;
+}`,
+    // Copies, sorts and maps of skill results.
+    `const seen = {};
+const ids = detect("block").map((b) => b.id);
+for (const id of ids) seen[id] = true;
+const sorted = [...detect()].sort((a, b) => a.x - b.x);
+for (const o of sorted) seen[o.kind] = o.id;`,
+    // The keys of the program's own, closed object.
+    `const counts = {};
+for (const o of detect()) {
+  const key = o.color + " " + o.kind;
+  counts[key] = (counts[key] || 0) + 1;
+}
+const text = Object.keys(counts).map((key) => counts[key] + " x " + key).join(", ");
+let all = text;
+for (const k in counts) all += k + ": " + counts[k];
+const ks = Object.keys(counts);
+for (let i = 0; i < ks.length; i++) counts[ks[i]] = 0;`,
+    // Counting kinds; the held object.
+    `const counts = {};
+for (const o of detect()) counts[o.kind] = (counts[o.kind] ?? 0) + 1;
+const held = holding();
+if (held !== null) counts[held] = 1;
+const all = detect();
+for (let i = 0; i < all.length; i++) counts[all[i].id] = i;`,
+  ];
+  for (const source of programs) {
+    assertEquals(verify(source), { ok: true, issues: [] }, source);
+  }
+});
+
+Deno.test("verifyProgram: skill data the program may have changed is no longer safe", () => {
+  const refused = [
+    // The field is written somewhere.
+    `const m = {};
+for (const o of detect()) { o.color = "constructor"; m[o.color]; }`,
+    // New elements pushed into the skill's result.
+    `const m = {};
+const objs = detect();
+objs.push({ id: "constructor" });
+for (const o of objs) m[o.id];`,
+    // An element replaced through a callback's array parameter.
+    `const m = {};
+const objs = detect();
+objs.forEach((o, i, all) => { all[i] = { id: "__proto__" }; });
+for (const o of objs) m[o.id];`,
+    // New elements pushed into a copy of the skill's result.
+    `const m = {};
+const objs = [...detect()];
+objs.push({ kind: "constructor" });
+for (const o of objs) m[o.kind];`,
+    // A map whose callback builds strings.
+    `const m = {};
+for (const k of detect().map((o) => o.id + "x")) m[k];`,
+    // Keys of an object that escaped (Object.assign can add any key).
+    `const a = {};
+Object.assign(a, JSON.parse('{"constructor": 1}'));
+for (const k of Object.keys(a)) a[k];`,
+    // A key list the program changed.
+    `const a = { x: 1 };
+const ks = Object.keys(a);
+ks.push("constructor");
+for (const k of ks) a[k];`,
+    // Keys built from the keys themselves.
+    `const a = { x: 1 };
+for (const k of Object.keys(a)) a["con" + k] = 1;
+for (const k of Object.keys(a)) a[k];`,
+    // Object.assign into a skill result.
+    `const m = {};
+const o = detect()[0];
+Object.assign(o, { id: "prototype" });
+m[o.id];`,
+    // A derived string: assembled from pieces of skill data.
+    `const m = {};
+const o = detect()[0];
+m[o.id.slice(0, 3) + o.color.slice(1)];`,
+  ];
+  for (const source of refused) {
+    const report = verify(source);
+    assert(
+      report.issues.some((i) => i.code === "forbidden_property"),
+      `accepted: ${source}`,
+    );
   }
 });
 
@@ -414,4 +583,51 @@ Deno.test("verifyProgram in check mode takes one expression with query skills", 
   assertEquals(where("", "check"), ["syntax_error@1:1"]);
   assertEquals(where("globalThis", "check"), ["forbidden_identifier@1:1"]);
   assertEquals(where("helper()", "check"), ["unknown_function@1:1"]);
+});
+
+Deno.test("verifyProgram reports the first 100 issues in source order and counts the rest", () => {
+  const hostile = "x;".repeat(32767);
+  const report = verify(hostile);
+  assertEquals(report.ok, false);
+  assertEquals(report.issues.length, 100);
+  assertEquals(report.omitted, 32767 - 100);
+  assertEquals(report.issues[0]?.column, 1);
+  assertEquals(report.issues[99]?.column, 199);
+  assert(JSON.stringify(report).length < 32_768, "the report stays small");
+  // At most 100: no omitted field.
+  const few = verify("x;".repeat(100));
+  assertEquals(few.issues.length, 100);
+  assertEquals("omitted" in few, false);
+});
+
+Deno.test("verifyProgram ends a source beyond its work bound as too_complex", () => {
+  const source = "const a = [1];\n" + "a[0];\n".repeat(200);
+  assertEquals(verify(source).ok, true);
+  const report = verifyProgram(source, { api: API, maxSteps: 100 });
+  assertEquals(report.ok, false);
+  assertEquals(report.issues.map((i) => i.code), ["too_complex"]);
+  // The same verdict every time: the bound counts steps, not time.
+  assertEquals(verifyProgram(source, { api: API, maxSteps: 100 }), report);
+  // The key analysis counts against the same bound.
+  const keys = 'const o = {};\nlet k = "a";\n' +
+    'k = k + "b"; o[k];\n'.repeat(300);
+  const bounded = verifyProgram(keys, { api: API, maxSteps: 5_000 });
+  assertEquals(bounded.issues.map((i) => i.code), ["too_complex"]);
+});
+
+Deno.test("listUnknownFunctions reads the names from the issues, not their messages", () => {
+  const report = verify(
+    'const bs = detect("block");\nstack_blocks(bs);\nsort_by_size(bs);\nstack_blocks(bs);',
+  );
+  assertEquals(listUnknownFunctions(report), ["stack_blocks", "sort_by_size"]);
+  // Rewording a message does not change the data.
+  const reworded = {
+    issues: report.issues.map((issue) => issue),
+  };
+  for (const issue of reworded.issues) issue.message = "reworded";
+  assertEquals(listUnknownFunctions(reworded), [
+    "stack_blocks",
+    "sort_by_size",
+  ]);
+  assertEquals(listUnknownFunctions(verify("pick(1);")), []);
 });
