@@ -40,7 +40,6 @@ export const _BridgeMessage = z.discriminatedUnion("type", [
     })),
   }),
   z.strictObject({ type: z.literal("unavailable"), message: z.string() }),
-  z.strictObject({ type: z.literal("goal"), id: Id, goalId: GoalId }),
   z.strictObject({ type: z.literal("feedback"), id: Id, feedback: z.unknown() }),
   z.strictObject({ type: z.literal("result"), id: Id, outcome: _BridgeOutcome }),
   z.strictObject({ type: z.literal("estop") }),

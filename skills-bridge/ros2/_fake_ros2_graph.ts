@@ -87,8 +87,7 @@ export interface FakeRosEvent {
     | "goal_rejected"
     | "cancel_requested"
     | "goal_ended"
-    | "service_called"
-    | "subscribed";
+    | "service_called";
   /** The action, service or topic name. */
   name: string;
   /** The goal or request message. */
@@ -171,8 +170,11 @@ export class FakeRos2Graph implements AsyncDisposable {
   readonly #subscriptions = new Set<_Subscription>();
   readonly #waiters = new Set<_Waiter>();
   readonly #listeners = new Set<(event: FakeRosEvent) => void>();
+  readonly #subscribed = new Set<() => void>();
   readonly #accepting: Promise<void>;
   readonly #executing = new Set<Promise<void>>();
+  /** Goals still executing, also on servers already removed. */
+  readonly #liveGoals = new Set<_ServerGoal>();
 
   private constructor(dir: string) {
     this.#dir = dir;
@@ -291,6 +293,21 @@ export class FakeRos2Graph implements AsyncDisposable {
     });
   }
 
+  /** Resolves once some stand-in subscribes to `topic`. */
+  untilSubscribed(topic: string): Promise<void> {
+    const present = () =>
+      [...this.#subscriptions].some((sub) => sub.topic === topic);
+    if (present()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = () => {
+        if (!present()) return;
+        this.#subscribed.delete(listener);
+        resolve();
+      };
+      this.#subscribed.add(listener);
+    });
+  }
+
   /**
    * Serves every ROS 2 skill of `config` from `backend` (e.g. a
    * SimBackend): default goal fields, results by the README's conventions; a
@@ -357,18 +374,20 @@ export class FakeRos2Graph implements AsyncDisposable {
     };
   }
 
-  /** Closes every link and the socket; goals still executing are aborted. */
+  /** Closes every link and the socket; goals still executing get a cancel request. */
   async [Symbol.asyncDispose](): Promise<void> {
     for (const waiter of [...this.#waiters]) waiter.finish(false);
     this.#listener.close();
     for (const link of this.#links) {
       link.closed = true;
-      link.conn.close();
-    }
-    for (const server of this.#actions.values()) {
-      for (const goal of server.goals.values()) {
-        if (!goal.terminal) goal.requestCancel();
+      try {
+        link.conn.close();
+      } catch {
+        // its reader closed it already
       }
+    }
+    for (const goal of this.#liveGoals) {
+      if (!goal.terminal && !goal.isCancelRequested) goal.requestCancel();
     }
     await this.#accepting;
     await Promise.allSettled([...this.#serving, ...this.#executing]);
@@ -451,7 +470,7 @@ export class FakeRos2Graph implements AsyncDisposable {
           type: m.type,
           reliability: m.reliability,
         });
-        this.#record({ kind: "subscribed", name: m.topic });
+        for (const listener of [...this.#subscribed]) listener();
         return;
       case "unsubscribe":
         for (const sub of [...this.#subscriptions]) {
@@ -514,6 +533,7 @@ export class FakeRos2Graph implements AsyncDisposable {
     if (!accepted) return;
     const goal = new _ServerGoal(m.goalId, request, link);
     server.goals.set(goal.goalId, goal);
+    this.#liveGoals.add(goal);
     const running = (async () => {
       goal.setStatus(GoalStatus.STATUS_EXECUTING);
       let result: RosMessage = {};
@@ -529,6 +549,7 @@ export class FakeRos2Graph implements AsyncDisposable {
         status: goal.status,
       });
       goal.finish(result);
+      this.#liveGoals.delete(goal);
     })();
     this.#executing.add(running);
     running.finally(() => this.#executing.delete(running));

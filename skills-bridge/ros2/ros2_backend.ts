@@ -113,7 +113,7 @@ export class Ros2Backend implements SkillBackend {
   readonly config: Ros2Config;
   readonly #options: Ros2BackendOptions;
   readonly #pending = new Map<number, _Pending>();
-  /** Goals the bridge reported accepted and not yet ended, by invocation id. */
+  /** Goals sent and not yet reported ended, by invocation id. */
   readonly #goals = new Map<number, _Orphan>();
   #orphans: _Orphan[] = [];
   readonly #estopCallbacks = new Set<() => void>();
@@ -326,7 +326,22 @@ export class Ros2Backend implements SkillBackend {
         );
       };
       options.signal?.addEventListener("abort", onAbort, { once: true });
-      connection.send({ type: "invoke", id, skill, args: [...args] });
+      // The core names the goal, so that it knows the id before the goal
+      // exists: a bridge that dies right after sending it leaves no goal
+      // the next bridge cannot cancel.
+      const goalId = mapping.type === "action"
+        ? crypto.randomUUID().replaceAll("-", "")
+        : undefined;
+      if (goalId !== undefined) {
+        this.#goals.set(id, { action: mapping.name, goalId });
+      }
+      connection.send({
+        type: "invoke",
+        id,
+        skill,
+        args: [...args],
+        ...(goalId === undefined ? {} : { goalId }),
+      });
     });
     options.signal?.removeEventListener("abort", onAbort);
     clearTimeout(cancelTimer);
@@ -481,6 +496,7 @@ export class Ros2Backend implements SkillBackend {
       connection.kill();
     } finally {
       clearInterval(heartbeat);
+      connection.close();
     }
     await connection.done;
     const exit = connection.exitReason();
@@ -512,17 +528,6 @@ export class Ros2Backend implements SkillBackend {
         this.#lastFault = message.message;
         this.#onUnavailable();
         return false;
-      case "goal": {
-        const pending = this.#pending.get(message.id);
-        const mapping = pending && this.config.skills[pending.skill];
-        if (mapping !== undefined && mapping !== "local") {
-          this.#goals.set(message.id, {
-            action: mapping.name,
-            goalId: message.goalId,
-          });
-        }
-        return false;
-      }
       case "feedback": {
         const pending = this.#pending.get(message.id);
         try {
@@ -733,7 +738,7 @@ function _spawn(
   return {
     readable: child.stdout,
     pid: child.pid,
-    done: status.then(() => writing),
+    done: status,
     exitReason: () => exit,
     send(message) {
       if (closed) return;

@@ -235,12 +235,13 @@ export class BridgeSession {
   }
 
   /**
-   * Starts `skill`; its `goal`, `feedback` and `result` messages go to the core.
+   * Starts `skill`; its `feedback` and `result` messages go to the core.
    * @param {number} id
    * @param {string} skill
    * @param {unknown[]} args
+   * @param {string} [goalId] the goal's UUID as 32 hex digits (the core names action goals)
    */
-  invoke(id, skill, args) {
+  invoke(id, skill, args, goalId) {
     const mapping = this.#config.skills[skill];
     if (this.#closed || this.#inFlight.has(id)) {
       this.#send({
@@ -266,7 +267,7 @@ export class BridgeSession {
       let outcome;
       try {
         outcome = mapping.type === "action"
-          ? await this.#runAction(id, skill, mapping, args, stop)
+          ? await this.#runAction(id, skill, mapping, args, stop, goalId ?? randomUUID().replaceAll("-", ""))
           : await this.#runService(skill, mapping, args, stop);
       } catch (error) {
         outcome = _fail("backend_error", `Cannot run ${skill} over ROS 2: ${_message(error)}`);
@@ -352,16 +353,16 @@ export class BridgeSession {
    * @param {SkillMapping} mapping
    * @param {unknown[]} args
    * @param {AbortController} stop
+   * @param {string} goalId
    * @returns {Promise<Outcome>}
    */
-  async #runAction(id, skill, mapping, args, stop) {
+  async #runAction(id, skill, mapping, args, stop, goalId) {
     const client = /** @type {ActionClientLike} */ (this.#actions.get(skill));
     const what = `the ROS 2 action "${mapping.name}" (${mapping.interface})`;
     const { serverTimeoutMs, cancelTimeoutMs } = this.#config;
     const down = await this.#untilServer(skill, mapping, client.waitForServer(serverTimeoutMs), what, stop.signal);
     if (down !== null) return down;
     const goal = buildGoal(mapping.goal, goalSources(skill, args));
-    const goalId = randomUUID().replaceAll("-", "");
     const sent = client.sendGoal(
       goal,
       (feedback) => this.#send({ type: "feedback", id, feedback: toJson(feedback) }),
@@ -380,7 +381,6 @@ export class BridgeSession {
     if (!handle.isAccepted()) {
       return _fail("backend_error", `Cannot run ${skill}: ${what} rejected the goal ${brief(goal)}`);
     }
-    this.#send({ type: "goal", id, goalId });
     const result = _quiet(handle.getResult());
     const ended = await _untilStopped(result, stop.signal);
     if (!ended.done) {

@@ -110,7 +110,7 @@ function serveConnection(bridge, input, output) {
           }
           case "invoke":
             if (session === undefined) return void end("the core invoked a skill before the bridge was ready");
-            return session.invoke(message.id, message.skill, message.args);
+            return session.invoke(message.id, message.skill, message.args, message.goalId);
           case "cancel":
             return session?.cancel(message.id);
         }

@@ -158,16 +158,14 @@ function _toObj(item, index) {
   }
   const m = /** @type {RosMessage} */ (item);
   try {
+    const id = /** @type {string} */ (_field(m, "id", "string"));
+    const kind = /** @type {string} */ (_field(m, "kind", "string"));
+    const color = /** @type {string} */ (_field(m, "color", "string"));
+    const x = /** @type {number} */ (_field(m, "x", "number"));
+    const y = /** @type {number} */ (_field(m, "y", "number"));
+    const z = /** @type {number} */ (_field(m, "z", "number"));
     const on = /** @type {string} */ (_field(m, "on", "string"));
-    return {
-      id: /** @type {string} */ (_field(m, "id", "string")),
-      kind: /** @type {string} */ (_field(m, "kind", "string")),
-      color: /** @type {string} */ (_field(m, "color", "string")),
-      x: /** @type {number} */ (_field(m, "x", "number")),
-      y: /** @type {number} */ (_field(m, "y", "number")),
-      z: /** @type {number} */ (_field(m, "z", "number")),
-      on: on === "" ? null : on,
-    };
+    return { id, kind, color, x, y, z, on: on === "" ? null : on };
   } catch (error) {
     throw new _BadMessage(`objects[${index}]: ${/** @type {Error} */ (error).message}`);
   }

@@ -7,8 +7,9 @@
  * fault: the bridge ends the connection.
  *
  * core → bridge: `hello`, `configure`, `invoke`, `cancel`, `ping`.
- * bridge → core: `hello`, `ready`, `unavailable`, `goal`, `feedback`,
- * `result`, `estop`, `pong`.
+ * bridge → core: `hello`, `ready`, `unavailable`, `feedback`, `result`,
+ * `estop`, `pong`. The core names each action goal (`invoke.goalId`), so it
+ * knows the id of every goal a bridge may have left behind.
  * @module
  */
 
@@ -49,7 +50,7 @@ export const SKILLS = /** @type {const} */ ([
  *
  * @typedef {{ type: "hello", protocol: string }} HelloMessage
  * @typedef {{ type: "configure", config: BridgeConfig, orphans: Orphan[] }} ConfigureMessage
- * @typedef {{ type: "invoke", id: number, skill: string, args: unknown[] }} InvokeMessage
+ * @typedef {{ type: "invoke", id: number, skill: string, args: unknown[], goalId?: string }} InvokeMessage
  * @typedef {{ type: "cancel", id: number }} CancelMessage
  * @typedef {{ type: "ping", id: number }} PingMessage
  * @typedef {HelloMessage | ConfigureMessage | InvokeMessage | CancelMessage | PingMessage} CoreMessage
@@ -88,8 +89,9 @@ export function checkCoreMessage(m) {
       });
       return /** @type {ConfigureMessage} */ (m);
     case "invoke":
-      _keys(m, ["type", "id", "skill", "args"], "invoke");
+      _keys(m, ["type", "id", "skill", "args", "goalId"], "invoke");
       _id(m.id, "invoke.id");
+      if (m.goalId !== undefined) _goalId(m.goalId, "invoke.goalId");
       _string(m.skill, "invoke.skill");
       _array(m.args, "invoke.args");
       return /** @type {InvokeMessage} */ (m);
