@@ -18,7 +18,11 @@ const GoalId = z.string().regex(/^[0-9a-f]{32}$/);
 
 /** A skill's outcome as the bridge reports it (`held`: the held object, from `holding`). */
 export const _BridgeOutcome = z.union([
-  z.strictObject({ ok: z.literal(true), value: z.unknown(), held: Obj.optional() }),
+  z.strictObject({
+    ok: z.literal(true),
+    value: z.unknown(),
+    held: Obj.optional(),
+  }),
   z.strictObject({
     ok: z.literal(false),
     error: z.strictObject({
@@ -40,8 +44,16 @@ export const _BridgeMessage = z.discriminatedUnion("type", [
     })),
   }),
   z.strictObject({ type: z.literal("unavailable"), message: z.string() }),
-  z.strictObject({ type: z.literal("feedback"), id: Id, feedback: z.unknown() }),
-  z.strictObject({ type: z.literal("result"), id: Id, outcome: _BridgeOutcome }),
+  z.strictObject({
+    type: z.literal("feedback"),
+    id: Id,
+    feedback: z.unknown(),
+  }),
+  z.strictObject({
+    type: z.literal("result"),
+    id: Id,
+    outcome: _BridgeOutcome,
+  }),
   z.strictObject({ type: z.literal("estop") }),
   z.strictObject({ type: z.literal("pong"), id: Id }),
 ]);

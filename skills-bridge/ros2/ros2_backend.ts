@@ -6,11 +6,7 @@ import {
   type SkillOutcome,
 } from "../skill_backend.ts";
 import type { SkillErrorCode } from "../skill_error.ts";
-import {
-  _BridgeMessage,
-  type _Orphan,
-  _PROTOCOL,
-} from "./_bridge_protocol.ts";
+import { _BridgeMessage, type _Orphan, _PROTOCOL } from "./_bridge_protocol.ts";
 import { _encodeNdjson, _readNdjson } from "./_ndjson.ts";
 import {
   parseRos2Config,
@@ -288,10 +284,14 @@ export class Ros2Backend implements SkillBackend {
       ));
     }
     if (options.signal?.aborted) {
-      return _wrap(_fail("cancelled", `Cannot finish ${skill}: it was cancelled`));
+      return _wrap(
+        _fail("cancelled", `Cannot finish ${skill}: it was cancelled`),
+      );
     }
     const mapping = this.config.skills[skill];
-    if (mapping === "local") return _wrap(await _runLocal(skill, args, options));
+    if (mapping === "local") {
+      return _wrap(await _runLocal(skill, args, options));
+    }
     const connection = this.#connection;
     if (!this.#ready || connection === undefined) {
       return _wrap(_fail(
@@ -785,7 +785,10 @@ function _isSkill(name: string): name is Skill {
 }
 
 /** True when `promise` settled within `ms`. */
-async function _quietly(promise: Promise<unknown>, ms: number): Promise<boolean> {
+async function _quietly(
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([

@@ -102,15 +102,25 @@ Deno.test("a bridge killed (SIGKILL) mid-goal: the skill fails, onFault runs, sk
 
   const outcome = await running;
   assertEquals(_code(outcome), "backend_error");
-  assertMatch(_message(outcome), /Cannot finish pick: the ROS 2 bridge was killed \(SIGKILL\)/);
+  assertMatch(
+    _message(outcome),
+    /Cannot finish pick: the ROS 2 bridge was killed \(SIGKILL\)/,
+  );
   assertEquals(faults.length, 1);
   assertEquals(faults[0]?.inFlight, ["pick"]);
   assertMatch(faults[0]?.reason ?? "", /was killed/);
   assert(!backend.connected);
   const refused = await backend.invoke("pick", ["red_block"]);
   assertEquals(_code(refused), "backend_error");
-  assertMatch(_message(refused), /the ROS 2 bridge is not connected .*"\/cap\/pick"/);
-  assertEquals(goal.status, GoalStatus.STATUS_EXECUTING, "the server still runs the goal");
+  assertMatch(
+    _message(refused),
+    /the ROS 2 bridge is not connected .*"\/cap\/pick"/,
+  );
+  assertEquals(
+    goal.status,
+    GoalStatus.STATUS_EXECUTING,
+    "the server still runs the goal",
+  );
 
   // The core starts a new bridge, which first cancels the goal the old one left.
   await backend.whenConnected();

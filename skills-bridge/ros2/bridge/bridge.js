@@ -20,7 +20,13 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { brief, buildGoal, decodeResult, goalSources, toJson } from "./messages.js";
+import {
+  brief,
+  buildGoal,
+  decodeResult,
+  goalSources,
+  toJson,
+} from "./messages.js";
 
 /**
  * @typedef {import("./messages.js").RosMessage} RosMessage
@@ -104,7 +110,9 @@ export async function loadRclnodejs(modulePath) {
     module = await import(specifier);
   } catch (error) {
     throw new Error(
-      `Cannot start the ROS 2 bridge: cannot import rclnodejs from "${specifier}": ${_message(error)}`,
+      `Cannot start the ROS 2 bridge: cannot import rclnodejs from "${specifier}": ${
+        _message(error)
+      }`,
       { cause: error },
     );
   }
@@ -164,7 +172,10 @@ export class Ros2Bridge {
     const session = new BridgeSession(rcl, config, send);
     const results = [];
     for (const orphan of orphans) {
-      results.push({ goalId: orphan.goalId, ...await session.cancelOrphan(orphan) });
+      results.push({
+        goalId: orphan.goalId,
+        ...await session.cancelOrphan(orphan),
+      });
     }
     return { session, orphans: results };
   }
@@ -197,9 +208,15 @@ export class BridgeSession {
         if (mapping === undefined) continue;
         try {
           if (mapping.type === "action") {
-            this.#actions.set(skill, new rcl.ActionClient(this.#node, mapping.interface, mapping.name));
+            this.#actions.set(
+              skill,
+              new rcl.ActionClient(this.#node, mapping.interface, mapping.name),
+            );
           } else {
-            this.#services.set(skill, this.#node.createClient(mapping.interface, mapping.name));
+            this.#services.set(
+              skill,
+              this.#node.createClient(mapping.interface, mapping.name),
+            );
           }
         } catch (error) {
           throw new Error(
@@ -247,7 +264,10 @@ export class BridgeSession {
       this.#send({
         type: "result",
         id,
-        outcome: _fail("backend_error", `Cannot run ${skill}: the bridge session is closed or id ${id} is in use`),
+        outcome: _fail(
+          "backend_error",
+          `Cannot run ${skill}: the bridge session is closed or id ${id} is in use`,
+        ),
       });
       return;
     }
@@ -255,7 +275,10 @@ export class BridgeSession {
       this.#send({
         type: "result",
         id,
-        outcome: _fail("invalid_argument", `Cannot run "${skill}": the ROS 2 bridge has no mapping for it`),
+        outcome: _fail(
+          "invalid_argument",
+          `Cannot run "${skill}": the ROS 2 bridge has no mapping for it`,
+        ),
       });
       return;
     }
@@ -267,15 +290,29 @@ export class BridgeSession {
       let outcome;
       try {
         outcome = mapping.type === "action"
-          ? await this.#runAction(id, skill, mapping, args, stop, goalId ?? randomUUID().replaceAll("-", ""))
+          ? await this.#runAction(
+            id,
+            skill,
+            mapping,
+            args,
+            stop,
+            goalId ?? randomUUID().replaceAll("-", ""),
+          )
           : await this.#runService(skill, mapping, args, stop);
       } catch (error) {
-        outcome = _fail("backend_error", `Cannot run ${skill} over ROS 2: ${_message(error)}`);
+        outcome = _fail(
+          "backend_error",
+          `Cannot run ${skill} over ROS 2: ${_message(error)}`,
+        );
       } finally {
         clearTimeout(timer);
         this.#inFlight.delete(id);
       }
-      this.#send({ type: "result", id, outcome: /** @type {Outcome} */ (toJson(outcome)) });
+      this.#send({
+        type: "result",
+        id,
+        outcome: /** @type {Outcome} */ (toJson(outcome)),
+      });
     })();
     this.#running.add(run);
     run.finally(() => this.#running.delete(run));
@@ -299,11 +336,20 @@ export class BridgeSession {
   async cancelOrphan(orphan) {
     const { serverTimeoutMs, cancelTimeoutMs } = this.#config;
     const service = `${orphan.action}/_action/cancel_goal`;
-    const client = this.#node.createClient("action_msgs/srv/CancelGoal", service);
+    const client = this.#node.createClient(
+      "action_msgs/srv/CancelGoal",
+      service,
+    );
     try {
-      const up = await _within(client.waitForService(serverTimeoutMs), serverTimeoutMs + 100);
+      const up = await _within(
+        client.waitForService(serverTimeoutMs),
+        serverTimeoutMs + 100,
+      );
       if (!up.done || !up.value) {
-        return { cancelled: false, message: `no server for "${service}" within ${serverTimeoutMs} ms` };
+        return {
+          cancelled: false,
+          message: `no server for "${service}" within ${serverTimeoutMs} ms`,
+        };
       }
       const uuid = Array.from(Buffer.from(orphan.goalId, "hex"));
       const answered = await _within(
@@ -315,12 +361,17 @@ export class BridgeSession {
         cancelTimeoutMs,
       );
       if (!answered.done) {
-        return { cancelled: false, message: `"${service}" did not answer within ${cancelTimeoutMs} ms` };
+        return {
+          cancelled: false,
+          message: `"${service}" did not answer within ${cancelTimeoutMs} ms`,
+        };
       }
       const response = /** @type {RosMessage} */ (answered.value);
       return {
         cancelled: response.return_code === 0,
-        message: `"${service}" answered return_code ${String(response.return_code)}`,
+        message: `"${service}" answered return_code ${
+          String(response.return_code)
+        }`,
       };
     } finally {
       this.#node.destroyClient(client);
@@ -360,12 +411,19 @@ export class BridgeSession {
     const client = /** @type {ActionClientLike} */ (this.#actions.get(skill));
     const what = `the ROS 2 action "${mapping.name}" (${mapping.interface})`;
     const { serverTimeoutMs, cancelTimeoutMs } = this.#config;
-    const down = await this.#untilServer(skill, mapping, client.waitForServer(serverTimeoutMs), what, stop.signal);
+    const down = await this.#untilServer(
+      skill,
+      mapping,
+      client.waitForServer(serverTimeoutMs),
+      what,
+      stop.signal,
+    );
     if (down !== null) return down;
     const goal = buildGoal(mapping.goal, goalSources(skill, args));
     const sent = client.sendGoal(
       goal,
-      (feedback) => this.#send({ type: "feedback", id, feedback: toJson(feedback) }),
+      (feedback) =>
+        this.#send({ type: "feedback", id, feedback: toJson(feedback) }),
       { uuid: Uint8Array.from(Buffer.from(goalId, "hex")) },
     );
     const answered = await _untilStopped(sent, stop.signal);
@@ -379,7 +437,10 @@ export class BridgeSession {
     }
     const handle = answered.value;
     if (!handle.isAccepted()) {
-      return _fail("backend_error", `Cannot run ${skill}: ${what} rejected the goal ${brief(goal)}`);
+      return _fail(
+        "backend_error",
+        `Cannot run ${skill}: ${what} rejected the goal ${brief(goal)}`,
+      );
     }
     const result = _quiet(handle.getResult());
     const ended = await _untilStopped(result, stop.signal);
@@ -411,7 +472,9 @@ export class BridgeSession {
     const request = buildGoal(mapping.goal, goalSources(skill, args));
     // A service call cannot be cancelled in ROS 2: on a stop its late response is dropped.
     const response = await _untilStopped(
-      /** @type {Promise<RosMessage>} */ (new Promise((resolve) => client.sendRequest(request, resolve))),
+      /** @type {Promise<RosMessage>} */ (new Promise((resolve) =>
+        client.sendRequest(request, resolve)
+      )),
       stop.signal,
     );
     if (!response.done) return this.#stopped(skill, stop.signal, mapping);
@@ -483,10 +546,16 @@ function _fromStatus(skill, what, status, message) {
     case GoalStatus.STATUS_ABORTED: {
       const decoded = decodeResult(skill, what, message);
       if (!decoded.ok) return decoded;
-      return _fail("backend_error", `Cannot run ${skill}: ${what} aborted the goal without an error code`);
+      return _fail(
+        "backend_error",
+        `Cannot run ${skill}: ${what} aborted the goal without an error code`,
+      );
     }
     case GoalStatus.STATUS_CANCELED:
-      return _fail("cancelled", `Cannot finish ${skill}: ${what} cancelled the goal`);
+      return _fail(
+        "cancelled",
+        `Cannot finish ${skill}: ${what} cancelled the goal`,
+      );
     default:
       return _fail(
         "backend_error",

@@ -53,7 +53,9 @@ export function readMessages(readable, handlers) {
         size += rest.length;
         if (size > max) {
           return fail(
-            new ChannelError(`Cannot read a message: a line is longer than ${max} bytes`),
+            new ChannelError(
+              `Cannot read a message: a line is longer than ${max} bytes`,
+            ),
           );
         }
         if (rest.length > 0) parts.push(rest);
@@ -63,7 +65,9 @@ export function readMessages(readable, handlers) {
       size += piece.length;
       if (size > max) {
         return fail(
-          new ChannelError(`Cannot read a message: a line is longer than ${max} bytes`),
+          new ChannelError(
+            `Cannot read a message: a line is longer than ${max} bytes`,
+          ),
         );
       }
       parts.push(piece);
@@ -79,12 +83,18 @@ export function readMessages(readable, handlers) {
       } catch (error) {
         return fail(
           new ChannelError(
-            `Cannot read a message: a line is not JSON (${/** @type {Error} */ (error).message})`,
+            `Cannot read a message: a line is not JSON (${
+              /** @type {Error} */ (error).message
+            })`,
           ),
         );
       }
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        return fail(new ChannelError("Cannot read a message: a line is not a JSON object"));
+        return fail(
+          new ChannelError(
+            "Cannot read a message: a line is not a JSON object",
+          ),
+        );
       }
       handlers.onMessage(/** @type {Record<string, unknown>} */ (value));
     }
@@ -112,7 +122,9 @@ export function writeMessage(writable, message, maxLineBytes = MAX_LINE_BYTES) {
   const line = JSON.stringify(message);
   if (Buffer.byteLength(line) > maxLineBytes) {
     throw new ChannelError(
-      `Cannot send a "${String(message.type)}" message: it is longer than ${maxLineBytes} bytes`,
+      `Cannot send a "${
+        String(message.type)
+      }" message: it is longer than ${maxLineBytes} bytes`,
     );
   }
   if (writable.destroyed || writable.writableEnded) return false;

@@ -20,7 +20,7 @@ import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { Ros2Bridge, loadRclnodejs } from "./bridge.js";
+import { loadRclnodejs, Ros2Bridge } from "./bridge.js";
 import { readMessages, writeMessage } from "./channel.js";
 import { checkCoreMessage, PROTOCOL, ProtocolError } from "./protocol.js";
 
@@ -69,23 +69,32 @@ function serveConnection(bridge, input, output) {
     send({ type: "hello", protocol: PROTOCOL });
     readMessages(input, {
       onEnd: () => void end(undefined),
-      onError: (error) => void end(`the core broke the channel: ${error.message}`),
+      onError: (error) =>
+        void end(`the core broke the channel: ${error.message}`),
       onMessage: (raw) => {
         if (ended) return;
         let message;
         try {
           message = checkCoreMessage(raw);
           if (!greeted && message.type !== "hello") {
-            throw new ProtocolError(`Cannot accept "${message.type}": the core's first message must be hello`);
+            throw new ProtocolError(
+              `Cannot accept "${message.type}": the core's first message must be hello`,
+            );
           }
         } catch (error) {
-          return void end(`the core sent a bad message: ${/** @type {Error} */ (error).message}`);
+          return void end(
+            `the core sent a bad message: ${
+              /** @type {Error} */ (error).message
+            }`,
+          );
         }
         switch (message.type) {
           case "hello":
             if (greeted || message.protocol !== PROTOCOL) {
               return void end(
-                `the core sent a second hello or speaks ${JSON.stringify(message.protocol)}, not ${PROTOCOL}`,
+                `the core sent a second hello or speaks ${
+                  JSON.stringify(message.protocol)
+                }, not ${PROTOCOL}`,
               );
             }
             greeted = true;
@@ -93,7 +102,9 @@ function serveConnection(bridge, input, output) {
           case "ping":
             return send({ type: "pong", id: message.id });
           case "configure": {
-            if (opening !== undefined) return void end("the core configured the bridge twice");
+            if (opening !== undefined) {
+              return void end("the core configured the bridge twice");
+            }
             const config = message.config;
             opening = bridge.open(config, message.orphans, send).then(
               ({ session: opened, orphans }) => {
@@ -102,15 +113,27 @@ function serveConnection(bridge, input, output) {
                 send({ type: "ready", orphans });
               },
               (error) => {
-                send({ type: "unavailable", message: /** @type {Error} */ (error).message });
+                send({
+                  type: "unavailable",
+                  message: /** @type {Error} */ (error).message,
+                });
                 void end(/** @type {Error} */ (error).message);
               },
             );
             return;
           }
           case "invoke":
-            if (session === undefined) return void end("the core invoked a skill before the bridge was ready");
-            return session.invoke(message.id, message.skill, message.args, message.goalId);
+            if (session === undefined) {
+              return void end(
+                "the core invoked a skill before the bridge was ready",
+              );
+            }
+            return session.invoke(
+              message.id,
+              message.skill,
+              message.args,
+              message.goalId,
+            );
           case "cancel":
             return session?.cancel(message.id);
         }

@@ -113,7 +113,10 @@ export function toJson(value) {
       : value.toString();
   }
   if (ArrayBuffer.isView(value)) {
-    return Array.from(/** @type {ArrayLike<unknown>} */ (/** @type {unknown} */ (value)), toJson);
+    return Array.from(
+      /** @type {ArrayLike<unknown>} */ (/** @type {unknown} */ (value)),
+      toJson,
+    );
   }
   if (Array.isArray(value)) return value.map(toJson);
   if (typeof value === "object" && value !== null) {
@@ -122,7 +125,9 @@ export function toJson(value) {
     for (const [key, item] of Object.entries(value)) out[key] = toJson(item);
     return out;
   }
-  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    return String(value);
+  }
   return value;
 }
 
@@ -142,7 +147,9 @@ function _field(message, name, type) {
     ? typeof value === "number" && Number.isFinite(value)
     : typeof value === "string";
   if (!ok) {
-    throw new _BadMessage(`field "${name}" must be a ${type}, got ${brief(value)}`);
+    throw new _BadMessage(
+      `field "${name}" must be a ${type}, got ${brief(value)}`,
+    );
   }
   return value;
 }
@@ -154,7 +161,9 @@ function _field(message, name, type) {
  */
 function _toObj(item, index) {
   if (typeof item !== "object" || item === null) {
-    throw new _BadMessage(`objects[${index}] must be an object, got ${brief(item)}`);
+    throw new _BadMessage(
+      `objects[${index}] must be an object, got ${brief(item)}`,
+    );
   }
   const m = /** @type {RosMessage} */ (item);
   try {
@@ -167,7 +176,9 @@ function _toObj(item, index) {
     const on = /** @type {string} */ (_field(m, "on", "string"));
     return { id, kind, color, x, y, z, on: on === "" ? null : on };
   } catch (error) {
-    throw new _BadMessage(`objects[${index}]: ${/** @type {Error} */ (error).message}`);
+    throw new _BadMessage(
+      `objects[${index}]: ${/** @type {Error} */ (error).message}`,
+    );
   }
 }
 
@@ -193,19 +204,24 @@ export function decodeResult(skill, what, message) {
     if (SKILL_ERROR_CODES.includes(code)) {
       return { ok: false, error: { code, message: text } };
     }
-    return _bad(`${what} failed with the unknown error code "${code}": ${text}`);
+    return _bad(
+      `${what} failed with the unknown error code "${code}": ${text}`,
+    );
   }
   try {
     switch (skill) {
       case "detect": {
-        const objects = /** @type {unknown[]} */ (_field(m, "objects", "array"));
+        const objects =
+          /** @type {unknown[]} */ (_field(m, "objects", "array"));
         return { ok: true, value: Array.from(objects, _toObj) };
       }
       case "holding": {
         const id = /** @type {string} */ (_field(m, "object_id", "string"));
         if (id === "") return { ok: true, value: null };
         const held = decodeHeldObject(m);
-        return held === undefined ? { ok: true, value: id } : { ok: true, value: id, held };
+        return held === undefined
+          ? { ok: true, value: id }
+          : { ok: true, value: id, held };
       }
       case "workspace":
         return {

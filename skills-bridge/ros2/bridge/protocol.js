@@ -102,7 +102,9 @@ export function checkCoreMessage(m) {
       return /** @type {CancelMessage | PingMessage} */ (m);
     default:
       throw new ProtocolError(
-        `Cannot accept a message from the core: unknown type ${JSON.stringify(m.type)}`,
+        `Cannot accept a message from the core: unknown type ${
+          JSON.stringify(m.type)
+        }`,
       );
   }
 }
@@ -138,7 +140,9 @@ function _config(value) {
   for (const [skill, mapping] of Object.entries(skills)) {
     const at = `config.skills.${skill}`;
     if (!(/** @type {readonly string[]} */ (SKILLS)).includes(skill)) {
-      throw new ProtocolError(`Cannot accept the configuration: ${at} is not a skill`);
+      throw new ProtocolError(
+        `Cannot accept the configuration: ${at} is not a skill`,
+      );
     }
     const s = _object(mapping, at);
     _keys(s, ["type", "name", "interface", "goal", "timeoutMs"], at);
@@ -150,7 +154,9 @@ function _config(value) {
     _rosName(s.name, `${at}.name`);
     _string(s.interface, `${at}.interface`);
     _positive(s.timeoutMs, `${at}.timeoutMs`);
-    for (const [field, source] of Object.entries(_object(s.goal, `${at}.goal`))) {
+    for (
+      const [field, source] of Object.entries(_object(s.goal, `${at}.goal`))
+    ) {
       _string(source, `${at}.goal.${field}`);
     }
   }
@@ -160,7 +166,9 @@ function _config(value) {
 function _keys(m, allowed, at) {
   for (const key of Object.keys(m)) {
     if (!allowed.includes(key)) {
-      throw new ProtocolError(`Cannot accept a message from the core: ${at} has the unknown field "${key}"`);
+      throw new ProtocolError(
+        `Cannot accept a message from the core: ${at} has the unknown field "${key}"`,
+      );
     }
   }
 }
@@ -168,7 +176,9 @@ function _keys(m, allowed, at) {
 /** @param {unknown} value @param {string} at @returns {Record<string, unknown>} */
 function _object(value, at) {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ProtocolError(`Cannot accept a message from the core: ${at} must be an object`);
+    throw new ProtocolError(
+      `Cannot accept a message from the core: ${at} must be an object`,
+    );
   }
   return /** @type {Record<string, unknown>} */ (value);
 }
@@ -176,7 +186,9 @@ function _object(value, at) {
 /** @param {unknown} value @param {string} at @returns {unknown[]} */
 function _array(value, at) {
   if (!Array.isArray(value)) {
-    throw new ProtocolError(`Cannot accept a message from the core: ${at} must be an array`);
+    throw new ProtocolError(
+      `Cannot accept a message from the core: ${at} must be an array`,
+    );
   }
   return value;
 }
@@ -184,21 +196,27 @@ function _array(value, at) {
 /** @param {unknown} value @param {string} at */
 function _string(value, at) {
   if (typeof value !== "string") {
-    throw new ProtocolError(`Cannot accept a message from the core: ${at} must be a string`);
+    throw new ProtocolError(
+      `Cannot accept a message from the core: ${at} must be a string`,
+    );
   }
 }
 
 /** @param {unknown} value @param {string} at */
 function _id(value, at) {
   if (!Number.isSafeInteger(value) || /** @type {number} */ (value) < 0) {
-    throw new ProtocolError(`Cannot accept a message from the core: ${at} must be a whole number ≥ 0`);
+    throw new ProtocolError(
+      `Cannot accept a message from the core: ${at} must be a whole number ≥ 0`,
+    );
   }
 }
 
 /** @param {unknown} value @param {string} at */
 function _positive(value, at) {
   if (!Number.isSafeInteger(value) || /** @type {number} */ (value) <= 0) {
-    throw new ProtocolError(`Cannot accept a message from the core: ${at} must be a whole number > 0`);
+    throw new ProtocolError(
+      `Cannot accept a message from the core: ${at} must be a whole number > 0`,
+    );
   }
 }
 
@@ -208,13 +226,17 @@ function _rosName(value, at) {
     typeof value !== "string" ||
     !/^~?\/?[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/.test(value)
   ) {
-    throw new ProtocolError(`Cannot accept a message from the core: ${at} must be a ROS 2 name`);
+    throw new ProtocolError(
+      `Cannot accept a message from the core: ${at} must be a ROS 2 name`,
+    );
   }
 }
 
 /** @param {unknown} value @param {string} at */
 function _goalId(value, at) {
   if (typeof value !== "string" || !/^[0-9a-f]{32}$/.test(value)) {
-    throw new ProtocolError(`Cannot accept a message from the core: ${at} must be 32 hex digits`);
+    throw new ProtocolError(
+      `Cannot accept a message from the core: ${at} must be 32 hex digits`,
+    );
   }
 }

@@ -95,10 +95,14 @@ function _onGraphMessage(m) {
 
 /** `rclnodejs.init()`: connects to the fake graph. */
 export async function init() {
-  if (_initialized) throw new Error("The context has already been initialized.");
+  if (_initialized) {
+    throw new Error("The context has already been initialized.");
+  }
   const path = process.env.CAP_FAKE_ROS2_GRAPH;
   if (path === undefined) {
-    throw new Error("failed to initialize rcl: the stand-in needs CAP_FAKE_ROS2_GRAPH (no fake graph)");
+    throw new Error(
+      "failed to initialize rcl: the stand-in needs CAP_FAKE_ROS2_GRAPH (no fake graph)",
+    );
   }
   const socket = createConnection(path);
   await new Promise((resolve, reject) => {
@@ -164,7 +168,9 @@ export class Node {
   /** @param {string} name @param {string} [namespace] */
   constructor(name, namespace = "") {
     if (!_initialized) {
-      throw new Error(`Cannot create the node "${name}": rclnodejs.init() was not called`);
+      throw new Error(
+        `Cannot create the node "${name}": rclnodejs.init() was not called`,
+      );
     }
     this.name = name;
     this.namespace = namespace;
@@ -212,7 +218,10 @@ export class Node {
     }
     const qos = options.qos;
     const subId = ++_nextRef;
-    _subscriptions.set(subId, { node: this, callback: /** @type {(m: RosMessage) => void} */ (callback) });
+    _subscriptions.set(subId, {
+      node: this,
+      callback: /** @type {(m: RosMessage) => void} */ (callback),
+    });
     this.#subs.add(subId);
     _send({
       op: "subscribe",
@@ -254,12 +263,23 @@ class ServiceClient {
 
   /** @param {number} [timeout] @returns {Promise<boolean>} */
   waitForService(timeout) {
-    return _ask(this.node, { op: "wait", kind: "service", name: this.name, type: this.type, timeout: timeout ?? -1 });
+    return _ask(this.node, {
+      op: "wait",
+      kind: "service",
+      name: this.name,
+      type: this.type,
+      timeout: timeout ?? -1,
+    });
   }
 
   /** @param {RosMessage} request @param {(response: RosMessage) => void} callback */
   sendRequest(request, callback) {
-    void _ask(this.node, { op: "request", name: this.name, type: this.type, request: _plain(request) })
+    void _ask(this.node, {
+      op: "request",
+      name: this.name,
+      type: this.type,
+      request: _plain(request),
+    })
       .then(callback);
   }
 }
@@ -273,7 +293,9 @@ export class ActionClient {
   /** @param {Node} node @param {string} type @param {string} name */
   constructor(node, type, name) {
     if (!(node instanceof Node)) {
-      throw new TypeError("Cannot create an action client: not a node of this rclnodejs");
+      throw new TypeError(
+        "Cannot create an action client: not a node of this rclnodejs",
+      );
     }
     this.node = node;
     this.type = type;
@@ -283,7 +305,13 @@ export class ActionClient {
 
   /** @param {number} [timeout] @returns {Promise<boolean>} */
   waitForServer(timeout) {
-    return _ask(this.node, { op: "wait", kind: "action", name: this.name, type: this.type, timeout: timeout ?? -1 });
+    return _ask(this.node, {
+      op: "wait",
+      kind: "action",
+      name: this.name,
+      type: this.type,
+      timeout: timeout ?? -1,
+    });
   }
 
   /**
@@ -293,11 +321,16 @@ export class ActionClient {
    * @returns {Promise<ClientGoalHandle>}
    */
   async sendGoal(goal, feedbackCallback, goalUuid) {
-    const bytes = goalUuid === undefined ? crypto.getRandomValues(new Uint8Array(16)) : Uint8Array.from(goalUuid.uuid);
+    const bytes = goalUuid === undefined
+      ? crypto.getRandomValues(new Uint8Array(16))
+      : Uint8Array.from(goalUuid.uuid);
     const goalId = Buffer.from(bytes).toString("hex");
     const handle = new ClientGoalHandle(this, goalId, { uuid: bytes });
     /** @type {{ node: Node, onStatus: (s: number) => void, onFeedback?: (f: RosMessage) => void }} */
-    const entry = { node: this.node, onStatus: (status) => handle._setStatus(status) };
+    const entry = {
+      node: this.node,
+      onStatus: (status) => handle._setStatus(status),
+    };
     if (feedbackCallback !== undefined) entry.onFeedback = feedbackCallback;
     _goals.set(goalId, entry);
     this.#goalIds.add(goalId);
@@ -323,7 +356,11 @@ export class ActionClient {
 
   /** @param {string} goalId @param {ClientGoalHandle} handle @returns {Promise<RosMessage>} */
   async _getResult(goalId, handle) {
-    const reply = await _ask(this.node, { op: "get_result", name: this.name, goalId });
+    const reply = await _ask(this.node, {
+      op: "get_result",
+      name: this.name,
+      goalId,
+    });
     handle._setStatus(reply.status);
     return reply.result;
   }
@@ -390,7 +427,15 @@ class ClientGoalHandle {
 
 /** @param {unknown} value @returns {unknown} */
 function _plain(value) {
-  return JSON.parse(JSON.stringify(value, (_key, v) => (ArrayBuffer.isView(v) ? Array.from(/** @type {any} */ (v)) : v)));
+  return JSON.parse(
+    JSON.stringify(
+      value,
+      (
+        _key,
+        v,
+      ) => (ArrayBuffer.isView(v) ? Array.from(/** @type {any} */ (v)) : v),
+    ),
+  );
 }
 
 export default { init, shutdown, Node, ActionClient, QoS };
