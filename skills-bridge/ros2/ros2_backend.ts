@@ -17,10 +17,9 @@ import {
 import { Ros2UnavailableError } from "./ros2_unavailable_error.ts";
 
 /** The bridge's entry, started by `{ bridge: { spawn } }` when no `script` is given. */
-export const ROS2_BRIDGE_SCRIPT: string = new URL(
-  "./bridge/main.js",
-  import.meta.url,
-).pathname;
+export const ROS2_BRIDGE_SCRIPT: string = decodeURIComponent(
+  new URL("./bridge/main.js", import.meta.url).pathname,
+);
 
 /** Options of {@linkcode Ros2Backend.create}. */
 export interface Ros2BackendOptions {
@@ -114,7 +113,9 @@ export class Ros2Backend implements SkillBackend {
   #orphans: _Orphan[] = [];
   readonly #estopCallbacks = new Set<() => void>();
   readonly #faultCallbacks = new Set<(fault: Ros2Fault) => void>();
-  readonly #readyListeners = new Set<() => void>();
+  readonly #readyListeners = new Set<
+    { resolve: () => void; reject: (reason: unknown) => void }
+  >();
   /** The latest description of each object `detect` reported. */
   readonly #seen = new Map<string, Obj>();
   /** The held object as the latest `holding` result described it. */
@@ -167,20 +168,35 @@ export class Ros2Backend implements SkillBackend {
     return this.#connection?.pid ?? null;
   }
 
-  /** Resolves when a bridge is ready (at once if one is); rejects when `signal` aborts. */
+  /**
+   * Resolves when a bridge is ready (at once if one is); rejects when
+   * `signal` aborts or the backend is disposed ({@linkcode BackendDisposedError}).
+   */
   whenConnected(signal?: AbortSignal): Promise<void> {
     if (this.#ready) return Promise.resolve();
+    if (this.#disposed) {
+      return Promise.reject(
+        new BackendDisposedError("ros2", "wait for the ROS 2 bridge"),
+      );
+    }
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
       const onAbort = () => {
         this.#readyListeners.delete(listener);
         reject(signal?.reason);
       };
-      const listener = () => {
-        this.#readyListeners.delete(listener);
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
+      const listener = {
+        resolve: () => {
+          this.#readyListeners.delete(listener);
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (reason: unknown) => {
+          this.#readyListeners.delete(listener);
+          signal?.removeEventListener("abort", onAbort);
+          reject(reason);
+        },
       };
-      if (signal?.aborted) return reject(signal.reason);
       this.#readyListeners.add(listener);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
@@ -253,6 +269,11 @@ export class Ros2Backend implements SkillBackend {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    for (const listener of [...this.#readyListeners]) {
+      listener.reject(
+        new BackendDisposedError("ros2", "wait for the ROS 2 bridge"),
+      );
+    }
     const inFlight = [...this.#pending.entries()];
     for (const [id, pending] of inFlight) this.#requestCancel(id, pending);
     if (inFlight.length > 0) {
@@ -296,7 +317,7 @@ export class Ros2Backend implements SkillBackend {
     if (!this.#ready || connection === undefined) {
       return _wrap(_fail(
         "backend_error",
-        `Cannot run ${skill}: the ROS 2 bridge is not connected (${this.#lastFault}); the action "${mapping.name}" cannot be reached`,
+        `Cannot run ${skill}: the ROS 2 bridge is not connected (${this.#lastFault}); the ROS 2 ${mapping.type} "${mapping.name}" cannot be reached`,
       ));
     }
     const id = this.#nextId++;
@@ -521,7 +542,7 @@ export class Ros2Backend implements SkillBackend {
         }
         this.#ready = true;
         this.#unavailable = undefined;
-        for (const listener of [...this.#readyListeners]) listener();
+        for (const listener of [...this.#readyListeners]) listener.resolve();
         return true;
       case "unavailable":
         this.#unavailable = message.message;

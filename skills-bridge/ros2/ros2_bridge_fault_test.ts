@@ -128,12 +128,15 @@ Deno.test("a bridge killed (SIGKILL) mid-goal: the skill fails, onFault runs, sk
   assert(backend.bridgePid !== firstPid);
   await graph.untilEvent((e) => e.kind === "goal_ended");
   assertEquals(goal.status, GoalStatus.STATUS_CANCELED);
+  // And skills run again.
   const again = next();
+  const halt = new AbortController();
   const second = backend.invoke("pick", ["red_block"], {
-    signal: AbortSignal.abort(),
+    signal: halt.signal,
   });
+  await again;
+  halt.abort();
   assertEquals(_code(await second), "cancelled");
-  void again;
 });
 
 Deno.test("a goal in flight when the socket bridge restarts is cancelled by the next bridge", async () => {
@@ -212,4 +215,57 @@ Deno.test("a spawned bridge cancels its goal and exits when the core closes its 
   assertEquals(_code(await running), "cancelled");
   await _cancelRequested(goal);
   assertEquals(backend.bridgePid, null, "the bridge exited");
+});
+
+/** A stand-in bridge that greets and gets ready, then answers every invoke with a result that breaks the protocol. */
+const _RUDE_BRIDGE = `
+const send = (m) => process.stdout.write(JSON.stringify(m) + "\\n");
+send({ type: "hello", protocol: "cap-edge-ros2/1" });
+let buffered = "";
+process.stdin.on("data", (chunk) => {
+  buffered += chunk;
+  let end;
+  while ((end = buffered.indexOf("\\n")) !== -1) {
+    const m = JSON.parse(buffered.slice(0, end));
+    buffered = buffered.slice(end + 1);
+    if (m.type === "configure") send({ type: "ready", orphans: [] });
+    if (m.type === "ping") send({ type: "pong", id: m.id });
+    if (m.type === "invoke") {
+      send({ type: "result", id: m.id, outcome: { ok: "perhaps" } });
+    }
+  }
+});
+process.stdin.on("end", () => process.exit(0));
+`;
+
+Deno.test("a bridge that breaks the protocol is the bridge's fault: it is killed, the skill fails, the core carries on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cap-edge-ros2-rude-" });
+  try {
+    const script = `${dir}/rude_bridge.mjs`;
+    await Deno.writeTextFile(script, _RUDE_BRIDGE);
+    await using backend = await Ros2Backend.create({
+      ..._TEST_CONFIG,
+      bridge: { spawn: { node: "node", script } },
+    });
+    const faulted = Promise.withResolvers<Ros2Fault>();
+    using _onFault = backend.onFault((fault) => faulted.resolve(fault));
+    const pid = backend.bridgePid;
+    const outcome = await backend.invoke("pick", ["red_block"]);
+    assertEquals(_code(outcome), "backend_error");
+    assertMatch(
+      _message(outcome),
+      /the ROS 2 bridge broke the protocol \(outcome/,
+    );
+    const fault = await faulted.promise;
+    assertEquals(fault.inFlight, ["pick"]);
+    // Local skills need no bridge; ROS 2 ones wait for the next one.
+    assertEquals(await backend.invoke("wait", [0.001]), {
+      ok: true,
+      value: null,
+    });
+    await backend.whenConnected();
+    assert(backend.bridgePid !== pid, "a new bridge process");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
