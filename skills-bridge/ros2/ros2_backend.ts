@@ -472,9 +472,12 @@ export class Ros2Backend implements SkillBackend {
     let wasReady = false;
     let pingId = 0;
     const heartbeat = setInterval(() => {
-      if (Date.now() - lastHeard > this.config.heartbeatTimeoutMs) {
-        reason =
-          `stopped answering (nothing for ${this.config.heartbeatTimeoutMs} ms)`;
+      // Until it is ready the bridge may be starting ROS 2: connectTimeoutMs bounds that.
+      const limit = wasReady
+        ? this.config.heartbeatTimeoutMs
+        : this.config.connectTimeoutMs;
+      if (Date.now() - lastHeard > limit) {
+        reason = `stopped answering (nothing for ${limit} ms)`;
         connection.kill();
         return;
       }
@@ -663,6 +666,7 @@ function _bridgeConfig(config: Ros2Config): Record<string, unknown> {
     cancelTimeoutMs: config.cancelTimeoutMs,
     estopTopic: config.estopTopic,
     estopQos: config.estopQos,
+    coreTimeoutMs: config.heartbeatTimeoutMs,
     skills,
   };
 }

@@ -1,8 +1,8 @@
 /**
  * The bridge process through its real channel, spoken by hand: the
  * handshake, a core that breaks the protocol (the bridge ends that
- * connection and serves the next), and a core that goes away mid-goal (the
- * bridge cancels the goal).
+ * connection and serves the next), and a core that goes away or falls silent
+ * mid-goal (the bridge cancels the goal).
  * @module
  */
 import { assert, assertEquals } from "../_assert.ts";
@@ -41,7 +41,7 @@ async function _connect(path: string) {
   };
 }
 
-function _configure() {
+function _configure(coreTimeoutMs = 60_000) {
   const config = parseRos2Config(_TEST_CONFIG);
   return {
     type: "configure",
@@ -52,6 +52,7 @@ function _configure() {
       cancelTimeoutMs: config.cancelTimeoutMs,
       estopTopic: config.estopTopic,
       estopQos: config.estopQos,
+      coreTimeoutMs,
       skills: {
         pick: {
           type: "action",
@@ -150,6 +151,32 @@ Deno.test("the bridge over its socket: handshake, a broken protocol ends only th
     core.close();
     const ended = await graph.untilEvent((e) => e.kind === "goal_ended");
     assertEquals(ended.status, GoalStatus.STATUS_CANCELED);
+
+    // A core that falls silent counts as gone too (it pings every heartbeatMs).
+    const silent = await _connect(path);
+    await silent.next();
+    await silent.send({ type: "hello", protocol: "cap-edge-ros2/1" });
+    await silent.send(_configure(300));
+    assertEquals(await silent.next(), { type: "ready", orphans: [] });
+    const startedAgain = new Promise<void>((resolve) => (release = resolve));
+    await silent.send({
+      type: "invoke",
+      id: 1,
+      skill: "pick",
+      args: ["red_block"],
+      goalId: "fedcba9876543210fedcba9876543210",
+    });
+    await startedAgain;
+    const result = await silent.next();
+    assertEquals(result?.type, "result");
+    assertEquals((result?.outcome as { ok: boolean }).ok, false);
+    assert(await silent.ended(), "the bridge ended the silent connection");
+    silent.close();
+    const ends = graph.events.filter((e) => e.kind === "goal_ended");
+    assertEquals(ends.map((e) => e.status), [
+      GoalStatus.STATUS_CANCELED,
+      GoalStatus.STATUS_CANCELED,
+    ]);
 
     child.kill("SIGTERM");
     assertEquals((await child.status).code, 0);

@@ -44,6 +44,9 @@ function serveConnection(bridge, input, output) {
     let greeted = false;
     let clean = true;
     let ended = false;
+    let lastHeard = Date.now();
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    let watchdog;
     /** @param {Record<string, unknown>} message */
     const send = (message) => {
       try {
@@ -56,6 +59,7 @@ function serveConnection(bridge, input, output) {
     const end = async (why) => {
       if (ended) return;
       ended = true;
+      clearInterval(watchdog);
       if (why !== undefined) {
         clean = false;
         _log(why);
@@ -73,6 +77,7 @@ function serveConnection(bridge, input, output) {
         void end(`the core broke the channel: ${error.message}`),
       onMessage: (raw) => {
         if (ended) return;
+        lastHeard = Date.now();
         let message;
         try {
           message = checkCoreMessage(raw);
@@ -106,6 +111,16 @@ function serveConnection(bridge, input, output) {
               return void end("the core configured the bridge twice");
             }
             const config = message.config;
+            // The core pings; a core that falls silent (frozen, or a lost
+            // half of the connection) is treated as gone: its goals are cancelled.
+            const limit = config.coreTimeoutMs;
+            watchdog = setInterval(() => {
+              if (Date.now() - lastHeard > limit) {
+                void end(
+                  `the core stopped answering (nothing for ${limit} ms)`,
+                );
+              }
+            }, Math.max(10, Math.min(1000, Math.floor(limit / 4))));
             opening = bridge.open(config, message.orphans, send).then(
               ({ session: opened, orphans }) => {
                 if (ended) return opened.close();
@@ -164,23 +179,25 @@ async function _main() {
   } catch {
     // absent: fine
   }
-  let busy = false;
-  /** @type {Promise<boolean> | undefined} */
-  let current;
-  /** @type {import("node:net").Socket | undefined} */
-  let active;
+  // One core at a time. A core that connects while the previous connection
+  // is still cancelling its goals waits its turn (a restarted core); a third
+  // is refused.
+  /** @type {Set<import("node:net").Socket>} */
+  const sockets = new Set();
+  /** @type {Promise<unknown>} */
+  let turn = Promise.resolve();
   const server = createServer((socket) => {
-    if (busy) {
-      _log("refused a second core connection: one is already served");
+    if (sockets.size >= 2) {
+      _log("refused a core connection: one is served and one is waiting");
       socket.destroy();
       return;
     }
-    busy = true;
-    active = socket;
-    current = serveConnection(bridge, socket, socket);
-    current.finally(() => {
-      busy = false;
-      active = undefined;
+    sockets.add(socket);
+    let gone = false;
+    socket.once("close", () => (gone = true));
+    turn = turn.then(async () => {
+      if (!gone) await serveConnection(bridge, socket, socket);
+      sockets.delete(socket);
     });
   });
   server.on("error", (error) => {
@@ -193,8 +210,8 @@ async function _main() {
   });
   const stop = async () => {
     server.close();
-    active?.destroy();
-    await current;
+    for (const socket of sockets) socket.destroy();
+    await turn;
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop());

@@ -43,6 +43,7 @@ export const SKILLS = /** @type {const} */ ([
  *   cancelTimeoutMs: number,
  *   estopTopic: string | null,
  *   estopQos: { reliability: "reliable" | "best_effort", depth: number },
+ *   coreTimeoutMs: number,
  *   skills: Partial<Record<string, SkillMapping>>,
  * }} BridgeConfig
  *
@@ -119,12 +120,14 @@ function _config(value) {
     "cancelTimeoutMs",
     "estopTopic",
     "estopQos",
+    "coreTimeoutMs",
     "skills",
   ], "configure.config");
   _string(c.nodeName, "config.nodeName");
   _string(c.namespace, "config.namespace");
   _positive(c.serverTimeoutMs, "config.serverTimeoutMs");
   _positive(c.cancelTimeoutMs, "config.cancelTimeoutMs");
+  _positive(c.coreTimeoutMs, "config.coreTimeoutMs");
   if (c.estopTopic !== null) _rosName(c.estopTopic, "config.estopTopic");
   const qos = _object(c.estopQos, "config.estopQos");
   _keys(qos, ["reliability", "depth"], "config.estopQos");
