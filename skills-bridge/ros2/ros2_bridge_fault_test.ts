@@ -4,7 +4,7 @@
  * stand-in, a fake ROS 2 graph that outlives them.
  * @module
  */
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import type { SkillOutcome } from "../skill_backend.ts";
 import {
   FakeRos2Graph,
@@ -12,6 +12,7 @@ import {
   GoalStatus,
 } from "./_fake_ros2_graph.ts";
 import { Ros2Backend, type Ros2Fault } from "./ros2_backend.ts";
+import { Ros2UnavailableError } from "./ros2_unavailable_error.ts";
 import {
   _BRIDGE_MAIN,
   _createOn,
@@ -266,6 +267,33 @@ Deno.test("a bridge that breaks the protocol is the bridge's fault: it is killed
     await backend.whenConnected();
     assert(backend.bridgePid !== pid, "a new bridge process");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a socket bridge without a sourced ROS 2 tells the core, which fails with that reason", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cap-edge-ros2-unsourced-" });
+  const socket = `${dir}/bridge.sock`;
+  const child = new Deno.Command("node", {
+    args: [_BRIDGE_MAIN, "--socket", socket],
+    env: { AMENT_PREFIX_PATH: "" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const error = await assertRejects(
+      () => Ros2Backend.create({ ..._TEST_CONFIG, bridge: { socket } }),
+      Ros2UnavailableError,
+    );
+    assertMatch(error.message, /ROS 2 is not sourced \(AMENT_PREFIX_PATH/);
+  } finally {
+    child.kill("SIGTERM");
+    assertEquals(
+      (await child.status).code,
+      0,
+      "the bridge stays up for the next core, and stops on SIGTERM",
+    );
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -66,7 +66,11 @@ function serveConnection(bridge, input, output) {
       }
       await opening?.catch(() => {});
       await session?.close();
-      output.end();
+      // Let the last messages (a result, `unavailable`) reach the core first.
+      await new Promise((flushed) => {
+        output.end(flushed);
+        setTimeout(flushed, 1000).unref();
+      });
       input.destroy();
       resolve(clean);
     };
