@@ -193,20 +193,6 @@ export class Ros2Backend implements SkillBackend {
   }
 
   /**
-   * Runs a skill as its ROS 2 action or service and resolves when it ended.
-   * World errors, backend failures (no bridge, bridge lost) and cancellation
-   * resolve `{ ok: false }`; only use after dispose throws
-   * ({@linkcode BackendDisposedError}).
-   */
-  invoke(
-    skill: string,
-    args: readonly unknown[],
-    options: InvokeOptions = {},
-  ): Promise<SkillOutcome> {
-    return this.#invoke(skill, args, options).then(({ outcome }) => outcome);
-  }
-
-  /**
    * The world as `detect()` (no query) and `holding()` report it, plus the
    * held object (described by `holding`'s optional `object` field, else as
    * last detected); `null` when either call fails.
@@ -280,35 +266,39 @@ export class Ros2Backend implements SkillBackend {
     this.#failPending("cancelled", "the ros2 backend was closed");
   }
 
-  async #invoke(
+  /**
+   * Runs a skill as its ROS 2 action or service and resolves when it ended.
+   * World errors, backend failures (no bridge, bridge lost) and cancellation
+   * resolve `{ ok: false }`; only use after dispose throws
+   * ({@linkcode BackendDisposedError}).
+   */
+  async invoke(
     skill: string,
     args: readonly unknown[],
-    options: InvokeOptions,
-  ): Promise<{ outcome: SkillOutcome }> {
+    options: InvokeOptions = {},
+  ): Promise<SkillOutcome> {
     if (this.#disposed) {
       throw new BackendDisposedError("ros2", `run ${skill}`);
     }
     if (!_isSkill(skill)) {
-      return _wrap(_fail(
+      return _fail(
         "invalid_argument",
         `Cannot run "${skill}": the ros2 backend has no such skill`,
-      ));
+      );
     }
     if (options.signal?.aborted) {
-      return _wrap(
-        _fail("cancelled", `Cannot finish ${skill}: it was cancelled`),
-      );
+      return _fail("cancelled", `Cannot finish ${skill}: it was cancelled`);
     }
     const mapping = this.config.skills[skill];
     if (mapping === "local") {
-      return _wrap(await _runLocal(skill, args, options));
+      return await _runLocal(skill, args, options);
     }
     const connection = this.#connection;
     if (!this.#ready || connection === undefined) {
-      return _wrap(_fail(
+      return _fail(
         "backend_error",
         `Cannot run ${skill}: the ROS 2 bridge is not connected (${this.#lastFault}); the ROS 2 ${mapping.type} "${mapping.name}" cannot be reached`,
-      ));
+      );
     }
     const id = this.#nextId++;
     let onAbort = () => {};
@@ -357,7 +347,7 @@ export class Ros2Backend implements SkillBackend {
     options.signal?.removeEventListener("abort", onAbort);
     clearTimeout(cancelTimer);
     if (this.#pending.size === 0) this.#idle();
-    return { outcome };
+    return outcome;
   }
 
   #requestCancel(id: number, pending: _Pending): void {
@@ -678,10 +668,6 @@ async function _runLocal(
 
 function _fail(code: SkillErrorCode, message: string): SkillOutcome {
   return { ok: false, error: { code, message } };
-}
-
-function _wrap(outcome: SkillOutcome): { outcome: SkillOutcome } {
-  return { outcome };
 }
 
 function _isSkill(name: string): name is Skill {
