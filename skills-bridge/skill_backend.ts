@@ -34,6 +34,7 @@ export interface SkillBackend extends AsyncDisposable {
   /** The backend's current estimate of the world, or `null` when it has none. */
   world(options?: { signal?: AbortSignal }): Promise<WorldState | null>;
 }
+
 /** A backend was used after it was disposed (a logic error in the caller). */
 export class BackendDisposedError extends Error {
   /** The kind of the disposed backend (`"sim"`, …). */
