@@ -14,6 +14,13 @@ import {
   _splitDenoCommand,
 } from "./_deno_permissions.ts";
 import {
+  parseRos2Config,
+  parseScene,
+  SimBackend,
+} from "../skills-bridge/mod.ts";
+import { FakeRos2Graph } from "../skills-bridge/ros2/_fake_ros2_graph.ts";
+import { _FAKE_RCLNODEJS } from "../skills-bridge/ros2/_test_setup.ts";
+import {
   _cacheServiceModules,
   _childEnv,
   _ROOT,
@@ -61,11 +68,15 @@ async function installConfig(
   layout: _TestLayout,
   example: string,
   trustPath: string,
-  heartbeatMs?: number,
+  // deno-lint-ignore no-explicit-any
+  options: { heartbeatMs?: number; tweak?: (config: any) => void } = {},
 ): Promise<void> {
   const text = await Deno.readTextFile(`${_ROOT}/deploy/${example}`);
   const config = JSON.parse(_toTestLayout(text, layout));
-  if (heartbeatMs !== undefined) config.mqtt.heartbeatMs = heartbeatMs;
+  if (options.heartbeatMs !== undefined) {
+    config.mqtt.heartbeatMs = options.heartbeatMs;
+  }
+  options.tweak?.(config);
   await Deno.writeTextFile(
     `${layout.etc}/config.json`,
     JSON.stringify(config),
@@ -102,29 +113,36 @@ Deno.test("the units grant the service exactly its permissions", async () => {
     assert(sim.flags.includes(flag), `the sim unit passes ${flag}`);
   }
 
-  const ros2Unit = await readUnit(ROS2_UNIT_PATH);
-  const ros2 = _splitDenoCommand(execStart(ros2Unit));
-  assertEquals(_permissionIssues(ros2.flags, { ffi: true }), []);
-  assertEquals(
-    _flagValue(ros2.flags, "--allow-ffi"),
-    "/opt/cap-edge/node_modules",
-  );
-  assertEquals(
-    _flagValue(ros2.flags, "--allow-read"),
-    "/opt/cap-edge,/etc/cap-edge,/var/lib/cap-edge,/opt/ros",
-  );
-  assertEquals(_unitValues(ros2Unit, "Service", "EnvironmentFile"), [
+  // The ROS 2 bridge is a Node.js process: the core needs no FFI, no /opt/ros.
+  const bridge = await readUnit(ROS2_UNIT_PATH);
+  assertEquals(execStart(bridge), [
+    "/usr/bin/node",
+    "/opt/cap-edge/skills-bridge/ros2/bridge/main.js",
+    "--socket",
+    "/var/lib/cap-edge/ros2/bridge.sock",
+  ]);
+  assertEquals(_unitValues(bridge, "Service", "EnvironmentFile"), [
     "/etc/cap-edge/ros2.env",
   ]);
-  // Apart from FFI, /opt/ros and node_modules, the ros2 unit runs the same command.
-  const without = (flags: string[], names: string[]) =>
-    flags.filter((f) => !names.includes(f.split("=")[0]!));
-  const ros2Only = ["--allow-ffi", "--allow-read", "--node-modules-dir"];
-  assertEquals(without(ros2.flags, ros2Only), without(sim.flags, ros2Only));
-  assertEquals([ros2.script, ...ros2.scriptArgs], [
-    sim.script,
-    ...sim.scriptArgs,
-  ]);
+  // The core reaches the socket with the permissions it already has.
+  const example = JSON.parse(
+    await Deno.readTextFile(`${_ROOT}/deploy/ros2.example.json`),
+  );
+  const socket: string = example.backend.ros2.bridge.socket;
+  assertEquals(socket, execStart(bridge)[3]);
+  assertEquals(
+    `/var/lib/${_unitValues(bridge, "Service", "StateDirectory")[0]}`,
+    socket.replace(/\/[^/]+$/, ""),
+    "the socket lives in the bridge unit's state directory",
+  );
+  for (const flag of ["--allow-read", "--allow-write"]) {
+    assert(
+      (_flagValue(sim.flags, flag) ?? "").split(",").some((dir) =>
+        socket.startsWith(`${dir}/`)
+      ),
+      `the core unit's ${flag} covers ${socket}`,
+    );
+  }
 });
 
 Deno.test("the permission audit refuses -A, --allow-all, --allow-run beyond the Deno binary, and bare lists", () => {
@@ -173,19 +191,30 @@ Deno.test("the units carry the hardening settings", async () => {
     ["Group", "cap-edge"],
     ["NoNewPrivileges", "yes"],
     ["ProtectSystem", "strict"],
-    ["ReadWritePaths", "/var/lib/cap-edge"],
-    ["StateDirectory", "cap-edge"],
     ["ProtectHome", "yes"],
     ["PrivateTmp", "yes"],
     ["CapabilityBoundingSet", ""],
     ["AmbientCapabilities", ""],
-    ["Restart", "on-failure"],
     ["KillSignal", "SIGTERM"],
     ["RestrictSUIDSGID", "yes"],
   ];
+  const own: Record<string, [string, string][]> = {
+    [SIM_UNIT_PATH]: [
+      ["ReadWritePaths", "/var/lib/cap-edge"],
+      ["StateDirectory", "cap-edge"],
+      ["Restart", "on-failure"],
+    ],
+    // The bridge: only its own state dir, and always back after a crash.
+    [ROS2_UNIT_PATH]: [
+      ["ReadWritePaths", "/var/lib/cap-edge/ros2"],
+      ["StateDirectory", "cap-edge/ros2"],
+      ["StateDirectoryMode", "0700"],
+      ["Restart", "always"],
+    ],
+  };
   for (const path of [SIM_UNIT_PATH, ROS2_UNIT_PATH]) {
     const unit = await readUnit(path);
-    for (const [key, value] of required) {
+    for (const [key, value] of [...required, ...own[path]!]) {
       assertEquals(
         _unitValues(unit, "Service", key),
         [value],
@@ -262,7 +291,9 @@ Deno.test("the service runs under the unit's exact ExecStart: health, a signed p
   const layout = await testLayout(broker.port);
   try {
     // A fast heartbeat, so the telemetry path runs under these permissions too.
-    await installConfig(layout, "sim.example.json", key.trustPath, 100);
+    await installConfig(layout, "sim.example.json", key.trustPath, {
+      heartbeatMs: 100,
+    });
     const unit = await readUnit(SIM_UNIT_PATH);
     const argv = execStart(unit, layout);
     assertEquals(_permissionIssues(_splitDenoCommand(argv).flags), []);
@@ -313,23 +344,110 @@ Deno.test("the service runs under the unit's exact ExecStart: health, a signed p
   }
 });
 
-Deno.test("the default unit refuses the ros2 backend while ROS 2 is not sourced", async () => {
+/**
+ * The core's ExecStart with the one grant the ros2 backend adds to
+ * cap-edge.service: Deno asks net permission for a Unix socket, so the core
+ * needs `unix:/var/lib/cap-edge/ros2/bridge.sock` in `--allow-net` (swapped
+ * into the test layout here). cap-edge.service does not carry it yet.
+ */
+function _withBridgeSocket(argv: string[], layout: _TestLayout): string[] {
+  const socket = `unix:${layout.state}/ros2/bridge.sock`;
+  return argv.map((arg) =>
+    arg.startsWith("--allow-net=") ? `${arg},${socket}` : arg
+  );
+}
+
+Deno.test("the core under its unit drives the bridge under its unit: a signed program runs through ROS 2 (rclnodejs stand-in), SIGTERM ends both with 0", async () => {
+  await _cacheServiceModules();
+  await using broker = await startMosquitto();
+  const key = await makeKey();
+  const layout = await testLayout(broker.port);
+  try {
+    await installConfig(layout, "ros2.example.json", key.trustPath);
+    const config = JSON.parse(
+      await Deno.readTextFile(`${layout.etc}/config.json`),
+    );
+    // The robot's action and service servers: a SimBackend behind a fake graph.
+    await using graph = await FakeRos2Graph.start();
+    await using sim = new SimBackend(
+      parseScene(
+        JSON.parse(await Deno.readTextFile(`${layout.etc}/scene.json`)),
+      ),
+    );
+    using _servers = graph.serveBackend(
+      sim,
+      parseRos2Config(config.backend.ros2),
+    );
+
+    // systemd's StateDirectory=cap-edge/ros2, then the bridge unit's exact ExecStart.
+    await Deno.mkdir(`${layout.state}/ros2`, { mode: 0o700 });
+    const bridgeUnit = await readUnit(ROS2_UNIT_PATH);
+    await using bridge = _spawnService(
+      [...execStart(bridgeUnit, layout), "--rclnodejs", _FAKE_RCLNODEJS],
+      {
+        env: {
+          ..._unitEnvironment(bridgeUnit),
+          CAP_FAKE_ROS2_GRAPH: graph.path,
+        },
+        cwd: _ROOT,
+      },
+    );
+    await bridge.waitForLine(/listening on .*bridge\.sock/);
+
+    const unit = await readUnit(SIM_UNIT_PATH);
+    await using service = _spawnService(
+      _withBridgeSocket(execStart(unit, layout), layout),
+      { env: _childEnv(_unitEnvironment(unit)), cwd: _ROOT },
+    );
+    await service.waitForLine(/serving gRPC on 127\.0\.0\.1:/);
+    using client = new EdgeClient(`127.0.0.1:${layout.grpcPort}`);
+    const { receipt, evidence } = await client.deliver(
+      await signed(key, { robots: ["arm-01"] }),
+      { run: true },
+    );
+    assert(receipt.accepted, `delivery accepted: ${receipt.message}`);
+    assertEquals(evidence?.outcome, "succeeded", JSON.stringify(evidence));
+    assertEquals(
+      graph.events.filter((e) => e.kind === "goal_accepted").map((e) => e.name),
+      ["/cap/pick", "/cap/place"],
+    );
+    assertEquals(
+      (await sim.world())?.objects.find((o) => o.id === "red_block")?.on,
+      "blue_bowl",
+    );
+
+    client.close();
+    assertEquals((await service.stop("SIGTERM")).code, 0, service.stderr());
+    assertEquals((await bridge.stop("SIGTERM")).code, 0, bridge.stderr());
+  } finally {
+    await removeLayout(layout);
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("the core with the ros2 backend and no bridge exits 1 naming the socket", async () => {
   await _cacheServiceModules();
   const key = await makeKey();
   const layout = await testLayout(freePort());
   try {
-    await installConfig(layout, "ros2.example.json", key.trustPath);
-    const unit = await readUnit(SIM_UNIT_PATH);
-    const env = _childEnv(_unitEnvironment(unit));
-    delete env.AMENT_PREFIX_PATH;
-    await using service = _spawnService(execStart(unit, layout), {
-      env,
-      cwd: _ROOT,
+    await installConfig(layout, "ros2.example.json", key.trustPath, {
+      tweak: (config) => {
+        config.backend.ros2.connectTimeoutMs = 300;
+      },
     });
+    const unit = await readUnit(SIM_UNIT_PATH);
+    await using service = _spawnService(
+      _withBridgeSocket(execStart(unit, layout), layout),
+      { env: _childEnv(_unitEnvironment(unit)), cwd: _ROOT },
+    );
     const status = await service.status;
     assertEquals(status.code, 1, service.stderr());
-    assertStringIncludes(service.stderr(), "ROS 2 is not sourced");
-    assertStringIncludes(service.stderr(), "AMENT_PREFIX_PATH");
+    assertStringIncludes(service.stderr(), "no ROS 2 bridge was ready on");
+    assertStringIncludes(
+      service.stderr(),
+      `${layout.state}/ros2/bridge.sock`,
+    );
+    assert(!service.stderr().includes("Requires net access"));
   } finally {
     await removeLayout(layout);
     await Deno.remove(key.dir, { recursive: true });

@@ -1,21 +1,14 @@
 /**
- * The ROS 2 skills backend: skills as ROS 2 actions and services through
- * rclnodejs (imported lazily, only when the backend is created), and an
- * in-process stand-in of rclnodejs for tests.
+ * The ROS 2 skills backend: the Deno side (`Ros2Backend`), which drives the
+ * ROS 2 bridge — a Node.js process holding rclnodejs (`bridge/`, its own
+ * npm package) — over a local channel, and its configuration.
  * @module
  */
 export * from "./ros2_config.ts";
 export * from "./ros2_unavailable_error.ts";
-export * from "./ros2_backend.ts";
-export * from "./fake_rclnodejs.ts";
-export { CancelReturnCode, GoalStatus } from "./_rclnodejs_types.ts";
-export type {
-  ActionClientLike,
-  CancelGoalResponse,
-  ClientGoalHandleLike,
-  NodeLike,
-  RclnodejsLike,
-  RosMessage,
-  ServiceClientLike,
-  SubscriptionLike,
-} from "./_rclnodejs_types.ts";
+export {
+  ROS2_BRIDGE_SCRIPT,
+  Ros2Backend,
+  type Ros2BackendOptions,
+  type Ros2Fault,
+} from "./ros2_backend.ts";

@@ -1,45 +1,47 @@
-import { BackendDisposedError } from "../sim/mod.ts";
 import type { Obj, WorldState } from "../skill_api.ts";
-import type {
-  InvokeOptions,
-  SkillBackend,
-  SkillOutcome,
+import {
+  BackendDisposedError,
+  type InvokeOptions,
+  type SkillBackend,
+  type SkillOutcome,
 } from "../skill_backend.ts";
 import type { SkillErrorCode } from "../skill_error.ts";
+import { _BridgeMessage, type _Orphan, _PROTOCOL } from "./_bridge_protocol.ts";
+import {
+  type _Connection,
+  _connectSocket,
+  _spawn,
+} from "./_bridge_connection.ts";
+import { _readNdjson } from "./_ndjson.ts";
 import {
   parseRos2Config,
   ROS2_DEFAULT_GOALS,
   type Ros2Config,
   type Ros2ConfigInput,
-  type Ros2SkillMapping,
 } from "./ros2_config.ts";
 import { Ros2UnavailableError } from "./ros2_unavailable_error.ts";
-import {
-  type ActionClientLike,
-  type ClientGoalHandleLike,
-  GoalStatus,
-  type NodeLike,
-  type RclnodejsLike,
-  type RosMessage,
-  type ServiceClientLike,
-} from "./_rclnodejs_types.ts";
-import {
-  _brief,
-  _buildGoal,
-  _decodeHeldObject,
-  _decodeResult,
-  _goalSources,
-} from "./_ros2_messages.ts";
 
-/** The npm specifier the ros2 backend imports rclnodejs from, lazily. */
-export const RCLNODEJS_SPECIFIER = "npm:rclnodejs@^1";
+/** The bridge's entry, started by `{ bridge: { spawn } }` when no `script` is given. */
+export const ROS2_BRIDGE_SCRIPT: string = decodeURIComponent(
+  new URL("./bridge/main.js", import.meta.url).pathname,
+);
 
 /** Options of {@linkcode Ros2Backend.create}. */
 export interface Ros2BackendOptions {
-  /** An rclnodejs module to use instead of importing the real one (tests inject a stand-in). */
-  rclnodejs?: RclnodejsLike;
-  /** Aborts the creation. */
+  /** Aborts the creation (the wait for the bridge). */
   signal?: AbortSignal;
+  /** Extra arguments for a spawned bridge (tests pass `--rclnodejs <stand-in>`). */
+  spawnArgs?: readonly string[];
+  /** Extra environment for a spawned bridge. */
+  spawnEnv?: Readonly<Record<string, string>>;
+}
+
+/** What {@linkcode Ros2Backend.onFault} callbacks receive. */
+export interface Ros2Fault {
+  /** Why the bridge counts as gone: `"exited with code 1"`, `"stopped answering …"`, … */
+  reason: string;
+  /** The skills that were in flight and ended `backend_error` because of it. */
+  inFlight: string[];
 }
 
 const SKILLS = [
@@ -53,102 +55,82 @@ const SKILLS = [
 ] as const;
 type Skill = typeof SKILLS[number];
 
-/** Why an invocation was stopped before its goal ended. */
-type StopReason = "cancelled" | "estop" | "disposed" | "timeout";
-
-/** One `init()` per rclnodejs module, shared by every backend on it, shut down with the last. */
-const contexts = new WeakMap<
-  RclnodejsLike,
-  { users: number; ready: Promise<void> }
->();
+/** One invocation waiting for the bridge's `result`. */
+interface _Pending {
+  readonly skill: Skill;
+  readonly settle: (outcome: SkillOutcome, held?: Obj) => void;
+  readonly onFeedback: ((feedback: unknown) => void) | undefined;
+  cancelRequested: boolean;
+}
 
 /**
  * The ROS 2 skills backend: each skill is a ROS 2 action or service (names
- * and interface types from {@linkcode Ros2Config}), driven through rclnodejs.
+ * and interface types from {@linkcode Ros2Config}), run by the ROS 2 bridge
+ * — a Node.js process holding rclnodejs (`bridge/main.js`; rclnodejs cannot
+ * load under Deno) — over newline-delimited JSON (`cap-edge-ros2/1`).
  *
  * - Goals are built from the validated skill arguments; action feedback goes
  *   to `InvokeOptions.onFeedback`.
  * - Result status: SUCCEEDED → the decoded result; ABORTED → the result's
  *   `error_code` (a skill error code), or `backend_error` when it has none;
  *   CANCELED → `cancelled`; a rejected goal → `backend_error`.
- * - Aborting an invocation's signal sends `cancelGoal()` for its goal, waits
- *   at most `cancelTimeoutMs` for the goal to end, then ends `cancelled`.
+ * - Aborting an invocation's signal cancels its goal; the bridge waits at most
+ *   `cancelTimeoutMs` for it to end, the core at most `cancelTimeoutMs` plus
+ *   `heartbeatTimeoutMs` for the bridge; then it ends `cancelled`.
  * - A server that is not there within `serverTimeoutMs` is `backend_error`
  *   naming the action or service.
- * - A `data: true` message on `estopTopic` (`std_msgs/msg/Bool`) cancels
- *   every goal in flight and calls the {@linkcode Ros2Backend.onEstop} callbacks.
+ * - A `data: true` message on `estopTopic` (QoS `estopQos`) cancels every goal
+ *   in flight and calls the {@linkcode Ros2Backend.onEstop} callbacks.
+ * - Fail safe: when the bridge exits, its connection closes, it breaks the
+ *   protocol or stops answering (`heartbeatTimeoutMs`), every skill in flight
+ *   ends `backend_error`, the {@linkcode Ros2Backend.onFault} callbacks run
+ *   (the core ends the run `stopped`), new ROS 2 skills are refused
+ *   (`backend_error`) until a bridge is back (respawned, or reconnected), and
+ *   that bridge first cancels every goal the core saw accepted and never saw
+ *   end. A bridge whose core goes away cancels its goals itself.
  *
- * rclnodejs is imported only by {@linkcode Ros2Backend.create}, and only when
- * no module is injected; without a sourced ROS 2 it throws
- * {@linkcode Ros2UnavailableError}.
+ * `wait` and `say` mapped `"local"` run here, without the bridge.
  */
 export class Ros2Backend implements SkillBackend {
   /** Always `"ros2"`. */
   readonly kind = "ros2";
   /** The parsed configuration. */
   readonly config: Ros2Config;
-  readonly #rcl: RclnodejsLike;
-  readonly #node: NodeLike;
-  readonly #actions = new Map<Skill, ActionClientLike>();
-  readonly #services = new Map<Skill, ServiceClientLike>();
+  readonly #options: Ros2BackendOptions;
+  readonly #pending = new Map<number, _Pending>();
+  /** Goals sent and not yet reported ended, by invocation id. */
+  readonly #goals = new Map<number, _Orphan>();
+  #orphans: _Orphan[] = [];
   readonly #estopCallbacks = new Set<() => void>();
-  readonly #inFlight = new Set<AbortController>();
-  readonly #running = new Set<Promise<SkillOutcome>>();
+  readonly #faultCallbacks = new Set<(fault: Ros2Fault) => void>();
+  readonly #readyListeners = new Set<
+    { resolve: () => void; reject: (reason: unknown) => void }
+  >();
   /** The latest description of each object `detect` reported. */
   readonly #seen = new Map<string, Obj>();
   /** The held object as the latest `holding` result described it. */
   #held: Obj | undefined;
+  #connection: _Connection | undefined;
+  #ready = false;
+  #lastFault = "no bridge has connected yet";
+  #unavailable: string | undefined;
+  #nextId = 1;
   #disposed = false;
+  readonly #stop = new AbortController();
+  readonly #loop: Promise<void>;
 
-  private constructor(rcl: RclnodejsLike, config: Ros2Config) {
-    this.#rcl = rcl;
+  private constructor(config: Ros2Config, options: Ros2BackendOptions) {
     this.config = config;
-    this.#node = new rcl.Node(config.nodeName, config.namespace);
-    try {
-      for (const skill of SKILLS) {
-        const mapping = config.skills[skill];
-        if (mapping === "local") continue;
-        try {
-          if (mapping.type === "action") {
-            this.#actions.set(
-              skill,
-              new rcl.ActionClient(this.#node, mapping.interface, mapping.name),
-            );
-          } else {
-            this.#services.set(
-              skill,
-              this.#node.createClient(mapping.interface, mapping.name),
-            );
-          }
-        } catch (error) {
-          throw new Error(
-            `Cannot create the ROS 2 ${mapping.type} client for ${skill}: "${mapping.name}" (${mapping.interface}) failed: ${
-              _message(error)
-            }`,
-            { cause: error },
-          );
-        }
-      }
-      if (config.estopTopic !== null) {
-        this.#node.createSubscription(
-          "std_msgs/msg/Bool",
-          config.estopTopic,
-          (message) => this.#onEstopMessage(message),
-        );
-      }
-      this.#node.spin();
-    } catch (error) {
-      this.#node.destroy();
-      throw error;
-    }
+    this.#options = options;
+    this.#loop = this.#maintain();
   }
 
   /**
-   * Creates the backend: parses `config`, imports rclnodejs (unless
-   * injected), calls `init()`, creates the node, its action and service
-   * clients and the e-stop subscription, and spins the node (`node.spin()`).
-   * Throws {@linkcode Ros2UnavailableError} when ROS 2 is not sourced or
-   * rclnodejs cannot start, `TypeError` for a bad configuration.
+   * Creates the backend: parses `config`, starts or connects to the bridge
+   * and waits (at most `connectTimeoutMs`) until it has initialised rclnodejs
+   * and created its node, clients and e-stop subscription. Throws
+   * {@linkcode Ros2UnavailableError} when the bridge cannot start ROS 2 or
+   * does not answer in time, `TypeError` for a bad configuration.
    */
   static async create(
     config: Ros2ConfigInput,
@@ -156,71 +138,58 @@ export class Ros2Backend implements SkillBackend {
   ): Promise<Ros2Backend> {
     const parsed = parseRos2Config(config);
     options.signal?.throwIfAborted();
-    const rcl = options.rclnodejs ?? await _importRclnodejs();
-    options.signal?.throwIfAborted();
-    await _acquire(rcl);
+    const backend = new Ros2Backend(parsed, options);
     try {
-      options.signal?.throwIfAborted();
-      return new Ros2Backend(rcl, parsed);
+      await backend.#untilFirstReady(options.signal);
     } catch (error) {
-      _release(rcl);
+      await backend[Symbol.asyncDispose]();
       throw error;
     }
+    return backend;
+  }
+
+  /** True while a bridge is connected and ready for skills. */
+  get connected(): boolean {
+    return this.#ready;
+  }
+
+  /** The process id of a spawned bridge (diagnostics and tests), else `null`. */
+  get bridgePid(): number | null {
+    return this.#connection?.pid ?? null;
   }
 
   /**
-   * Runs a skill as its ROS 2 action or service and resolves when it ended.
-   * World errors, backend failures and cancellation resolve `{ ok: false }`;
-   * only use after dispose throws ({@linkcode BackendDisposedError}).
+   * Resolves when a bridge is ready (at once if one is); rejects when
+   * `signal` aborts or the backend is disposed ({@linkcode BackendDisposedError}).
    */
-  async invoke(
-    skill: string,
-    args: readonly unknown[],
-    options: InvokeOptions = {},
-  ): Promise<SkillOutcome> {
+  whenConnected(signal?: AbortSignal): Promise<void> {
+    if (this.#ready) return Promise.resolve();
     if (this.#disposed) {
-      throw new BackendDisposedError("ros2", `run ${skill}`);
-    }
-    if (!_isSkill(skill)) {
-      return _fail(
-        "invalid_argument",
-        `Cannot run "${skill}": the ros2 backend has no such skill`,
+      return Promise.reject(
+        new BackendDisposedError("ros2", "wait for the ROS 2 bridge"),
       );
     }
-    if (options.signal?.aborted) return _cancelled(skill, "cancelled");
-    const mapping = this.config.skills[skill];
-    const stop = new AbortController();
-    const timer = mapping === "local"
-      ? undefined
-      : setTimeout(() => stop.abort("timeout"), mapping.timeoutMs);
-    const onAbort = () => stop.abort("cancelled");
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    this.#inFlight.add(stop);
-    const run = (async (): Promise<SkillOutcome> => {
-      try {
-        if (mapping === "local") {
-          return await this.#runLocal(skill, args, stop.signal);
-        }
-        return mapping.type === "action"
-          ? await this.#runAction(skill, mapping, args, stop, options)
-          : await this.#runService(skill, mapping, args, stop);
-      } catch (error) {
-        return _fail(
-          "backend_error",
-          `Cannot run ${skill} over ROS 2: ${_message(error)}`,
-        );
-      } finally {
-        clearTimeout(timer);
-        options.signal?.removeEventListener("abort", onAbort);
-        this.#inFlight.delete(stop);
-      }
-    })();
-    this.#running.add(run);
-    try {
-      return await run;
-    } finally {
-      this.#running.delete(run);
-    }
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        this.#readyListeners.delete(listener);
+        reject(signal?.reason);
+      };
+      const listener = {
+        resolve: () => {
+          this.#readyListeners.delete(listener);
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (reason: unknown) => {
+          this.#readyListeners.delete(listener);
+          signal?.removeEventListener("abort", onAbort);
+          reject(reason);
+        },
+      };
+      this.#readyListeners.add(listener);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /**
@@ -249,329 +218,452 @@ export class Ros2Backend implements SkillBackend {
   }
 
   /**
-   * Calls `callback` on every `data: true` message of the e-stop topic (after
-   * the backend cancelled its goals in flight). Dispose the result to stop.
+   * Calls `callback` on every `data: true` message of the e-stop topic (the
+   * bridge cancels its goals in flight). Dispose the result to stop.
    */
   onEstop(callback: () => void): Disposable {
     this.#estopCallbacks.add(callback);
     return { [Symbol.dispose]: () => this.#estopCallbacks.delete(callback) };
   }
 
-  /** Cancels the goals in flight (bounded waits), destroys the node, shuts rclnodejs down with its last user. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    for (const stop of this.#inFlight) stop.abort("disposed");
-    await Promise.allSettled([...this.#running]);
-    for (const client of this.#actions.values()) client.destroy();
-    this.#node.destroy();
-    _release(this.#rcl);
-  }
-
-  #onEstopMessage(message: RosMessage): void {
-    if (message.data !== true) return;
-    for (const stop of this.#inFlight) stop.abort("estop");
-    for (const callback of [...this.#estopCallbacks]) {
-      try {
-        callback();
-      } catch (error) {
-        console.error(
-          `An e-stop callback of the ros2 backend failed: ${_message(error)}`,
-        );
-      }
-    }
-  }
-
-  async #runLocal(
-    skill: Skill,
-    args: readonly unknown[],
-    signal: AbortSignal,
-  ): Promise<SkillOutcome> {
-    if (skill === "wait") {
-      const done = await _sleep((args[0] as number) * 1000, signal);
-      return done ? { ok: true, value: null } : _stopped(skill, signal);
-    }
-    return { ok: true, value: null };
-  }
-
-  async #runAction(
-    skill: Skill,
-    mapping: Ros2SkillMapping,
-    args: readonly unknown[],
-    stop: AbortController,
-    options: InvokeOptions,
-  ): Promise<SkillOutcome> {
-    const client = this.#actions.get(skill) as ActionClientLike;
-    const what = `the ROS 2 action "${mapping.name}" (${mapping.interface})`;
-    const { serverTimeoutMs, cancelTimeoutMs } = this.config;
-    const down = await this.#untilServer(
-      skill,
-      mapping,
-      client.waitForServer(serverTimeoutMs),
-      { what, signal: stop.signal },
-    );
-    if (down !== null) return down;
-    const goal = _goalFor(skill, mapping, args);
-    const onFeedback = options.onFeedback;
-    const sent = client.sendGoal(goal, (feedback) => {
-      try {
-        onFeedback?.(feedback);
-      } catch (error) {
-        console.error(
-          `A feedback listener of ${skill} failed: ${_message(error)}`,
-        );
-      }
-    });
-    const answered = await _untilStopped(sent, stop.signal);
-    if (!answered.done) {
-      // The goal may be accepted after the stop: wait for the answer, then cancel it.
-      const late = await _within(sent, cancelTimeoutMs);
-      if (late.done && late.value.accepted) {
-        await this.#cancelGoal(late.value, _quiet(late.value.getResult()));
-      }
-      return _stopped(skill, stop.signal, mapping);
-    }
-    const handle = answered.value;
-    if (!handle.accepted) {
-      return _fail(
-        "backend_error",
-        `Cannot run ${skill}: ${what} rejected the goal ${_brief(goal)}`,
-      );
-    }
-    const result = _quiet(handle.getResult());
-    const ended = await _untilStopped(result, stop.signal);
-    if (!ended.done) {
-      await this.#cancelGoal(handle, result);
-      return _stopped(skill, stop.signal, mapping);
-    }
-    return this.#note(
-      skill,
-      ended.value,
-      _fromStatus(skill, what, handle.status, ended.value),
-    );
-  }
-
-  /** Remembers what `detect` and `holding` reported, for `world()`. */
-  #note(
-    skill: Skill,
-    message: RosMessage,
-    outcome: SkillOutcome,
-  ): SkillOutcome {
-    if (!outcome.ok && skill === "holding") this.#held = undefined;
-    if (!outcome.ok) return outcome;
-    if (skill === "detect") {
-      for (const obj of outcome.value as Obj[]) this.#seen.set(obj.id, obj);
-    } else if (skill === "holding") {
-      this.#held = _decodeHeldObject(message);
-    }
-    return outcome;
-  }
-
-  /** Sends `cancelGoal()` and waits at most `cancelTimeoutMs` for the goal to end. */
-  async #cancelGoal(
-    handle: ClientGoalHandleLike,
-    result: Promise<RosMessage>,
-  ): Promise<void> {
-    _quiet(handle.cancelGoal());
-    await _within(result, this.config.cancelTimeoutMs);
+  /**
+   * Calls `callback` each time a ready bridge is lost (exited, closed,
+   * broke the protocol, stopped answering). The core wires it to its stop
+   * path so that the run in flight ends `stopped` with `fault.reason`. New
+   * ROS 2 skills are refused until the bridge is back. Dispose to stop.
+   */
+  onFault(callback: (fault: Ros2Fault) => void): Disposable {
+    this.#faultCallbacks.add(callback);
+    return { [Symbol.dispose]: () => this.#faultCallbacks.delete(callback) };
   }
 
   /**
-   * Waits for `what`'s server (`ready` says whether it came within
-   * `serverTimeoutMs`); the outcome to answer when it did not or the skill
-   * was stopped meanwhile, `null` when the server is up.
+   * Cancels the skills in flight (bounded waits), closes the channel (the
+   * bridge cancels anything left and, when spawned, exits; it is killed if
+   * it does not within `cancelTimeoutMs` + `heartbeatTimeoutMs`).
    */
-  async #untilServer(
-    skill: Skill,
-    mapping: Ros2SkillMapping,
-    ready: Promise<boolean>,
-    options: { what: string; signal: AbortSignal },
-  ): Promise<SkillOutcome | null> {
-    const up = await _untilStopped(ready, options.signal);
-    if (!up.done) return _stopped(skill, options.signal, mapping);
-    if (up.value) return null;
-    return _fail(
-      "backend_error",
-      `Cannot run ${skill}: ${options.what} has no server (none became available within ${this.config.serverTimeoutMs} ms)`,
-    );
-  }
-
-  async #runService(
-    skill: Skill,
-    mapping: Ros2SkillMapping,
-    args: readonly unknown[],
-    stop: AbortController,
-  ): Promise<SkillOutcome> {
-    const client = this.#services.get(skill) as ServiceClientLike;
-    const what = `the ROS 2 service "${mapping.name}" (${mapping.interface})`;
-    const down = await this.#untilServer(
-      skill,
-      mapping,
-      client.waitForService(this.config.serverTimeoutMs),
-      { what, signal: stop.signal },
-    );
-    if (down !== null) return down;
-    const request = _goalFor(skill, mapping, args);
-    // A service call cannot be cancelled in ROS 2: on a stop its late response is dropped.
-    const response = await _untilStopped(
-      new Promise<RosMessage>((resolve) =>
-        client.sendRequest(request, resolve)
-      ),
-      stop.signal,
-    );
-    if (!response.done) return _stopped(skill, stop.signal, mapping);
-    return this.#note(
-      skill,
-      response.value,
-      _decodeResult(skill, what, response.value),
-    );
-  }
-}
-
-/** Imports the real rclnodejs, after checking that ROS 2 is sourced. */
-async function _importRclnodejs(): Promise<RclnodejsLike> {
-  let prefix: string | undefined;
-  try {
-    prefix = Deno.env.get("AMENT_PREFIX_PATH");
-  } catch (error) {
-    throw new Ros2UnavailableError(
-      `Cannot start the ROS 2 backend: cannot read AMENT_PREFIX_PATH to find ROS 2 (${
-        _message(error)
-      })`,
-      { cause: error },
-    );
-  }
-  if (prefix === undefined || prefix === "") {
-    throw new Ros2UnavailableError(
-      "Cannot start the ROS 2 backend: ROS 2 is not sourced (AMENT_PREFIX_PATH is not set); run `source /opt/ros/<distro>/setup.bash` first",
-    );
-  }
-  // A variable, so that type checking and `deno cache` never resolve rclnodejs.
-  const specifier: string = RCLNODEJS_SPECIFIER;
-  let module: Record<string, unknown>;
-  try {
-    module = await import(specifier);
-  } catch (error) {
-    throw new Ros2UnavailableError(
-      `Cannot start the ROS 2 backend: cannot import rclnodejs from "${specifier}" (ROS 2 at "${prefix}"): ${
-        _message(error)
-      }`,
-      { cause: error },
-    );
-  }
-  const rcl = (module.default ?? module) as Partial<RclnodejsLike>;
-  if (
-    typeof rcl.init !== "function" || typeof rcl.Node !== "function" ||
-    typeof rcl.ActionClient !== "function"
-  ) {
-    throw new Ros2UnavailableError(
-      `Cannot start the ROS 2 backend: "${specifier}" does not look like rclnodejs (no init, Node or ActionClient)`,
-    );
-  }
-  return rcl as RclnodejsLike;
-}
-
-async function _acquire(rcl: RclnodejsLike): Promise<void> {
-  let context = contexts.get(rcl);
-  if (context === undefined) {
-    const ready = (async () => {
-      try {
-        await rcl.init();
-      } catch (error) {
-        contexts.delete(rcl);
-        throw new Ros2UnavailableError(
-          `Cannot start the ROS 2 backend: rclnodejs.init() failed (is ROS 2 sourced and its middleware installed?): ${
-            _message(error)
-          }`,
-          { cause: error },
-        );
-      }
-    })();
-    context = { users: 0, ready };
-    contexts.set(rcl, context);
-  }
-  context.users++;
-  try {
-    await context.ready;
-  } catch (error) {
-    context.users--;
-    throw error;
-  }
-}
-
-function _release(rcl: RclnodejsLike): void {
-  const context = contexts.get(rcl);
-  if (context === undefined) return;
-  context.users--;
-  if (context.users > 0) return;
-  contexts.delete(rcl);
-  rcl.shutdown();
-}
-
-function _fromStatus(
-  skill: Skill,
-  what: string,
-  status: number,
-  message: RosMessage,
-): SkillOutcome {
-  switch (status) {
-    case GoalStatus.STATUS_SUCCEEDED:
-      return _decodeResult(skill, what, message);
-    case GoalStatus.STATUS_ABORTED: {
-      const decoded = _decodeResult(skill, what, message);
-      if (!decoded.ok) return decoded;
-      return _fail(
-        "backend_error",
-        `Cannot run ${skill}: ${what} aborted the goal without an error code`,
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const listener of [...this.#readyListeners]) {
+      listener.reject(
+        new BackendDisposedError("ros2", "wait for the ROS 2 bridge"),
       );
     }
-    case GoalStatus.STATUS_CANCELED:
+    const inFlight = [...this.#pending.entries()];
+    for (const [id, pending] of inFlight) this.#requestCancel(id, pending);
+    if (inFlight.length > 0) {
+      await _quietly(this.#untilIdle(), this.#cancelBoundMs());
+    }
+    this.#stop.abort();
+    this.#connection?.close();
+    const connection = this.#connection;
+    if (connection !== undefined) {
+      const ended = await _quietly(connection.done, this.#cancelBoundMs());
+      if (!ended) connection.kill();
+    }
+    await this.#loop;
+    this.#failPending("cancelled", "the ros2 backend was closed");
+  }
+
+  /**
+   * Runs a skill as its ROS 2 action or service and resolves when it ended.
+   * World errors, backend failures (no bridge, bridge lost) and cancellation
+   * resolve `{ ok: false }`; only use after dispose throws
+   * ({@linkcode BackendDisposedError}).
+   */
+  async invoke(
+    skill: string,
+    args: readonly unknown[],
+    options: InvokeOptions = {},
+  ): Promise<SkillOutcome> {
+    if (this.#disposed) {
+      throw new BackendDisposedError("ros2", `run ${skill}`);
+    }
+    if (!_isSkill(skill)) {
       return _fail(
-        "cancelled",
-        `Cannot finish ${skill}: ${what} cancelled the goal`,
+        "invalid_argument",
+        `Cannot run "${skill}": the ros2 backend has no such skill`,
       );
-    default:
+    }
+    if (options.signal?.aborted) {
+      return _fail("cancelled", `Cannot finish ${skill}: it was cancelled`);
+    }
+    const mapping = this.config.skills[skill];
+    if (mapping === "local") {
+      return await _runLocal(skill, args, options);
+    }
+    const connection = this.#connection;
+    if (!this.#ready || connection === undefined) {
       return _fail(
         "backend_error",
-        `Cannot run ${skill}: ${what} ended the goal with status ${status}, not SUCCEEDED, ABORTED or CANCELED`,
+        `Cannot run ${skill}: the ROS 2 bridge is not connected (${this.#lastFault}); the ROS 2 ${mapping.type} "${mapping.name}" cannot be reached`,
       );
+    }
+    const id = this.#nextId++;
+    let onAbort = () => {};
+    let cancelTimer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await new Promise<SkillOutcome>((resolve) => {
+      const pending: _Pending = {
+        skill,
+        onFeedback: options.onFeedback,
+        cancelRequested: false,
+        settle: (result, held) => {
+          if (!this.#pending.delete(id)) return;
+          this.#note(skill, result, held);
+          resolve(result);
+        },
+      };
+      this.#pending.set(id, pending);
+      onAbort = () => {
+        this.#requestCancel(id, pending);
+        cancelTimer = setTimeout(
+          () =>
+            pending.settle(_fail(
+              "cancelled",
+              `Cannot finish ${skill}: it was cancelled (the ROS 2 bridge did not confirm within ${this.#cancelBoundMs()} ms)`,
+            )),
+          this.#cancelBoundMs(),
+        );
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      // The core names the goal, so that it knows the id before the goal
+      // exists: a bridge that dies right after sending it leaves no goal
+      // the next bridge cannot cancel.
+      const goalId = mapping.type === "action"
+        ? crypto.randomUUID().replaceAll("-", "")
+        : undefined;
+      if (goalId !== undefined) {
+        this.#goals.set(id, { action: mapping.name, goalId });
+      }
+      connection.send({
+        type: "invoke",
+        id,
+        skill,
+        args: [...args],
+        ...(goalId === undefined ? {} : { goalId }),
+      });
+    });
+    options.signal?.removeEventListener("abort", onAbort);
+    clearTimeout(cancelTimer);
+    if (this.#pending.size === 0) this.#idle();
+    return outcome;
   }
-}
 
-function _stopped(
-  skill: Skill,
-  signal: AbortSignal,
-  mapping?: Ros2SkillMapping,
-): SkillOutcome {
-  const reason = signal.reason as StopReason;
-  if (reason === "timeout" && mapping !== undefined) {
-    return _fail(
-      "backend_error",
-      `Cannot run ${skill}: the ROS 2 ${mapping.type} "${mapping.name}" did not finish within ${mapping.timeoutMs} ms`,
+  #requestCancel(id: number, pending: _Pending): void {
+    if (pending.cancelRequested) return;
+    pending.cancelRequested = true;
+    if (this.#ready) this.#connection?.send({ type: "cancel", id });
+  }
+
+  #cancelBoundMs(): number {
+    return this.config.cancelTimeoutMs + this.config.heartbeatTimeoutMs;
+  }
+
+  readonly #idleListeners = new Set<() => void>();
+
+  #idle(): void {
+    for (const listener of [...this.#idleListeners]) listener();
+  }
+
+  #untilIdle(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = () => {
+        this.#idleListeners.delete(listener);
+        resolve();
+      };
+      this.#idleListeners.add(listener);
+    });
+  }
+
+  /** Remembers what `detect` and `holding` reported, for `world()`. */
+  #note(skill: Skill, outcome: SkillOutcome, held: Obj | undefined): void {
+    if (skill === "holding") this.#held = outcome.ok ? held : undefined;
+    if (outcome.ok && skill === "detect") {
+      for (const obj of outcome.value as Obj[]) this.#seen.set(obj.id, obj);
+    }
+  }
+
+  async #untilFirstReady(signal: AbortSignal | undefined): Promise<void> {
+    const { connectTimeoutMs } = this.config;
+    const where = "socket" in this.config.bridge
+      ? `on "${this.config.bridge.socket}"`
+      : "(spawned)";
+    const giveUp = new AbortController();
+    const timer = setTimeout(() => giveUp.abort(), connectTimeoutMs);
+    const onAbort = () => giveUp.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const unavailable = new Promise<never>((_, reject) => {
+      this.#onUnavailable = () =>
+        reject(
+          new Ros2UnavailableError(
+            `Cannot start the ROS 2 backend: ${this.#unavailable}`,
+          ),
+        );
+    });
+    unavailable.catch(() => {});
+    try {
+      await Promise.race([this.whenConnected(giveUp.signal), unavailable]);
+    } catch (error) {
+      if (error instanceof Ros2UnavailableError) throw error;
+      if (signal?.aborted) throw signal.reason;
+      throw new Ros2UnavailableError(
+        `Cannot start the ROS 2 backend: no ROS 2 bridge was ready ${where} within ${connectTimeoutMs} ms (${this.#lastFault})`,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      giveUp.abort();
+      this.#onUnavailable = () => {};
+    }
+  }
+
+  #onUnavailable: () => void = () => {};
+
+  /** Connects (or spawns), serves the connection, and starts over after a loss, until disposed. */
+  async #maintain(): Promise<void> {
+    let backoffMs = 100;
+    while (!this.#stop.signal.aborted) {
+      let connection: _Connection;
+      try {
+        connection = await this.#open();
+      } catch (error) {
+        this.#lastFault = (error as Error).message;
+        await _sleep(backoffMs, this.#stop.signal);
+        backoffMs = Math.min(backoffMs * 2, 2_000);
+        continue;
+      }
+      this.#connection = connection;
+      const wasReady = await this.#serve(connection);
+      if (wasReady) backoffMs = 100;
+      this.#connection = undefined;
+      await _sleep(backoffMs, this.#stop.signal);
+      backoffMs = Math.min(backoffMs * 2, 2_000);
+    }
+  }
+
+  /** Serves one connection until it ends; true when the bridge had been ready on it. */
+  async #serve(connection: _Connection): Promise<boolean> {
+    let reason = "closed the channel";
+    let lastHeard = Date.now();
+    let greeted = false;
+    let wasReady = false;
+    let pingId = 0;
+    const heartbeat = setInterval(() => {
+      // Until it is ready the bridge may be starting ROS 2: connectTimeoutMs bounds that.
+      const limit = wasReady
+        ? this.config.heartbeatTimeoutMs
+        : this.config.connectTimeoutMs;
+      if (Date.now() - lastHeard > limit) {
+        reason = `stopped answering (nothing for ${limit} ms)`;
+        connection.kill();
+        return;
+      }
+      connection.send({ type: "ping", id: ++pingId });
+    }, this.config.heartbeatMs);
+    connection.send({ type: "hello", protocol: _PROTOCOL });
+    connection.send({
+      type: "configure",
+      config: _bridgeConfig(this.config),
+      orphans: this.#orphans,
+    });
+    try {
+      for await (const raw of _readNdjson(connection.readable)) {
+        lastHeard = Date.now();
+        const checked = _BridgeMessage.safeParse(raw);
+        if (!checked.success) {
+          reason = `broke the protocol (${
+            checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)
+              .join("; ")
+          })`;
+          connection.kill();
+          break;
+        }
+        const message = checked.data;
+        if (!greeted) {
+          if (message.type !== "hello" || message.protocol !== _PROTOCOL) {
+            reason = `does not speak ${_PROTOCOL} (its first message: ${
+              JSON.stringify(raw).slice(0, 120)
+            })`;
+            connection.kill();
+            break;
+          }
+          greeted = true;
+          continue;
+        }
+        if (this.#handle(message)) wasReady = true;
+      }
+    } catch (error) {
+      reason = `broke the channel (${(error as Error).message})`;
+      connection.kill();
+    } finally {
+      clearInterval(heartbeat);
+      connection.close();
+    }
+    await connection.done;
+    const exit = connection.exitReason();
+    if (exit !== undefined && reason === "closed the channel") reason = exit;
+    this.#lost(`the ROS 2 bridge ${reason}`, wasReady || this.#ready);
+    return wasReady;
+  }
+
+  /** Handles one checked message; true when it made the bridge ready. */
+  #handle(message: _BridgeMessage): boolean {
+    switch (message.type) {
+      case "hello":
+        return false;
+      case "ready":
+        this.#orphans = [];
+        for (const orphan of message.orphans) {
+          if (!orphan.cancelled) {
+            console.error(
+              `cap-edge ros2: could not cancel the goal ${orphan.goalId} left by an earlier bridge: ${orphan.message}`,
+            );
+          }
+        }
+        this.#ready = true;
+        this.#unavailable = undefined;
+        for (const listener of [...this.#readyListeners]) listener.resolve();
+        return true;
+      case "unavailable":
+        this.#unavailable = message.message;
+        this.#lastFault = message.message;
+        this.#onUnavailable();
+        return false;
+      case "feedback": {
+        const pending = this.#pending.get(message.id);
+        try {
+          pending?.onFeedback?.(message.feedback);
+        } catch (error) {
+          console.error(
+            `A feedback listener of ${pending?.skill} failed: ${
+              (error as Error).message
+            }`,
+          );
+        }
+        return false;
+      }
+      case "result": {
+        this.#goals.delete(message.id);
+        const outcome = message.outcome;
+        const result: SkillOutcome = outcome.ok
+          ? { ok: true, value: outcome.value ?? null }
+          : { ok: false, error: outcome.error };
+        this.#pending.get(message.id)?.settle(
+          result,
+          outcome.ok ? outcome.held : undefined,
+        );
+        return false;
+      }
+      case "estop":
+        for (const callback of [...this.#estopCallbacks]) {
+          try {
+            callback();
+          } catch (error) {
+            console.error(
+              `An e-stop callback of the ros2 backend failed: ${
+                (error as Error).message
+              }`,
+            );
+          }
+        }
+        return false;
+      case "pong":
+        return false;
+    }
+  }
+
+  /** The bridge is gone: fail what was in flight, keep its goals for the next one, tell the core. */
+  #lost(reason: string, wasReady: boolean): void {
+    this.#ready = false;
+    this.#lastFault = reason;
+    for (const orphan of this.#goals.values()) {
+      if (!this.#orphans.some((o) => o.goalId === orphan.goalId)) {
+        this.#orphans.push(orphan);
+      }
+    }
+    this.#goals.clear();
+    const inFlight = [...this.#pending.values()].map((p) => p.skill);
+    this.#failPending("backend_error", reason);
+    if (!wasReady || this.#disposed) return;
+    for (const callback of [...this.#faultCallbacks]) {
+      try {
+        callback({ reason, inFlight });
+      } catch (error) {
+        console.error(
+          `A fault callback of the ros2 backend failed: ${
+            (error as Error).message
+          }`,
+        );
+      }
+    }
+  }
+
+  #failPending(code: SkillErrorCode, reason: string): void {
+    for (const pending of [...this.#pending.values()]) {
+      pending.settle(
+        pending.cancelRequested
+          ? _fail("cancelled", `Cannot finish ${pending.skill}: ${reason}`)
+          : _fail(code, `Cannot finish ${pending.skill}: ${reason}`),
+      );
+    }
+  }
+
+  async #open(): Promise<_Connection> {
+    const bridge = this.config.bridge;
+    if ("socket" in bridge) return await _connectSocket(bridge.socket);
+    return _spawn(
+      bridge.spawn.node,
+      [
+        bridge.spawn.script ?? ROS2_BRIDGE_SCRIPT,
+        ...(this.#options.spawnArgs ?? []),
+      ],
+      this.#options.spawnEnv ?? {},
     );
   }
-  return _cancelled(skill, reason);
 }
 
-function _cancelled(skill: string, reason: StopReason): SkillOutcome {
-  const why = reason === "estop"
-    ? "an emergency stop came from the ROS 2 e-stop topic"
-    : reason === "disposed"
-    ? "the ros2 backend was closed"
-    : "it was cancelled";
-  return _fail("cancelled", `Cannot finish ${skill}: ${why}`);
+/** The configuration the bridge needs: ROS 2 names, timeouts, e-stop, and each ROS 2 skill's full goal mapping. */
+function _bridgeConfig(config: Ros2Config): Record<string, unknown> {
+  const skills: Record<string, unknown> = {};
+  for (const skill of SKILLS) {
+    const mapping = config.skills[skill];
+    if (mapping === "local") continue;
+    skills[skill] = {
+      type: mapping.type,
+      name: mapping.name,
+      interface: mapping.interface,
+      goal: mapping.goal ?? ROS2_DEFAULT_GOALS[skill],
+      timeoutMs: mapping.timeoutMs,
+    };
+  }
+  return {
+    nodeName: config.nodeName,
+    namespace: config.namespace,
+    serverTimeoutMs: config.serverTimeoutMs,
+    cancelTimeoutMs: config.cancelTimeoutMs,
+    estopTopic: config.estopTopic,
+    estopQos: config.estopQos,
+    coreTimeoutMs: config.heartbeatTimeoutMs,
+    skills,
+  };
 }
 
-/** The goal (or request) message of `skill` called with `args`. */
-function _goalFor(
+async function _runLocal(
   skill: Skill,
-  mapping: Ros2SkillMapping,
   args: readonly unknown[],
-): RosMessage {
-  return _buildGoal(
-    mapping.goal ?? ROS2_DEFAULT_GOALS[skill],
-    _goalSources(skill, args),
+  options: InvokeOptions,
+): Promise<SkillOutcome> {
+  if (skill !== "wait") return { ok: true, value: null };
+  const done = await _sleep(
+    (args[0] as number) * 1000,
+    options.signal ?? new AbortController().signal,
   );
+  return done
+    ? { ok: true, value: null }
+    : _fail("cancelled", `Cannot finish ${skill}: it was cancelled`);
 }
 
 function _fail(code: SkillErrorCode, message: string): SkillOutcome {
@@ -582,55 +674,18 @@ function _isSkill(name: string): name is Skill {
   return (SKILLS as readonly string[]).includes(name);
 }
 
-function _message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Marks a promise's rejection as handled (it may be abandoned) and returns it. */
-function _quiet<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
-}
-
-type Settled<T> = { done: true; value: T } | { done: false };
-
-/** Settles with the promise, or `{ done: false }` as soon as `signal` aborts. */
-async function _untilStopped<T>(
-  promise: Promise<T>,
-  signal: AbortSignal,
-): Promise<Settled<T>> {
-  if (signal.aborted) return { done: false };
-  let onAbort = () => {};
-  const stopped = new Promise<Settled<T>>((resolve) => {
-    onAbort = () => resolve({ done: false });
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([
-      promise.then((value): Settled<T> => ({ done: true, value })),
-      stopped,
-    ]);
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-}
-
-/** Settles with the promise, or `{ done: false }` after `ms`. */
-async function _within<T>(
-  promise: Promise<T>,
+/** True when `promise` settled within `ms`. */
+async function _quietly(
+  promise: Promise<unknown>,
   ms: number,
-): Promise<Settled<T>> {
+): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<Settled<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ done: false }), ms);
-  });
   try {
     return await Promise.race([
-      promise.then(
-        (value): Settled<T> => ({ done: true, value }),
-        (): Settled<T> => ({ done: false }),
-      ),
-      late,
+      promise.then(() => true, () => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
     ]);
   } finally {
     clearTimeout(timer);

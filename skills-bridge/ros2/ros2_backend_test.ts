@@ -4,25 +4,23 @@ import {
   assertInstanceOf,
   assertRejects,
 } from "../_assert.ts";
-import { BackendDisposedError, parseScene } from "../sim/mod.ts";
-import type { SkillOutcome } from "../skill_backend.ts";
-import { FakeRclnodejs, type FakeServerGoalHandle } from "./fake_rclnodejs.ts";
+import { parseScene } from "../sim/mod.ts";
+import { BackendDisposedError, type SkillOutcome } from "../skill_backend.ts";
+import {
+  FakeRos2Graph,
+  type FakeServerGoalHandle,
+  GoalStatus,
+} from "./_fake_ros2_graph.ts";
 import { Ros2Backend } from "./ros2_backend.ts";
-import type { Ros2ConfigInput } from "./ros2_config.ts";
 import { Ros2UnavailableError } from "./ros2_unavailable_error.ts";
-import { GoalStatus } from "./_rclnodejs_types.ts";
-import { _ros2OverSim, _TEST_CONFIG } from "./_test_setup.ts";
+import {
+  _createOn as _create,
+  _FAKE_RCLNODEJS,
+  _ros2OverSim,
+  _TEST_CONFIG,
+} from "./_test_setup.ts";
 
 const PICK = ["/cap/pick", "cap_msgs/action/Pick"] as const;
-
-async function _create(
-  fake: FakeRclnodejs,
-  overrides: Partial<Ros2ConfigInput> = {},
-): Promise<Ros2Backend> {
-  return await Ros2Backend.create({ ..._TEST_CONFIG, ...overrides }, {
-    rclnodejs: fake,
-  });
-}
 
 function assertMatch(text: string, pattern: RegExp): void {
   assert(pattern.test(text), `${JSON.stringify(text)} should match ${pattern}`);
@@ -47,7 +45,7 @@ function _cancelled(goal: FakeServerGoalHandle): Promise<void> {
 }
 
 /** An action server that runs until cancelled; `started` resolves with each goal. */
-function _untilCancelled(fake: FakeRclnodejs, cancel?: "accept" | "ignore") {
+function _untilCancelled(fake: FakeRos2Graph, cancel?: "accept" | "ignore") {
   const goals: FakeServerGoalHandle[] = [];
   let announce = () => {};
   const started = () =>
@@ -69,7 +67,7 @@ function _untilCancelled(fake: FakeRclnodejs, cancel?: "accept" | "ignore") {
 }
 
 Deno.test("a pick goal carries the object id and its result maps to ok", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   using _server = fake.addActionServer(...PICK, {
     execute(goal) {
       goal.succeed();
@@ -87,7 +85,7 @@ Deno.test("a pick goal carries the object id and its result maps to ok", async (
 });
 
 Deno.test("a rejected goal ends backend_error naming the action", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   using _server = fake.addActionServer(...PICK, {
     goal: () => "reject",
     execute: () => ({}),
@@ -100,7 +98,7 @@ Deno.test("a rejected goal ends backend_error naming the action", async () => {
 });
 
 Deno.test("action feedback reaches onFeedback in order", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   using _server = fake.addActionServer(...PICK, {
     execute(goal) {
       goal.publishFeedback({ stage: "approach", progress: 0.5 });
@@ -122,7 +120,7 @@ Deno.test("action feedback reaches onFeedback in order", async () => {
 });
 
 Deno.test("aborting the signal sends cancelGoal and ends cancelled", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   const { server, started } = _untilCancelled(fake);
   using _server = server;
   await using backend = await _create(fake);
@@ -144,7 +142,7 @@ Deno.test("aborting the signal sends cancelGoal and ends cancelled", async () =>
 });
 
 Deno.test("a cancel the server never answers still ends after cancelTimeoutMs", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   const { server, started } = _untilCancelled(fake, "ignore");
   using _server = server;
   await using backend = await _create(fake, { cancelTimeoutMs: 50 });
@@ -164,7 +162,7 @@ Deno.test("a cancel the server never answers still ends after cancelTimeoutMs", 
 });
 
 Deno.test("a goal past its timeoutMs is cancelled and ends backend_error", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   const { server } = _untilCancelled(fake);
   using _server = server;
   const skills = {
@@ -179,7 +177,7 @@ Deno.test("a goal past its timeoutMs is cancelled and ends backend_error", async
 });
 
 Deno.test("a missing action server is backend_error naming the action", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   await using backend = await _create(fake, { serverTimeoutMs: 20 });
   const outcome = await backend.invoke("pick", ["red_block"]);
   assertEquals(_code(outcome), "backend_error");
@@ -194,7 +192,7 @@ Deno.test("a missing action server is backend_error naming the action", async ()
 });
 
 Deno.test("a server of another interface type does not match", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   using _server = fake.addActionServer(PICK[0], "other_msgs/action/Pick", {
     execute: () => ({}),
   });
@@ -206,7 +204,7 @@ Deno.test("a server of another interface type does not match", async () => {
 });
 
 Deno.test("a server that appears while the backend waits is used", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   await using backend = await _create(fake, { serverTimeoutMs: 10_000 });
   const running = backend.invoke("pick", ["red_block"]);
   using _server = fake.addActionServer(...PICK, {
@@ -279,7 +277,7 @@ Deno.test("each terminal status maps onto the skill error codes", async (t) => {
     {
       name: "CANCELED by another client",
       end: async (goal) => {
-        fakeRef.cancelAllGoals(PICK[0]);
+        fakeRef?.cancelAllGoals(PICK[0]);
         await _cancelled(goal);
         goal.canceled();
         return {};
@@ -288,10 +286,10 @@ Deno.test("each terminal status maps onto the skill error codes", async (t) => {
       message: /cancelled the goal/,
     },
   ];
-  let fakeRef = new FakeRclnodejs();
+  let fakeRef: FakeRos2Graph | undefined;
   for (const c of cases) {
     await t.step(c.name, async () => {
-      const fake = new FakeRclnodejs();
+      await using fake = await FakeRos2Graph.start();
       fakeRef = fake;
       using _server = fake.addActionServer(...PICK, { execute: c.end });
       await using backend = await _create(fake);
@@ -303,7 +301,7 @@ Deno.test("each terminal status maps onto the skill error codes", async (t) => {
 });
 
 Deno.test("service results decode into the skill API's values", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   using _detect = fake.addService(
     "/cap/detect",
     "cap_msgs/srv/Detect",
@@ -361,7 +359,7 @@ Deno.test("service results decode into the skill API's values", async () => {
 });
 
 Deno.test("a result message that breaks the conventions is backend_error naming the field", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   using _detect = fake.addService(
     "/cap/detect",
     "cap_msgs/srv/Detect",
@@ -377,7 +375,7 @@ Deno.test("a result message that breaks the conventions is backend_error naming 
 });
 
 Deno.test("a custom goal mapping builds nested goal fields", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   using _server = fake.addActionServer("/arm/place", "arm_msgs/action/Place", {
     execute(goal) {
       goal.succeed();
@@ -409,41 +407,8 @@ Deno.test("a custom goal mapping builds nested goal fields", async () => {
   });
 });
 
-Deno.test("an e-stop message cancels goals in flight and calls onEstop", async () => {
-  const fake = new FakeRclnodejs();
-  const { server, started } = _untilCancelled(fake);
-  using _server = server;
-  await using backend = await _create(fake);
-  let stops = 0;
-  const registration = backend.onEstop(() => stops++);
-  const running = backend.invoke("pick", ["red_block"]);
-  await started();
-  fake.publish("/cap/estop", "std_msgs/msg/Bool", { data: false });
-  fake.publish("/cap/estop", "std_msgs/msg/Bool", { data: true });
-  const outcome = await running;
-  assertEquals(_code(outcome), "cancelled");
-  assertMatch(_message(outcome), /emergency stop/);
-  assertEquals(stops, 1);
-  assert(fake.events.some((e) => e.kind === "cancel_requested"));
-  registration[Symbol.dispose]();
-  fake.publish("/cap/estop", "std_msgs/msg/Bool", { data: true });
-  await backend.invoke("wait", [0.001]); // lets the message arrive
-  assertEquals(stops, 1, "a disposed registration is not called");
-});
-
-Deno.test("the e-stop topic name is configurable", async () => {
-  const fake = new FakeRclnodejs();
-  await using backend = await _create(fake, { estopTopic: "/robot/estop" });
-  let stops = 0;
-  using _registration = backend.onEstop(() => stops++);
-  fake.publish("/cap/estop", "std_msgs/msg/Bool", { data: true });
-  fake.publish("/robot/estop", "std_msgs/msg/Bool", { data: true });
-  await backend.invoke("wait", [0.001]);
-  assertEquals(stops, 1);
-});
-
 Deno.test("wait runs locally and is cancellable", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   await using backend = await _create(fake);
   assertEquals(await backend.invoke("wait", [0.001]), {
     ok: true,
@@ -459,27 +424,144 @@ Deno.test("wait runs locally and is cancellable", async () => {
   );
 });
 
-Deno.test("the backend spins its node, shares one init and shuts down with its last user", async () => {
-  const fake = new FakeRclnodejs();
-  const first = await _create(fake);
-  const second = await _create(fake);
-  assertEquals(fake.calls, { init: 1, shutdown: 0, spin: 2 });
-  assertEquals(fake.nodes, 2);
-  await first[Symbol.asyncDispose]();
-  assertEquals(fake.calls.shutdown, 0);
-  assertEquals(fake.nodes, 1);
-  await second[Symbol.asyncDispose]();
-  assertEquals(fake.calls.shutdown, 1);
-  assertEquals(fake.nodes, 0);
+Deno.test("an e-stop message cancels goals in flight and reaches onEstop", async () => {
+  await using fake = await FakeRos2Graph.start();
+  const { server, started } = _untilCancelled(fake);
+  using _server = server;
+  await using backend = await _create(fake);
+  await fake.untilSubscribed("/cap/estop");
+  let stops = 0;
+  const registration = backend.onEstop(() => stops++);
+  const running = backend.invoke("pick", ["red_block"]);
+  await started();
+  fake.publish("/cap/estop", "std_msgs/msg/Bool", { data: false });
+  fake.publish("/cap/estop", "std_msgs/msg/Bool", { data: true });
+  const outcome = await running;
+  assertEquals(_code(outcome), "cancelled");
+  assertMatch(_message(outcome), /emergency stop/);
+  assertEquals(stops, 1, "the e-stop came before the cancelled result");
+  assert(fake.events.some((e) => e.kind === "cancel_requested"));
+  registration[Symbol.dispose]();
+  const again = Promise.withResolvers<void>();
+  using _other = backend.onEstop(() => again.resolve());
+  fake.publish("/cap/estop", "std_msgs/msg/Bool", { data: true });
+  await again.promise;
+  assertEquals(stops, 1, "a disposed registration is not called");
+});
+
+Deno.test("the e-stop topic name is configurable", async () => {
+  await using fake = await FakeRos2Graph.start();
+  await using backend = await _create(fake, { estopTopic: "/robot/estop" });
+  await fake.untilSubscribed("/robot/estop");
+  const stopped = Promise.withResolvers<void>();
+  using _registration = backend.onEstop(() => stopped.resolve());
+  assertEquals(
+    fake.publish("/cap/estop", "std_msgs/msg/Bool", { data: true }),
+    0,
+    "nobody listens on the default topic",
+  );
+  assertEquals(
+    fake.publish("/robot/estop", "std_msgs/msg/Bool", { data: true }),
+    1,
+  );
+  await stopped.promise;
+});
+
+Deno.test("the e-stop subscription's QoS is configurable: a best-effort publisher reaches only a best-effort subscription", async () => {
+  await using fake = await FakeRos2Graph.start();
+  const bool = "std_msgs/msg/Bool";
+  {
+    await using reliable = await _create(fake);
+    await fake.untilSubscribed("/cap/estop");
+    assertEquals(
+      fake.publish("/cap/estop", bool, { data: true }, {
+        reliability: "best_effort",
+      }),
+      0,
+      "DDS does not match a best-effort writer with a reliable reader",
+    );
+    const heard = Promise.withResolvers<void>();
+    using _r = reliable.onEstop(() => heard.resolve());
+    assertEquals(fake.publish("/cap/estop", bool, { data: true }), 1);
+    await heard.promise;
+  }
+  await using bestEffort = await _create(fake, {
+    estopQos: { reliability: "best_effort", depth: 1 },
+  });
+  await fake.untilSubscribed("/cap/estop");
+  const heard = Promise.withResolvers<void>();
+  using _b = bestEffort.onEstop(() => heard.resolve());
+  assertEquals(
+    fake.publish("/cap/estop", bool, { data: true }, {
+      reliability: "best_effort",
+    }),
+    1,
+  );
+  await heard.promise;
+});
+
+Deno.test("a disposed backend refuses skills with BackendDisposedError", async () => {
+  await using fake = await FakeRos2Graph.start();
+  const backend = await _create(fake);
+  assert(backend.connected);
+  await backend[Symbol.asyncDispose]();
+  assert(!backend.connected);
   const error = await assertRejects(
-    () => first.invoke("pick", ["a"]),
+    () => backend.invoke("pick", ["a"]),
     BackendDisposedError,
   );
   assertMatch(error.message, /Cannot run pick: the ros2 backend/);
 });
 
+Deno.test("an rclnodejs whose init fails is Ros2UnavailableError", async () => {
+  // The stand-in's init() fails without a graph to reach, as rcl without a middleware.
+  const error = await assertRejects(
+    () =>
+      Ros2Backend.create(_TEST_CONFIG, {
+        spawnArgs: ["--rclnodejs", _FAKE_RCLNODEJS],
+      }),
+    Ros2UnavailableError,
+  );
+  assertMatch(
+    error.message,
+    /rclnodejs\.init\(\) failed.*failed to initialize rcl/,
+  );
+});
+
+Deno.test("without a sourced ROS 2 the bridge refuses to import the real rclnodejs", async () => {
+  const error = await assertRejects(
+    () =>
+      Ros2Backend.create(_TEST_CONFIG, { spawnEnv: { AMENT_PREFIX_PATH: "" } }),
+    Ros2UnavailableError,
+  );
+  assertMatch(error.message, /ROS 2 is not sourced \(AMENT_PREFIX_PATH/);
+  assertInstanceOf(error, Error);
+  assertEquals(error.name, "Ros2UnavailableError");
+});
+
+Deno.test("no bridge on the configured socket is Ros2UnavailableError after connectTimeoutMs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cap-edge-ros2-" });
+  try {
+    const error = await assertRejects(
+      () =>
+        Ros2Backend.create({
+          ..._TEST_CONFIG,
+          bridge: { socket: `${dir}/bridge.sock` },
+          connectTimeoutMs: 300,
+        }),
+      Ros2UnavailableError,
+    );
+    assertMatch(
+      error.message,
+      /no ROS 2 bridge was ready on ".*bridge\.sock" within 300 ms/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("dispose cancels the goals in flight", async () => {
-  const fake = new FakeRclnodejs();
+  await using fake = await FakeRos2Graph.start();
   const { server, started } = _untilCancelled(fake);
   using _server = server;
   const backend = await _create(fake);
@@ -487,33 +569,8 @@ Deno.test("dispose cancels the goals in flight", async () => {
   const goal = await started();
   await backend[Symbol.asyncDispose]();
   assertEquals(_code(await running), "cancelled");
+  await fake.untilEvent((e) => e.kind === "goal_ended");
   assertEquals(goal.status, GoalStatus.STATUS_CANCELED);
-});
-
-Deno.test("an rclnodejs whose init fails is Ros2UnavailableError", async () => {
-  const fake = new FakeRclnodejs();
-  fake.initError = new Error("failed to initialize rcl: RMW not found");
-  const error = await assertRejects(() => _create(fake), Ros2UnavailableError);
-  assertMatch(error.message, /rclnodejs\.init\(\) failed.*RMW not found/);
-  assertEquals(fake.nodes, 0);
-  fake.initError = undefined;
-  await using _backend = await _create(fake);
-});
-
-Deno.test("without a sourced ROS 2 the real lazy import is Ros2UnavailableError", async () => {
-  const saved = Deno.env.get("AMENT_PREFIX_PATH");
-  Deno.env.delete("AMENT_PREFIX_PATH");
-  try {
-    const error = await assertRejects(
-      () => Ros2Backend.create(_TEST_CONFIG),
-      Ros2UnavailableError,
-    );
-    assertMatch(error.message, /ROS 2 is not sourced \(AMENT_PREFIX_PATH/);
-    assertInstanceOf(error, Error);
-    assertEquals(error.name, "Ros2UnavailableError");
-  } finally {
-    if (saved !== undefined) Deno.env.set("AMENT_PREFIX_PATH", saved);
-  }
 });
 
 Deno.test("world() over a SimBackend-driven server includes the held object", async () => {
@@ -539,7 +596,7 @@ Deno.test("a grasp failure in the SimBackend-driven server comes back as grasp_f
   }));
   const outcome = await backend.invoke("pick", ["a"]);
   assertEquals(_code(outcome), "grasp_failed");
-  const ended = backend.fake.events.find((e) => e.kind === "goal_ended");
+  const ended = backend.graph.events.find((e) => e.kind === "goal_ended");
   assertEquals(ended?.status, GoalStatus.STATUS_ABORTED);
   assertEquals(await backend.invoke("holding", []), { ok: true, value: null });
 });

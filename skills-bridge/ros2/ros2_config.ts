@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+/** Where the bridge's systemd unit (deploy/cap-edge-ros2.service) puts its socket. */
+export const ROS2_BRIDGE_SOCKET = "/var/lib/cap-edge/ros2/bridge.sock";
+
 /** A ROS 2 graph name: `/pick`, `arm/pick`, `/cap/estop`. */
 const RosName = z.string().regex(
   /^~?\/?[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/,
@@ -108,6 +111,38 @@ export const Ros2Config = z.strictObject({
   cancelTimeoutMs: z.number().int().positive().max(600_000).default(2_000),
   /** `std_msgs/msg/Bool` topic whose `data: true` is an emergency stop; `null` for none. */
   estopTopic: RosName.nullable().default("/cap/estop"),
+  /**
+   * QoS of the e-stop subscription (history KEEP_LAST, volatile). Match the
+   * publisher: a best-effort publisher never reaches a reliable subscription;
+   * a best-effort subscription hears both.
+   */
+  estopQos: z.strictObject({
+    reliability: z.enum(["reliable", "best_effort"]).default("reliable"),
+    depth: z.number().int().positive().max(1000).default(10),
+  }).default({ reliability: "reliable", depth: 10 }),
+  /**
+   * Where the ROS 2 bridge (a Node.js process holding rclnodejs) is:
+   * `{ socket }` connects to the bridge's Unix socket (the robot: the bridge
+   * runs as its own unit); `{ spawn }` starts `node <script>` on stdin/stdout
+   * (development and tests; needs `--allow-run` for `node`).
+   */
+  bridge: z.union([
+    z.strictObject({ socket: z.string().min(1) }),
+    z.strictObject({
+      spawn: z.strictObject({
+        /** The Node.js (>= 20) executable. */
+        node: z.string().min(1).default("node"),
+        /** The bridge's entry; default: `bridge/main.js` beside this file. */
+        script: z.string().min(1).optional(),
+      }),
+    }),
+  ]).default({ socket: ROS2_BRIDGE_SOCKET }),
+  /** How long `Ros2Backend.create` waits for the bridge to be ready. */
+  connectTimeoutMs: z.number().int().positive().max(600_000).default(10_000),
+  /** How often the core asks the bridge whether it is alive. */
+  heartbeatMs: z.number().int().positive().max(60_000).default(1_000),
+  /** After this long without a word from the bridge, it counts as gone. */
+  heartbeatTimeoutMs: z.number().int().positive().max(600_000).default(5_000),
   /** The mapping of every skill of the tabletop API. */
   skills: z.strictObject({
     detect: mapping("detect"),

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "../_assert.ts";
-import { parseRos2Config } from "./ros2_config.ts";
+import { parseRos2Config, ROS2_BRIDGE_SOCKET } from "./ros2_config.ts";
 import { _TEST_CONFIG } from "./_test_setup.ts";
 
 function assertMatch(text: string, pattern: RegExp): void {
@@ -23,6 +23,8 @@ Deno.test("the example service configuration's ros2 section parses", async () =>
     timeoutMs: 30_000,
   });
   assertEquals(config.skills.say, "local");
+  assertEquals(config.bridge, { socket: ROS2_BRIDGE_SOCKET });
+  assertEquals(config.estopQos, { reliability: "reliable", depth: 10 });
 });
 
 Deno.test("the configuration fills its defaults", () => {
@@ -31,6 +33,20 @@ Deno.test("the configuration fills its defaults", () => {
   assertEquals(config.namespace, "");
   assertEquals(config.skills.wait, "local");
   assertEquals(config.skills.detect.timeoutMs, 60_000);
+  assertEquals(config.estopQos, { reliability: "reliable", depth: 10 });
+  const { bridge: _spawned, ...withoutBridge } = _TEST_CONFIG;
+  assertEquals(parseRos2Config(withoutBridge).bridge, {
+    socket: "/var/lib/cap-edge/ros2/bridge.sock",
+  });
+  assertEquals(config.bridge, { spawn: { node: "node" } });
+  assertEquals(config.heartbeatTimeoutMs, 3000);
+  assertEquals(
+    parseRos2Config({
+      ..._TEST_CONFIG,
+      estopQos: { reliability: "best_effort" },
+    }).estopQos,
+    { reliability: "best_effort", depth: 10 },
+  );
   assertEquals(
     parseRos2Config({ ..._TEST_CONFIG, estopTopic: null }).estopTopic,
     null,
@@ -43,6 +59,8 @@ Deno.test("the configuration names its bad fields", () => {
       parseRos2Config({
         ..._TEST_CONFIG,
         serverTimeoutMs: -1,
+        estopQos: { reliability: "sometimes" },
+        bridge: { socket: "" },
         skills: {
           ..._TEST_CONFIG.skills,
           pick: {
@@ -58,6 +76,8 @@ Deno.test("the configuration names its bad fields", () => {
   );
   assertMatch(error.message, /^Cannot load the ROS 2 backend configuration: /);
   assertMatch(error.message, /serverTimeoutMs: /);
+  assertMatch(error.message, /estopQos\.reliability: /);
+  assertMatch(error.message, /bridge\.socket: /);
   assertMatch(error.message, /skills\.pick\.interface: a action needs/);
   assertMatch(
     error.message,

@@ -13,4 +13,3 @@ export {
   type SceneObject,
 } from "./scene.ts";
 export { SimBackend, type SimBackendOptions } from "./sim_backend.ts";
-export { BackendDisposedError } from "./backend_disposed_error.ts";

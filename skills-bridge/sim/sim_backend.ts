@@ -1,13 +1,13 @@
 import { findSkill, type Obj, TABLETOP_API } from "../skill_api.ts";
 import type { WorldState } from "../skill_api.ts";
-import type {
-  InvokeOptions,
-  SkillBackend,
-  SkillOutcome,
+import {
+  BackendDisposedError,
+  type InvokeOptions,
+  type SkillBackend,
+  type SkillOutcome,
 } from "../skill_backend.ts";
 import type { SkillErrorCode } from "../skill_error.ts";
 import { _random } from "./_random.ts";
-import { BackendDisposedError } from "./backend_disposed_error.ts";
 import { parseScene, type Scene } from "./scene.ts";
 
 /** Height of a block, metres: what stacking on a block adds to `z`. */

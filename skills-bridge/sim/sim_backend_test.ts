@@ -7,7 +7,7 @@ import {
 } from "../_assert.ts";
 import type { Obj } from "../skill_api.ts";
 import type { SkillOutcome } from "../skill_backend.ts";
-import { BackendDisposedError } from "./backend_disposed_error.ts";
+import { BackendDisposedError } from "../skill_backend.ts";
 import { parseScene } from "./scene.ts";
 import { SimBackend } from "./sim_backend.ts";
 
