@@ -17,6 +17,7 @@ export const FAILURE_LABELS = [
   "estop",
   "program_error",
   "postcondition_failed",
+  "interrupted",
 ] as const;
 
 /** One of {@linkcode FAILURE_LABELS}. */
@@ -75,4 +76,16 @@ export interface EvidenceRecord {
     memoryLimitBytes: number;
     timeoutMs: number;
   };
+  /** What `boundRecord` left out to keep the record under its size bound. */
+  truncated?: Truncation;
+}
+
+/** What a bounded record left out (contract: `truncated`). */
+export interface Truncation {
+  /** Calls dropped from the middle of `calls`. */
+  calls: number;
+  /** Verifier issues dropped. */
+  issues: number;
+  /** Serialised bytes left out (the original size minus the bounded size). */
+  bytes: number;
 }
