@@ -19,6 +19,7 @@ export {
   type MqttTlsOptions,
   type MqttTopics,
   type RobotState,
+  type StopInfo,
   type TelemetryLog,
   type TelemetryLogLevel,
   type TelemetrySnapshot,

@@ -66,7 +66,17 @@ Deno.test("MqttTelemetry publishes status, heartbeat, run events and offline on 
     oldestAgeMs: 0,
     full: false,
     rejected: 0,
+    setAside: 0,
+    setAsideRecent: [],
+    inFlight: 0,
   });
+  assertEquals(beat.stops, { received: 0, malformed: 0 });
+  const beatMessage = probe.messages.find((x) =>
+    x.topic.endsWith("/telemetry")
+  )!;
+  assertEquals(beatMessage.properties.contentType, "application/json");
+  assertEquals(beatMessage.properties.payloadFormatIndicator, true);
+  assert(Number(beatMessage.properties.messageExpiryInterval) > 0);
   assert(typeof beat.memory.rss === "number" && typeof beat.ts === "string");
 
   telemetry.publishStatus("running");
@@ -254,18 +264,18 @@ Deno.test("MqttTelemetry last will sets a retained offline when the process is k
   ]);
 });
 
-Deno.test("MqttTelemetry honours cmd/stop and ignores malformed commands", async () => {
+Deno.test("MqttTelemetry: every message on cmd/stop stops; a malformed one is recorded as such", async () => {
   await using broker = await startMosquitto();
   await using probe = await connectProbe(broker.url, {
     subscribe: ["cap/v1/robots/arm-01/evidence"],
   });
   using outbox = Outbox.open(":memory:");
-  const reasons: string[] = [];
-  const twoStops = Promise.withResolvers<void>();
+  const stops: Array<[string, string | null]> = [];
+  const allStops = Promise.withResolvers<void>();
   const logged: string[] = [];
   await using telemetry = telemetryFor(broker.url, outbox, {
-    onStop: (reason) => {
-      if (reasons.push(reason) === 2) twoStops.resolve();
+    onStop: (reason, info) => {
+      if (stops.push([reason, info.malformed]) === 7) allStops.resolve();
     },
     log: (level, msg) => {
       if (level === "warn") logged.push(msg);
@@ -274,24 +284,97 @@ Deno.test("MqttTelemetry honours cmd/stop and ignores malformed commands", async
   telemetry.start();
   await telemetry.waitConnected();
   const stop = telemetry.topics.cmdStop;
-  const before = telemetry.stats().inboundIgnored;
   await probe.publish(stop, new Uint8Array([0xff, 0xfe, 0x00]));
   await probe.publish(stop, "not json");
   await probe.publish(stop, "[1, 2]");
   await probe.publish(stop, JSON.stringify({ reason: 5 }));
+  await probe.publish(stop, "stop");
+  // Over maxInboundBytes + 1 KiB: the broker does not forward it at all.
   await probe.publish(stop, "x".repeat(200_000));
   await probe.publish("cap/v1/robots/arm-01/cmd/other", "{}");
   await probe.publish(stop, JSON.stringify({ reason: "operator" }));
   await probe.publish(stop, "");
-  await twoStops.promise;
-  assertEquals(reasons, ["operator", "mqtt cmd/stop"]);
-  assert(telemetry.stats().inboundIgnored - before >= 4);
-  assert(logged.some((m) => m.includes("not UTF-8")));
-  assert(logged.some((m) => m.includes("not JSON")));
-  assert(logged.some((m) => m.includes("reason is not a string")));
+  await allStops.promise;
+  assertEquals(stops, [
+    ["malformed MQTT cmd/stop (payload is not UTF-8)", "payload is not UTF-8"],
+    ["malformed MQTT cmd/stop (payload is not JSON)", "payload is not JSON"],
+    [
+      "malformed MQTT cmd/stop (payload is not a JSON object)",
+      "payload is not a JSON object",
+    ],
+    [
+      "malformed MQTT cmd/stop (reason is not a string)",
+      "reason is not a string",
+    ],
+    ["malformed MQTT cmd/stop (payload is not JSON)", "payload is not JSON"],
+    ["operator", null],
+    ["mqtt cmd/stop", null],
+  ]);
+  assertEquals(telemetry.stats().stopsReceived, 7);
+  assertEquals(telemetry.stats().stopsMalformed, 5);
+  assert(logged.some((m) => m.includes("malformed cmd/stop")));
 
   telemetry.enqueueEvidence({ runId: "after-garbage" });
   await probe.waitFor((m) => runIds(m).has("after-garbage"), "evidence");
+});
+
+Deno.test("MqttTelemetry bounds evidence to the broker's maximum packet size and sets aside what does not fit", async () => {
+  await using broker = await startMosquitto({
+    extraConfig: "max_packet_size 20000",
+  });
+  await using probe = await connectProbe(broker.url, {
+    subscribe: ["cap/v1/robots/arm-01/#"],
+  });
+  using outbox = Outbox.open(":memory:");
+  await using telemetry = telemetryFor(broker.url, outbox, {
+    heartbeatMs: 60_000,
+  });
+  telemetry.start();
+  await telemetry.waitConnected();
+  assertEquals(telemetry.stats().brokerMaxPacketBytes, 20000);
+  const big = {
+    runId: "big",
+    robotId: "arm-01",
+    startedAt: "",
+    endedAt: "",
+    program: {
+      sha256: "",
+      source: "s".repeat(50_000),
+      instruction: null,
+      programId: null,
+      version: null,
+      keyId: null,
+    },
+    verifier: { ok: true, issues: [] },
+    worldBefore: null,
+    worldAfter: null,
+    calls: [],
+    checks: [],
+    outcome: "succeeded",
+    failure: null,
+    resources: { wallMs: 0, skillCalls: 0, memoryLimitBytes: 0, timeoutMs: 0 },
+  };
+  telemetry.enqueueEvidence(big);
+  // Not an evidence record: cannot be bounded, so it is set aside.
+  outbox.append(telemetry.topics.evidence, "z".repeat(30_000), {
+    kind: "evidence",
+  });
+  telemetry.enqueueEvidence({ runId: "behind" });
+  await probe.waitFor(
+    (m) => runIds(m).has("big") && runIds(m).has("behind"),
+    "the bounded record and the one behind the refused one",
+  );
+  const got = probe.messages.find((m) =>
+    m.topic.endsWith("/evidence") && m.text.includes('"big"')
+  )!;
+  assert(got.payload.byteLength < 20000);
+  assertEquals(got.properties.contentType, "application/json");
+  assertEquals(got.properties.messageExpiryInterval, undefined);
+  assert(JSON.parse(got.text).truncated.bytes > 0);
+  await telemetry.waitDrained();
+  assertEquals(outbox.setAsideCount(), 1);
+  assertEquals(telemetry.stats().evidenceSetAside, 1);
+  assertEquals(telemetry.stats().evidenceRebounded, 1);
 });
 
 Deno.test("MqttTelemetry connects over TLS with a CA given as a path or as PEM", async () => {
