@@ -19,6 +19,13 @@ import { sha256Hex } from "../evidence/mod.ts";
 import { Executor, ExecutorBusyError, type RunEvent } from "../executor/mod.ts";
 import type { ProgramCache } from "./program_cache.ts";
 import { verifyRun } from "../executor/mod.ts";
+import {
+  boundRecord,
+  buildRecord,
+  DEFAULT_EVIDENCE_MAX_BYTES,
+} from "../evidence/mod.ts";
+import type { EvidenceJournal } from "./evidence_journal.ts";
+import type { ReplayState } from "./replay_state.ts";
 
 /** Where the service sends evidence and run events (MQTT telemetry, logs). */
 export interface EdgeSink {
@@ -48,6 +55,12 @@ export interface EdgeServiceOptions {
   log?: EdgeLog;
   /** The clock (tests); default `() => new Date()`. */
   now?: () => Date;
+  /** Replay protection (last accepted versions, nonces), apart from the cache; default the cache's own copy. */
+  replay?: ReplayState;
+  /** The write-ahead evidence journal; without it a crash mid-run leaves no record. */
+  journal?: EvidenceJournal;
+  /** Size bound of every record (MQTT, gRPC, local store): `evidence.maxBytes`. Default 262144. */
+  evidenceMaxBytes?: number;
 }
 
 /** What the robot made of a delivered envelope. */
@@ -104,6 +117,10 @@ export class EdgeService implements AsyncDisposable {
   readonly #sink: EdgeSink;
   readonly #log: EdgeLog;
   readonly #now: () => Date;
+  readonly #replay: ReplayState | null;
+  readonly #journal: EvidenceJournal | null;
+  readonly #backend: SkillBackend;
+  readonly #evidenceMaxBytes: number;
   #trustStore: TrustStore;
   #closed = false;
   #checking: Promise<unknown> = Promise.resolve();
@@ -119,9 +136,18 @@ export class EdgeService implements AsyncDisposable {
     this.#sink = options.sink ?? {};
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? (() => new Date());
+    this.#replay = options.replay ?? null;
+    this.#journal = options.journal ?? null;
+    this.#backend = options.backend;
+    this.#evidenceMaxBytes = options.evidenceMaxBytes ??
+      DEFAULT_EVIDENCE_MAX_BYTES;
   }
 
-  /** Creates the service and warms its sandbox. */
+  /**
+   * Creates the service and warms its sandbox; then finishes the runs a
+   * crash left in the journal (outcome `failed`, label `interrupted`) and
+   * hands them on like any other record.
+   */
   static async create(options: EdgeServiceOptions): Promise<EdgeService> {
     const executor = await Executor.create({
       backend: options.backend,
@@ -129,7 +155,9 @@ export class EdgeService implements AsyncDisposable {
       caps: options.caps,
       ...(options.api ? { api: options.api } : {}),
     });
-    return new EdgeService(options, executor);
+    const service = new EdgeService(options, executor);
+    await service.#recoverInterrupted();
+    return service;
   }
 
   /** `running`, `stopped` (e-stop latched) or `online`. */
@@ -303,7 +331,10 @@ export class EdgeService implements AsyncDisposable {
       apiVersion: this.#api.version,
       caps: this.#caps,
       ...(options.replay
-        ? { lastAccepted: (id: string) => this.#cache.lastAccepted(id) }
+        ? {
+          lastAccepted: (id: string) =>
+            (this.#replay ?? this.#cache).lastAccepted(id),
+        }
         : {}),
     });
     if (!check.ok) {
@@ -356,6 +387,10 @@ export class EdgeService implements AsyncDisposable {
           ? envelope
           : new TextDecoder().decode(envelope),
       });
+      this.#replay?.accept(manifest.programId, {
+        version: manifest.version,
+        payloadSha256: check.payloadSha256,
+      });
     }
     return { receipt, manifest, check: verifier.ok ? check : null };
   }
@@ -366,8 +401,9 @@ export class EdgeService implements AsyncDisposable {
     options: { signal?: AbortSignal; onEvent?: (event: RunEvent) => void },
   ): Promise<EvidenceRecord> {
     this.#sink.state?.("running");
+    let kept: EvidenceRecord | null = null;
     try {
-      const evidence = await this.#executor.run({
+      const raw = await this.#executor.run({
         source: manifest.source,
         instruction: manifest.instruction,
         checks: manifest.checks,
@@ -378,11 +414,13 @@ export class EdgeService implements AsyncDisposable {
       }, {
         ...(options.signal ? { signal: options.signal } : {}),
         onEvent: (event) => {
-          if (event.type === "run_ended") this.#keep(event.evidence);
-          this.#sink.runEvent?.(event.runId, event);
-          options.onEvent?.(event);
+          const out = this.#journalEvent(event);
+          if (out.type === "run_ended") kept = out.evidence;
+          this.#sink.runEvent?.(out.runId, out);
+          options.onEvent?.(out);
         },
       });
+      const evidence: EvidenceRecord = kept ?? this.#keep(raw);
       this.#log(
         evidence.outcome === "succeeded" ? "info" : "warn",
         `run ${evidence.runId} of "${manifest.programId}" v${manifest.version}: ${evidence.outcome}${
@@ -398,12 +436,157 @@ export class EdgeService implements AsyncDisposable {
   }
 
   /**
-   * Evidence goes to the durable outbox first, then to the local store. A
-   * record the outbox refuses (full) is never dropped silently: the log says
-   * where it still is, and when the local store fails too, the log line
-   * carries the record itself.
+   * The evidence journal's side of a run event: run_started begins the
+   * record, each call is journaled as it starts and ends, run_ended keeps
+   * the (bounded) record. Returns the event to pass on: run_started without
+   * the journal's part, run_ended with the bounded record.
    */
-  #keep(evidence: EvidenceRecord): void {
+  #journalEvent(event: RunEvent): RunEvent {
+    switch (event.type) {
+      case "run_started": {
+        const { start, ...rest } = event;
+        if (start !== undefined) {
+          this.#journaled(event.runId, (j) => j.begin(start));
+          this.#runStarts.set(event.runId, Date.parse(start.startedAt));
+        }
+        return rest;
+      }
+      case "skill_started": {
+        const startedAt = this.#runStarts.get(event.runId);
+        this.#journaled(event.runId, (j) =>
+          j.call(event.runId, {
+            seq: event.seq,
+            skill: event.skill,
+            args: event.args,
+            ok: false,
+            error: {
+              code: "interrupted",
+              message: "the service stopped while this call ran",
+            },
+            startMs: startedAt === undefined ? 0 : Date.now() - startedAt,
+            durationMs: 0,
+          }));
+        return event;
+      }
+      case "skill_ended":
+        this.#journaled(event.runId, (j) => j.call(event.runId, event.call));
+        return event;
+      case "run_ended":
+        this.#runStarts.delete(event.runId);
+        return { ...event, evidence: this.#keep(event.evidence) };
+      default:
+        return event;
+    }
+  }
+
+  #runStarts = new Map<string, number>();
+
+  #journaled(runId: string, write: (journal: EvidenceJournal) => void): void {
+    if (this.#journal === null || this.#journal.closed) return;
+    try {
+      write(this.#journal);
+    } catch (error) {
+      this.#log(
+        "error",
+        `cannot journal run ${runId}: ${
+          (error as Error).message
+        }; a crash now would lose its calls`,
+      );
+    }
+  }
+
+  /** Finishes what a crash left in the journal and keeps it like any other record. */
+  async #recoverInterrupted(): Promise<void> {
+    const journal = this.#journal;
+    if (journal === null) return;
+    let entries;
+    try {
+      entries = journal.unfinished();
+    } catch (error) {
+      this.#log(
+        "error",
+        `cannot read the evidence journal: ${(error as Error).message}`,
+      );
+      return;
+    }
+    if (entries.length === 0) return;
+    let worldNow = null;
+    if (entries.some((entry) => entry.final === null)) {
+      try {
+        worldNow = await this.#backend.world({
+          signal: AbortSignal.timeout(2_000),
+        });
+      } catch (error) {
+        this.#log(
+          "warn",
+          `cannot read the world for interrupted runs: ${
+            (error as Error).message
+          }`,
+        );
+      }
+    }
+    for (const entry of entries) {
+      if (entry.final !== null) {
+        // It ended and was being handed on when the service stopped: send
+        // the same record again (at-least-once).
+        this.#log("info", `re-sending the record of run ${entry.final.runId}`);
+        this.#keep(entry.final);
+        continue;
+      }
+      const { start, calls } = entry;
+      const last = calls.at(-1);
+      const record = buildRecord(start, {
+        endedAt: this.#now().toISOString(),
+        worldAfter: worldNow,
+        calls,
+        checks: [],
+        outcome: "failed",
+        failure: {
+          label: "interrupted",
+          message:
+            `The service stopped during the run (crash, kill or power loss); the record was finished when it started again, with the ${calls.length} call(s) journaled before`,
+        },
+        wallMs: last === undefined ? 0 : last.startMs + last.durationMs,
+      });
+      this.#log(
+        "warn",
+        `run ${start.runId} of "${
+          start.program.programId ?? "(local)"
+        }" was interrupted: finished it as failed/interrupted with ${calls.length} call(s)`,
+        { runId: start.runId },
+      );
+      this.#keep(record);
+    }
+  }
+
+  /**
+   * Evidence is bounded (`evidence.maxBytes`), its final form written to
+   * the journal, then it goes to the durable outbox, then to the local
+   * store; the journal then forgets the run. A record the outbox refuses
+   * (full) is never dropped silently: the log says where it still is, and
+   * when the local store fails too, the log line carries the record itself.
+   * Returns the bounded record (what gRPC answers with).
+   */
+  #keep(raw: EvidenceRecord): EvidenceRecord {
+    let evidence = raw;
+    try {
+      evidence = boundRecord(raw, this.#evidenceMaxBytes);
+    } catch (error) {
+      this.#log(
+        "error",
+        `cannot bound evidence of run ${raw.runId}: ${
+          (error as Error).message
+        }`,
+      );
+    }
+    if (evidence.truncated !== undefined) {
+      this.#log(
+        "warn",
+        `evidence of run ${evidence.runId} cut to ${this.#evidenceMaxBytes} bytes`,
+        { runId: evidence.runId, truncated: evidence.truncated },
+      );
+    }
+    this.#journaled(evidence.runId, (j) => j.finish(evidence));
     let queueError: Error | null = null;
     try {
       this.#sink.evidence?.(evidence);
@@ -440,6 +623,8 @@ export class EdgeService implements AsyncDisposable {
         run,
       );
     }
+    this.#journaled(evidence.runId, (j) => j.forget(evidence.runId));
+    return evidence;
   }
 
   async #rejected(
@@ -454,11 +639,10 @@ export class EdgeService implements AsyncDisposable {
       ? "verification_rejected"
       : "envelope_rejected";
     const firstLine = receipt.verifier.issues[0]?.line;
-    const evidence: EvidenceRecord = {
+    const built = buildRecord({
       runId: crypto.randomUUID(),
       robotId: this.robotId,
       startedAt: now,
-      endedAt: now,
       program: {
         sha256: await sha256Hex(source),
         source,
@@ -469,6 +653,12 @@ export class EdgeService implements AsyncDisposable {
       },
       verifier: receipt.verifier,
       worldBefore: null,
+      limits: {
+        memoryLimitBytes: this.#caps.memoryBytes,
+        timeoutMs: this.#caps.timeoutMs,
+      },
+    }, {
+      endedAt: now,
       worldAfter: null,
       calls: [],
       checks: [],
@@ -480,15 +670,10 @@ export class EdgeService implements AsyncDisposable {
           : receipt.message,
         ...(firstLine ? { line: firstLine } : {}),
       },
-      resources: {
-        wallMs: 0,
-        skillCalls: 0,
-        memoryLimitBytes: this.#caps.memoryBytes,
-        timeoutMs: this.#caps.timeoutMs,
-      },
-    };
+      wallMs: 0,
+    });
     void envelope;
-    this.#keep(evidence);
+    const evidence = this.#keep(built);
     onEvent?.({ type: "run_ended", runId: evidence.runId, evidence });
     return evidence;
   }

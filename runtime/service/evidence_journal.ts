@@ -127,7 +127,9 @@ export class EvidenceJournal implements Disposable {
         PRIMARY KEY (run_id, seq)
       )`);
       // Read it all once: a journal whose rows cannot be read is unusable.
-      db.prepare("SELECT count(*), sum(length(start)), sum(length(final)) FROM runs")
+      db.prepare(
+        "SELECT count(*), sum(length(start)), sum(length(final)) FROM runs",
+      )
         .get();
       db.prepare("SELECT count(*), sum(length(call)) FROM calls").get();
       return new EvidenceJournal(path, db, flushMs);
@@ -173,7 +175,9 @@ export class EvidenceJournal implements Disposable {
   unfinished(): JournalEntry[] {
     const db = this.#open();
     this.flush();
-    const runs = db.prepare("SELECT run_id, start, final FROM runs ORDER BY rowid")
+    const runs = db.prepare(
+      "SELECT run_id, start, final FROM runs ORDER BY rowid",
+    )
       .all() as Array<{ run_id: string; start: string; final: string | null }>;
     const calls = db.prepare(
       "SELECT call FROM calls WHERE run_id = ? ORDER BY seq",

@@ -39,7 +39,7 @@ export class ReplayStateClosedError extends Error {
  */
 export class ReplayState implements Disposable {
   readonly path: string;
-  /** True when the file held no replay state when it was opened (new, empty or set aside). */
+  /** True when this open created the replay state (the file was new, empty, or set aside). */
   readonly fresh: boolean;
   #db: DatabaseSync | null;
   #now: () => number;
@@ -73,10 +73,13 @@ export class ReplayState implements Disposable {
       "INSERT OR REPLACE INTO nonces (nonce, expires_ms) VALUES (?, ?)",
     );
     this.#purgeNonces = db.prepare("DELETE FROM nonces WHERE expires_ms < ?");
-    const row = db.prepare(
-      "SELECT (SELECT count(*) FROM versions) + (SELECT count(*) FROM nonces) AS n",
-    ).get() as { n: number };
-    this.fresh = Number(row.n) === 0;
+    const created = db.prepare("SELECT created_at FROM meta LIMIT 1").get();
+    this.fresh = created === undefined;
+    if (this.fresh) {
+      db.prepare("INSERT INTO meta (created_at) VALUES (?)").run(
+        new Date(this.#now()).toISOString(),
+      );
+    }
   }
 
   /**
@@ -103,6 +106,7 @@ export class ReplayState implements Disposable {
         version INTEGER NOT NULL,
         payload_sha256 TEXT NOT NULL
       )`);
+      db.exec("CREATE TABLE IF NOT EXISTS meta (created_at TEXT NOT NULL)");
       db.exec(`CREATE TABLE IF NOT EXISTS nonces (
         nonce TEXT PRIMARY KEY,
         expires_ms INTEGER NOT NULL

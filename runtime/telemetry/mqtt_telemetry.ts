@@ -63,7 +63,7 @@ export interface MqttTelemetryOptions {
   reconnectMaxMs?: number | undefined;
   /** Evidence messages published and not yet acknowledged at once. Default 64. */
   maxInFlight?: number | undefined;
-  /** Inbound messages larger than this are ignored. Default 65536 bytes. */
+  /** A `cmd/stop` payload larger than this is not parsed (it still stops, as malformed; up to 1 MiB arrives). Default 65536 bytes. */
   maxInboundBytes?: number | undefined;
   /** The service's state, read for each heartbeat. */
   status: () => TelemetrySnapshot;
@@ -161,6 +161,7 @@ export class MqttTelemetry implements AsyncDisposable {
   #closing: Promise<void> | null = null;
   #closed = false;
   #subscribed = false;
+  #dataUp = false;
   #inFlight = new Set<number>();
   #pendingAcks = new Set<number>();
   /** Rows in flight when the link dropped: sent one at a time until acknowledged; value = drops while alone in flight. */
@@ -262,7 +263,10 @@ export class MqttTelemetry implements AsyncDisposable {
 
   /** True while both connections (control and evidence) are up. */
   get connected(): boolean {
-    return this.#control?.connected === true && this.#data?.connected === true;
+    // Our own flag, set in the "connect" handler: mqtt.js sets
+    // `client.connected` a few ticks before it emits "connect".
+    return this.#control?.connected === true && this.#dataUp &&
+      this.#data?.connected === true;
   }
 
   /** Counters. */
@@ -295,11 +299,9 @@ export class MqttTelemetry implements AsyncDisposable {
         properties: { payloadFormatIndicator: true, contentType: "text/plain" },
       },
       properties: {
-        // A stop larger than this is dropped by the broker, not by us.
-        maximumPacketSize: Math.max(
-          1024,
-          (this.#options.maxInboundBytes ?? 65_536) + 1024,
-        ),
+        // Payloads over maxInboundBytes still arrive (and stop, as
+        // malformed) up to this size; the broker drops larger ones.
+        maximumPacketSize: _CONTROL_MAX_PACKET,
       },
     });
     this.#control = control;
@@ -584,8 +586,9 @@ export class MqttTelemetry implements AsyncDisposable {
   ): void {
     if (this.#closed) return;
     this.#stats.connects++;
-    this.#stats.connected = this.connected;
     this.#brokerMaxPacket = connack.properties?.maximumPacketSize ?? null;
+    this.#dataUp = true;
+    this.#stats.connected = this.connected;
     this.#log("info", "mqtt connected (evidence)", {
       url: this.#options.url,
       outboxDepth: this.#outbox.closed ? null : this.#outbox.depth(),
@@ -598,6 +601,7 @@ export class MqttTelemetry implements AsyncDisposable {
 
   /** The link dropped: what was in flight becomes suspect and is sent again from the outbox. */
   #onDataClose(client: MqttClient): void {
+    this.#dataUp = false;
     if (this.#inFlight.size === 0) return;
     const alone = this.#inFlight.size === 1;
     for (const id of this.#inFlight) {
@@ -694,7 +698,7 @@ export class MqttTelemetry implements AsyncDisposable {
   #pump(): void {
     const client = this.#data;
     if (
-      client === null || !client.connected || this.#closed ||
+      client === null || !client.connected || !this.#dataUp || this.#closed ||
       this.#retryTimer !== undefined || this.#outbox.closed
     ) {
       return;
@@ -969,6 +973,8 @@ const _TEXT = {
   contentType: "text/plain",
   payloadFormatIndicator: true,
 } as const;
+/** Largest packet the control connection takes: a stop up to this size is received. */
+const _CONTROL_MAX_PACKET = 1024 * 1024;
 /** Times a row may be in flight alone when the broker drops the link before it is set aside. */
 const _MAX_DROPS_ALONE = 3;
 /** Times a row may get a transient PUBACK error before it is set aside. */

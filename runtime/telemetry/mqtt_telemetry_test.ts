@@ -275,7 +275,7 @@ Deno.test("MqttTelemetry: every message on cmd/stop stops; a malformed one is re
   const logged: string[] = [];
   await using telemetry = telemetryFor(broker.url, outbox, {
     onStop: (reason, info) => {
-      if (stops.push([reason, info.malformed]) === 7) allStops.resolve();
+      if (stops.push([reason, info.malformed]) === 8) allStops.resolve();
     },
     log: (level, msg) => {
       if (level === "warn") logged.push(msg);
@@ -289,7 +289,6 @@ Deno.test("MqttTelemetry: every message on cmd/stop stops; a malformed one is re
   await probe.publish(stop, "[1, 2]");
   await probe.publish(stop, JSON.stringify({ reason: 5 }));
   await probe.publish(stop, "stop");
-  // Over maxInboundBytes + 1 KiB: the broker does not forward it at all.
   await probe.publish(stop, "x".repeat(200_000));
   await probe.publish("cap/v1/robots/arm-01/cmd/other", "{}");
   await probe.publish(stop, JSON.stringify({ reason: "operator" }));
@@ -307,11 +306,15 @@ Deno.test("MqttTelemetry: every message on cmd/stop stops; a malformed one is re
       "reason is not a string",
     ],
     ["malformed MQTT cmd/stop (payload is not JSON)", "payload is not JSON"],
+    [
+      "malformed MQTT cmd/stop (payload larger than 65536 bytes)",
+      "payload larger than 65536 bytes",
+    ],
     ["operator", null],
     ["mqtt cmd/stop", null],
   ]);
-  assertEquals(telemetry.stats().stopsReceived, 7);
-  assertEquals(telemetry.stats().stopsMalformed, 5);
+  assertEquals(telemetry.stats().stopsReceived, 8);
+  assertEquals(telemetry.stats().stopsMalformed, 6);
   assert(logged.some((m) => m.includes("malformed cmd/stop")));
 
   telemetry.enqueueEvidence({ runId: "after-garbage" });
