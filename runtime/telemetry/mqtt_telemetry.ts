@@ -72,6 +72,8 @@ export interface MqttTelemetryOptions {
    * `reason` is the payload's reason, or says that the payload was malformed.
    */
   onStop?: ((reason: string, info: StopInfo) => void) | undefined;
+  /** Called with the outbox ids of evidence rows acknowledged by the broker, once they are deleted (batched). */
+  onAcked?: ((ids: readonly number[]) => void) | undefined;
   /** Seconds a heartbeat or run event stays deliverable (MQTT 5 message expiry). Default 3 heartbeats for the heartbeat, 300 s for run events. */
   messageExpirySeconds?: number | undefined;
   log?: TelemetryLog | undefined;
@@ -719,7 +721,8 @@ export class MqttTelemetry implements AsyncDisposable {
         const id = row.id;
         client.publish(
           row.topic,
-          Buffer.from(payload),
+          // A view, not a copy.
+          Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
           {
             qos: 1,
             ...(row.kind === "evidence" ? { properties: _JSON } : {}),
@@ -872,13 +875,20 @@ export class MqttTelemetry implements AsyncDisposable {
     clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     if (this.#pendingAcks.size === 0 || this.#outbox.closed) return;
+    const ids = [...this.#pendingAcks];
     try {
-      this.#outbox.deleteMany(this.#pendingAcks);
+      this.#outbox.deleteMany(ids);
       this.#pendingAcks.clear();
     } catch (error) {
       this.#log("error", "mqtt cannot delete acknowledged evidence", {
         error: (error as Error).message,
       });
+      return;
+    }
+    try {
+      this.#options.onAcked?.(ids);
+    } catch (error) {
+      this.#log("warn", "onAcked failed", { error: (error as Error).message });
     }
   }
 
@@ -988,9 +998,16 @@ function _byteLength(text: string): number {
   return _encoder.encode(text).byteLength;
 }
 
+const _overheads = new Map<string, number>();
+
 /** Bytes of a QoS 1 PUBLISH besides its payload: fixed header, topic, packet id, properties (JSON type, format, expiry). */
 function _overhead(topic: string): number {
-  return 64 + _byteLength(topic);
+  let bytes = _overheads.get(topic);
+  if (bytes === undefined) {
+    bytes = 64 + _byteLength(topic);
+    if (_overheads.size < 64) _overheads.set(topic, bytes);
+  }
+  return bytes;
 }
 
 /** The reason of a stop, and why its payload is malformed (or `null`). */
