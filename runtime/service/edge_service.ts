@@ -171,6 +171,22 @@ export class EdgeService implements AsyncDisposable {
     return this.#executor.currentRunId;
   }
 
+  /**
+   * Whether an operator-command nonce was seen before; when it was not, it
+   * is recorded (durably in the replay state, until `expiresAt`) and this
+   * returns false. Without a replay state: kept in memory only.
+   */
+  seenNonce(nonce: string, expiresAt: string | number | Date): boolean {
+    if (this.#replay !== null) return this.#replay.seenNonce(nonce, expiresAt);
+    const now = this.#now().getTime();
+    const until = this.#memoryNonces.get(nonce);
+    if (until !== undefined && until >= now) return true;
+    this.#memoryNonces.set(nonce, new Date(expiresAt).getTime());
+    return false;
+  }
+
+  #memoryNonces = new Map<string, number>();
+
   /** Replaces the trust store (e.g. after the operator revoked a key). */
   setTrustStore(trustStore: TrustStore): void {
     this.#trustStore = trustStore;

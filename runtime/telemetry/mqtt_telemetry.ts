@@ -708,7 +708,9 @@ export class MqttTelemetry implements AsyncDisposable {
     // After a drop, rows that were in flight go one at a time.
     const max = this.#suspects.size > 0 ? 1 : this.#maxInFlight;
     while (this.#inFlight.size < max) {
-      const rows = this.#outbox.peek(max, { afterId: this.#cursor });
+      const rows = this.#outbox.peek(max - this.#inFlight.size, {
+        afterId: this.#cursor,
+      });
       if (rows.length === 0) break;
       for (const row of rows) {
         this.#cursor = row.id;

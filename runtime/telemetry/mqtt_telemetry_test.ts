@@ -427,3 +427,63 @@ Deno.test("MqttTelemetry connects over TLS with a CA given as a path or as PEM",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("MqttTelemetry takes cmd/stop while a large backlog drains, and while the broker refuses every evidence record", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o755);
+    const acl = join(dir, "acl");
+    // Anonymous clients may not publish evidence: QoS 1 PUBACKs say 0x87.
+    await Deno.writeTextFile(
+      acl,
+      [
+        "topic readwrite cap/v1/robots/arm-01/status",
+        "topic readwrite cap/v1/robots/arm-01/telemetry",
+        "topic readwrite cap/v1/robots/arm-01/cmd/#",
+        "topic read cap/v1/robots/arm-01/evidence",
+        "",
+      ].join("\n"),
+    );
+    await Deno.chmod(acl, 0o644);
+    for (const refused of [false, true]) {
+      await using broker = await startMosquitto(
+        refused ? { extraConfig: `acl_file ${acl}` } : {},
+      );
+      await using probe = await connectProbe(broker.url);
+      using outbox = Outbox.open(join(dir, `outbox-${refused}.sqlite`), {
+        maxRecords: 20_000,
+      });
+      const backlog = refused ? 50 : 8000;
+      outbox.appendMany(
+        Array.from({ length: backlog }, (_, i) => ({
+          topic: "cap/v1/robots/arm-01/evidence",
+          payload: JSON.stringify({ runId: `r-${i}`, pad: "p".repeat(1500) }),
+          kind: "evidence",
+        })),
+      );
+      const stopped = Promise.withResolvers<number>();
+      await using telemetry = telemetryFor(broker.url, outbox, {
+        heartbeatMs: 60_000,
+        onStop: () => stopped.resolve(outbox.depth()),
+      });
+      telemetry.start();
+      await telemetry.waitConnected();
+      await probe.publish(telemetry.topics.cmdStop, '{"reason":"now"}');
+      const depthAtStop = await stopped.promise;
+      if (!refused) {
+        // The stop did not wait for the backlog.
+        assert(depthAtStop > 0, `depth at the stop: ${depthAtStop}`);
+        await telemetry.waitDrained({ timeoutMs: 60_000 });
+        assertEquals(telemetry.stats().evidenceAcked >= backlog, true);
+      } else {
+        await telemetry.waitDrained({ timeoutMs: 30_000 });
+        assertEquals(outbox.setAsideCount(), backlog);
+        assertEquals(telemetry.stats().evidenceSetAside, backlog);
+        const [newest] = outbox.setAsideRecords(1);
+        assert(newest?.reason.includes("0x87"), String(newest?.reason));
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
