@@ -10,12 +10,17 @@ import type {
 
 /** What is known of a run when it starts: the write-ahead part of its record. */
 export interface RecordStart {
+  /** Unique id of the run. */
   runId: string;
+  /** The robot that runs it. */
   robotId: string;
   /** ISO 8601. */
   startedAt: string;
+  /** The program. */
   program: ProgramRecord;
+  /** The robot's own verifier report. */
   verifier: VerifierReport;
+  /** The world before the run. */
   worldBefore: WorldState | null;
   /** The caps the run got. */
   limits: { memoryLimitBytes: number; timeoutMs: number };
@@ -25,10 +30,15 @@ export interface RecordStart {
 export interface RecordEnd {
   /** ISO 8601. */
   endedAt: string;
+  /** The world after the run (or now, for an interrupted run). */
   worldAfter: WorldState | null;
+  /** The skill calls, in order. */
   calls: CallRecord[];
+  /** The postconditions. */
   checks: CheckRecord[];
+  /** How the run ended. */
   outcome: Outcome;
+  /** Why it failed, or `null`. */
   failure: EvidenceRecord["failure"];
   /** Wall time of the run in ms. */
   wallMs: number;

@@ -14,6 +14,7 @@ export {
   type Truncation,
   type VerifierIssue,
   type VerifierReport,
+  type WorldState,
 } from "./evidence_record.ts";
 export { labelForSkillCode } from "./label_for_skill_code.ts";
 export { sha256Hex } from "./sha256_hex.ts";

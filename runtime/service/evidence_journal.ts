@@ -16,6 +16,7 @@ export interface EvidenceJournalOptions {
 
 /** A run the journal holds: begun, with the calls so far, and its final record once written. */
 export interface JournalEntry {
+  /** What was known when the run started. */
   start: RecordStart;
   /** In `seq` order; a call that had started but not ended has `ok: false` and no `durationMs`. */
   calls: CallRecord[];
@@ -50,6 +51,7 @@ export class JournalClosedError extends Error {
  * records not yet forgotten (to be sent again: at-least-once, same record).
  */
 export class EvidenceJournal implements Disposable {
+  /** The database file. */
   readonly path: string;
   #db: DatabaseSync | null;
   #flushMs: number;

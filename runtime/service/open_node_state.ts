@@ -9,6 +9,7 @@ export interface OpenNodeStateOptions {
   evidenceRetention?: number;
   /** Journal batch window, ms. Default 5. */
   journalFlushMs?: number;
+  /** Where set-asides and a restart of replay protection are reported. */
   log?: (
     level: "info" | "warn" | "error",
     message: string,
@@ -20,8 +21,11 @@ export interface OpenNodeStateOptions {
 
 /** The robot's durable state, opened (what could not be used set aside). */
 export interface NodeState extends Disposable {
+  /** `cache.sqlite`: programs and the local evidence store. */
   cache: ProgramCache;
+  /** `replay.sqlite`: last accepted versions and nonces. */
   replay: ReplayState;
+  /** `journal.sqlite`: the write-ahead evidence journal. */
   journal: EvidenceJournal;
   /** State files that could not be used and were renamed (this start). */
   setAside: SetAsideFile[];

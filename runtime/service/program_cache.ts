@@ -3,14 +3,21 @@ import type { EvidenceRecord } from "../evidence/mod.ts";
 
 /** A program the robot accepted, as the cache keeps it. */
 export interface CachedProgram {
+  /** The program's id. */
   programId: string;
+  /** Its version. */
   version: number;
   /** SHA-256 (hex) of the manifest payload: the cache's content address. */
   payloadSha256: string;
+  /** SHA-256 (hex) of the source. */
   sourceSha256: string;
+  /** The key that signed it. */
   keyId: string;
+  /** The instruction it was written for. */
   instruction: string | null;
+  /** When the robot accepted it, ISO 8601. */
   acceptedAt: string;
+  /** When its manifest expires, ISO 8601. */
   expiresAt: string;
   /** The whole envelope as delivered, so that it can be re-checked on load. */
   envelope: string;
@@ -33,6 +40,7 @@ export class CacheClosedError extends Error {
  * cache's own `replay` table is only a copy that re-seeds a lost one.
  */
 export class ProgramCache implements Disposable {
+  /** The database file. */
   readonly path: string;
   #db: DatabaseSync | null;
   #put: StatementSync;

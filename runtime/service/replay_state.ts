@@ -2,7 +2,9 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 /** The last accepted version of a program (what a re-delivery is checked against). */
 export interface AcceptedVersion {
+  /** The version. */
   version: number;
+  /** SHA-256 (hex) of its manifest payload (a byte-identical re-delivery is idempotent). */
   payloadSha256: string;
 }
 
@@ -38,6 +40,7 @@ export class ReplayStateClosedError extends Error {
  * ```
  */
 export class ReplayState implements Disposable {
+  /** The database file. */
   readonly path: string;
   /** True when this open created the replay state (the file was new, empty, or set aside). */
   readonly fresh: boolean;

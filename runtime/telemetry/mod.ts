@@ -10,6 +10,7 @@ export {
   type OutboxOptions,
   type OutboxRecord,
   type OutboxStats,
+  type OutboxSynchronous,
   type PeekOptions,
 } from "./outbox.ts";
 export {

@@ -9,7 +9,9 @@ export type RobotState = "online" | "running" | "stopped" | "offline";
 
 /** What the heartbeat reports about the service, read at each beat. */
 export interface TelemetrySnapshot {
+  /** The robot's state. */
   state: RobotState;
+  /** The run in progress, or `null`. */
   currentRunId: string | null;
   /** More of the service's health, merged into the heartbeat (e.g. `stateFiles`, `replay`). */
   health?: Record<string, unknown>;
@@ -19,6 +21,7 @@ export interface TelemetrySnapshot {
 export interface StopInfo {
   /** Why the payload is not `{"reason"?: string}`, or `null` when it is. */
   malformed: string | null;
+  /** Whether the broker delivered it as a retained message. */
   retained: boolean;
 }
 
@@ -34,8 +37,11 @@ export type TelemetryLog = (
 
 /** TLS settings: each of `ca`, `cert`, `key` is a PEM string or a path to a PEM file. */
 export interface MqttTlsOptions {
+  /** The CA bundle that signs the broker's certificate. */
   ca?: string | undefined;
+  /** The client certificate (mutual TLS). */
   cert?: string | undefined;
+  /** The client key (mutual TLS). */
   key?: string | undefined;
   /** Verify the broker's certificate. Default true. */
   rejectUnauthorized?: boolean | undefined;
@@ -45,13 +51,17 @@ export interface MqttTlsOptions {
 export interface MqttTelemetryOptions {
   /** Broker URL: `mqtt://host:1883`, `mqtts://host:8883`, `ws://…`, `wss://…`. */
   url: string;
+  /** The robot's id (a topic segment). */
   robotId: string;
   /** Topic prefix; topics are `<prefix>/robots/<robotId>/…`. Default `cap/v1`. */
   topicPrefix?: string | undefined;
   /** MQTT client id. Default `cap-edge-<robotId>`, fixed so that a restarted service takes over its old session (the old connection's will fires before the new `online`). */
   clientId?: string | undefined;
+  /** Broker user name. */
   username?: string | undefined;
+  /** Broker password. */
   password?: string | undefined;
+  /** TLS settings for `mqtts://` and `wss://`. */
   tls?: MqttTlsOptions | undefined;
   /** The durable queue evidence goes through; the caller owns (and closes) it. */
   outbox: Outbox;
@@ -76,14 +86,19 @@ export interface MqttTelemetryOptions {
   onAcked?: ((ids: readonly number[]) => void) | undefined;
   /** Seconds a heartbeat or run event stays deliverable (MQTT 5 message expiry). Default 3 heartbeats for the heartbeat, 300 s for run events. */
   messageExpirySeconds?: number | undefined;
+  /** Where the client reports what it does. */
   log?: TelemetryLog | undefined;
 }
 
 /** The topics one robot uses (contract). */
 export interface MqttTopics {
+  /** `<prefix>/robots/<robotId>/status` (retained). */
   status: string;
+  /** `<prefix>/robots/<robotId>/telemetry` (heartbeat). */
   telemetry: string;
+  /** `<prefix>/robots/<robotId>/evidence` (QoS 1). */
   evidence: string;
+  /** `<prefix>/robots/<robotId>/cmd/stop` (inbound). */
   cmdStop: string;
   /** `<prefix>/robots/<robotId>/runs/<runId>/events` */
   runEvents(runId: string): string;
@@ -91,14 +106,19 @@ export interface MqttTopics {
 
 /** Counters of a {@linkcode MqttTelemetry}. */
 export interface MqttTelemetryStats {
+  /** Both connections are up. */
   connected: boolean;
+  /** Connections of the evidence link since the start. */
   connects: number;
   /** Evidence messages acknowledged by the broker (and deleted from the outbox). */
   evidenceAcked: number;
+  /** Evidence messages published and not yet acknowledged. */
   evidenceInFlight: number;
   /** Evidence records refused because the outbox was full (not queued; the caller keeps them). */
   evidenceRefused: number;
+  /** Evidence publishes that failed (to be retried or set aside). */
   publishErrors: number;
+  /** Inbound messages on other topics than `cmd/stop`. */
   inboundIgnored: number;
   /** Messages on `cmd/stop` (each one stopped the robot). */
   stopsReceived: number;
@@ -114,6 +134,7 @@ export interface MqttTelemetryStats {
 
 /** Options of {@linkcode MqttTelemetry.waitConnected} and {@linkcode MqttTelemetry.waitDrained}. */
 export interface WaitOptions {
+  /** Aborts the wait. */
   signal?: AbortSignal;
   /** Default 10000 ms. */
   timeoutMs?: number;
@@ -150,8 +171,11 @@ const _decoder = new TextDecoder("utf-8", { fatal: true });
  * that the one that made the broker drop the link is found.
  */
 export class MqttTelemetry implements AsyncDisposable {
+  /** The robot's id (a topic segment). */
   readonly robotId: string;
+  /** The topic prefix, e.g. `cap/v1`. */
   readonly topicPrefix: string;
+  /** The robot's topics. */
   readonly topics: MqttTopics;
   #options: MqttTelemetryOptions;
   #outbox: Outbox;
@@ -195,6 +219,7 @@ export class MqttTelemetry implements AsyncDisposable {
     brokerMaxPacketBytes: null,
   };
 
+  /** Checks the options; {@linkcode MqttTelemetry.start} connects. */
   constructor(options: MqttTelemetryOptions) {
     const prefix = options.topicPrefix ?? "cap/v1";
     if (!_SEGMENT.test(options.robotId)) {
@@ -463,6 +488,7 @@ export class MqttTelemetry implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** Same as {@linkcode MqttTelemetry.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

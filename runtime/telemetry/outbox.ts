@@ -47,8 +47,11 @@ export interface PeekOptions {
 export interface OutboxRecord {
   /** Insertion order: ids only grow, never reused. */
   id: number;
+  /** The MQTT topic it goes to. */
   topic: string;
+  /** The message. */
   payload: Uint8Array;
+  /** Its label (e.g. `evidence`), if any. */
   kind: string | null;
   /** When it was appended, epoch milliseconds. */
   createdMs: number;
@@ -56,6 +59,7 @@ export interface OutboxRecord {
 
 /** Counters of an outbox. */
 export interface OutboxStats {
+  /** The database file. */
   path: string;
   /** Records waiting. */
   depth: number;
@@ -63,7 +67,9 @@ export interface OutboxStats {
   bytes: number;
   /** Age of the oldest waiting record in ms; 0 when empty. */
   oldestAgeMs: number;
+  /** Most records held. */
   maxRecords: number;
+  /** Most payload bytes held. */
   maxBytes: number;
   /** True when the next append of a one-byte record would be refused. */
   full: boolean;
@@ -86,6 +92,7 @@ export class OutboxFullError extends Error {
   /** Payload bytes waiting when the append was refused. */
   readonly bytes: number;
 
+  /** Creates the error with the outbox's depth and bytes at the refusal. */
   constructor(message: string, depth: number, bytes: number) {
     super(message);
     this.name = "OutboxFullError";
@@ -124,9 +131,13 @@ const _encoder = new TextEncoder();
  * ```
  */
 export class Outbox implements Disposable {
+  /** The database file (or `:memory:`). */
   readonly path: string;
+  /** Most records held. */
   readonly maxRecords: number;
+  /** Most payload bytes held. */
   readonly maxBytes: number;
+  /** The durability mode. */
   readonly synchronous: OutboxSynchronous;
   #db: DatabaseSync | null;
   #syncIntervalMs: number;
@@ -531,6 +542,7 @@ export class Outbox implements Disposable {
     db.close();
   }
 
+  /** Same as {@linkcode Outbox.close}. */
   [Symbol.dispose](): void {
     this.close();
   }
