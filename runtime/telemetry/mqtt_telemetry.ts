@@ -195,6 +195,8 @@ export class MqttTelemetry implements AsyncDisposable {
   /** Rows refused with a transient PUBACK error: attempts so far. */
   #refusals = new Map<number, number>();
   #cursor = 0;
+  /** Rows this process appended and has not seen acknowledged, by id (a cache of the outbox). */
+  #fresh = new Map<number, OutboxRecord>();
   #brokerMaxPacket: number | null = null;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -454,12 +456,13 @@ export class MqttTelemetry implements AsyncDisposable {
       );
     }
     let result: { ids: number[] };
+    const rows = records.map((record) => ({
+      topic: this.topics.evidence,
+      payload: _encoder.encode(JSON.stringify(record)),
+      kind: "evidence",
+    }));
     try {
-      result = this.#outbox.appendMany(records.map((record) => ({
-        topic: this.topics.evidence,
-        payload: JSON.stringify(record),
-        kind: "evidence",
-      })));
+      result = this.#outbox.appendMany(rows);
     } catch (error) {
       if (error instanceof OutboxFullError) {
         this.#stats.evidenceRefused += records.length;
@@ -477,6 +480,14 @@ export class MqttTelemetry implements AsyncDisposable {
       }
       throw error;
     }
+    // Keep what was just written at hand: the pump sends it without
+    // reading it back from SQLite.
+    const createdMs = Date.now();
+    rows.forEach((row, i) => {
+      if (this.#fresh.size >= _MAX_FRESH) return;
+      const id = result.ids[i]!;
+      this.#fresh.set(id, { id, ...row, createdMs });
+    });
     this.#pump();
     return result;
   }
@@ -734,9 +745,16 @@ export class MqttTelemetry implements AsyncDisposable {
     // After a drop, rows that were in flight go one at a time.
     const max = this.#suspects.size > 0 ? 1 : this.#maxInFlight;
     while (this.#inFlight.size < max) {
-      const rows = this.#outbox.peek(max - this.#inFlight.size, {
-        afterId: this.#cursor,
-      });
+      const room = max - this.#inFlight.size;
+      let rows: OutboxRecord[] = [];
+      for (let id = this.#cursor + 1; rows.length < room; id++) {
+        const row = this.#fresh.get(id);
+        if (row === undefined) break;
+        rows.push(row);
+      }
+      if (rows.length === 0) {
+        rows = this.#outbox.peek(room, { afterId: this.#cursor });
+      }
       if (rows.length === 0) break;
       for (const row of rows) {
         this.#cursor = row.id;
@@ -817,6 +835,7 @@ export class MqttTelemetry implements AsyncDisposable {
     }
     this.#suspects.delete(id);
     this.#refusals.delete(id);
+    this.#fresh.delete(id);
     this.#stats.evidenceSetAside++;
     let runId: string | null = null;
     if (row !== undefined) {
@@ -884,6 +903,7 @@ export class MqttTelemetry implements AsyncDisposable {
     this.#retryMs = this.#reconnectMin;
     this.#suspects.delete(id);
     this.#refusals.delete(id);
+    this.#fresh.delete(id);
     this.#stats.evidenceAcked++;
     this.#pendingAcks.add(id);
     if (this.#closed) {
@@ -1011,6 +1031,8 @@ const _TEXT = {
   contentType: "text/plain",
   payloadFormatIndicator: true,
 } as const;
+/** Most appended rows kept at hand for the pump. */
+const _MAX_FRESH = 4096;
 /** Largest packet the control connection takes: a stop up to this size is received. */
 const _CONTROL_MAX_PACKET = 1024 * 1024;
 /** Times a row may be in flight alone when the broker drops the link before it is set aside. */

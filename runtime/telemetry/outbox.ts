@@ -150,6 +150,7 @@ export class Outbox implements Disposable {
   #rejected = 0;
   #insert: StatementSync;
   #deleteOne: StatementSync;
+  #deleteRange: StatementSync;
   #peek: StatementSync;
   #oldest: StatementSync;
   #moveAside: StatementSync;
@@ -168,6 +169,9 @@ export class Outbox implements Disposable {
     );
     this.#deleteOne = db.prepare(
       "DELETE FROM outbox WHERE id = ? RETURNING bytes",
+    );
+    this.#deleteRange = db.prepare(
+      "DELETE FROM outbox WHERE id BETWEEN ? AND ? RETURNING bytes",
     );
     this.#peek = db.prepare(
       "SELECT id, topic, payload, kind, created_ms FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
@@ -221,6 +225,9 @@ export class Outbox implements Disposable {
       );
     }
     try {
+      // Bigger pages: fewer WAL frames (write calls) per batch of ~2 KB
+      // records. Applies to a new file only; an existing one keeps its own.
+      db.exec("PRAGMA page_size=16384");
       db.exec("PRAGMA journal_mode=WAL");
       db.exec(`PRAGMA synchronous=${synchronous.toUpperCase()}`);
       db.exec("PRAGMA busy_timeout=5000");
@@ -465,13 +472,21 @@ export class Outbox implements Disposable {
   deleteMany(ids: Iterable<number>): number {
     const db = this.#open("delete from");
     let removed = 0;
+    // Acknowledged ids mostly come in runs: one ranged DELETE per run.
+    const sorted = [...new Set(ids)].sort((a, b) => a - b);
     db.exec("BEGIN IMMEDIATE");
     try {
-      for (const id of ids) {
-        const row = this.#deleteOne.get(id) as { bytes: number } | undefined;
-        if (row === undefined) continue;
-        removed++;
-        this.#bytes -= Number(row.bytes);
+      for (let i = 0; i < sorted.length;) {
+        let j = i;
+        while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+        const rows = this.#deleteRange.all(sorted[i]!, sorted[j]!) as Array<
+          { bytes: number }
+        >;
+        for (const row of rows) {
+          removed++;
+          this.#bytes -= Number(row.bytes);
+        }
+        i = j + 1;
       }
       db.exec("COMMIT");
     } catch (error) {
