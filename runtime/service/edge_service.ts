@@ -19,12 +19,9 @@ import { sha256Hex } from "../evidence/mod.ts";
 import { Executor, ExecutorBusyError, type RunEvent } from "../executor/mod.ts";
 import type { ProgramCache } from "./program_cache.ts";
 import { verifyRun } from "../executor/mod.ts";
-import {
-  boundRecord,
-  buildRecord,
-  DEFAULT_EVIDENCE_MAX_BYTES,
-} from "../evidence/mod.ts";
+import { buildRecord } from "../evidence/mod.ts";
 import type { EvidenceJournal } from "./evidence_journal.ts";
+import { EvidenceKeeper } from "./evidence_keeper.ts";
 import type { ReplayState } from "./replay_state.ts";
 
 /** Where the service sends evidence and run events (MQTT telemetry, logs). */
@@ -118,9 +115,7 @@ export class EdgeService implements AsyncDisposable {
   readonly #log: EdgeLog;
   readonly #now: () => Date;
   readonly #replay: ReplayState | null;
-  readonly #journal: EvidenceJournal | null;
-  readonly #backend: SkillBackend;
-  readonly #evidenceMaxBytes: number;
+  readonly #keeper: EvidenceKeeper;
   #trustStore: TrustStore;
   #closed = false;
   #checking: Promise<unknown> = Promise.resolve();
@@ -137,10 +132,14 @@ export class EdgeService implements AsyncDisposable {
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? (() => new Date());
     this.#replay = options.replay ?? null;
-    this.#journal = options.journal ?? null;
-    this.#backend = options.backend;
-    this.#evidenceMaxBytes = options.evidenceMaxBytes ??
-      DEFAULT_EVIDENCE_MAX_BYTES;
+    this.#keeper = new EvidenceKeeper({
+      store: this.#cache,
+      queue: this.#sink.evidence?.bind(this.#sink),
+      journal: options.journal ?? null,
+      maxBytes: options.evidenceMaxBytes,
+      log: this.#log,
+      now: this.#now,
+    });
   }
 
   /**
@@ -156,7 +155,7 @@ export class EdgeService implements AsyncDisposable {
       ...(options.api ? { api: options.api } : {}),
     });
     const service = new EdgeService(options, executor);
-    await service.#recoverInterrupted();
+    await service.#keeper.recover(options.backend);
     return service;
   }
 
@@ -430,7 +429,7 @@ export class EdgeService implements AsyncDisposable {
       }, {
         ...(options.signal ? { signal: options.signal } : {}),
         onEvent: (event) => {
-          const out = this.#journalEvent(event);
+          const out = this.#keeper.event(event);
           if (out.type === "run_ended") kept = out.evidence;
           this.#sink.runEvent?.(out.runId, out);
           options.onEvent?.(out);
@@ -451,196 +450,9 @@ export class EdgeService implements AsyncDisposable {
     }
   }
 
-  /**
-   * The evidence journal's side of a run event: run_started begins the
-   * record, each call is journaled as it starts and ends, run_ended keeps
-   * the (bounded) record. Returns the event to pass on: run_started without
-   * the journal's part, run_ended with the bounded record.
-   */
-  #journalEvent(event: RunEvent): RunEvent {
-    switch (event.type) {
-      case "run_started": {
-        const { start, ...rest } = event;
-        if (start !== undefined) {
-          this.#journaled(event.runId, (j) => j.begin(start));
-          this.#runStarts.set(event.runId, Date.parse(start.startedAt));
-        }
-        return rest;
-      }
-      case "skill_started": {
-        const startedAt = this.#runStarts.get(event.runId);
-        this.#journaled(event.runId, (j) =>
-          j.call(event.runId, {
-            seq: event.seq,
-            skill: event.skill,
-            args: event.args,
-            ok: false,
-            error: {
-              code: "interrupted",
-              message: "the service stopped while this call ran",
-            },
-            startMs: startedAt === undefined ? 0 : Date.now() - startedAt,
-            durationMs: 0,
-          }));
-        return event;
-      }
-      case "skill_ended":
-        this.#journaled(event.runId, (j) => j.call(event.runId, event.call));
-        return event;
-      case "run_ended":
-        this.#runStarts.delete(event.runId);
-        return { ...event, evidence: this.#keep(event.evidence) };
-      default:
-        return event;
-    }
-  }
-
-  #runStarts = new Map<string, number>();
-
-  #journaled(runId: string, write: (journal: EvidenceJournal) => void): void {
-    if (this.#journal === null || this.#journal.closed) return;
-    try {
-      write(this.#journal);
-    } catch (error) {
-      this.#log(
-        "error",
-        `cannot journal run ${runId}: ${
-          (error as Error).message
-        }; a crash now would lose its calls`,
-      );
-    }
-  }
-
-  /** Finishes what a crash left in the journal and keeps it like any other record. */
-  async #recoverInterrupted(): Promise<void> {
-    const journal = this.#journal;
-    if (journal === null) return;
-    let entries;
-    try {
-      entries = journal.unfinished();
-    } catch (error) {
-      this.#log(
-        "error",
-        `cannot read the evidence journal: ${(error as Error).message}`,
-      );
-      return;
-    }
-    if (entries.length === 0) return;
-    let worldNow = null;
-    if (entries.some((entry) => entry.final === null)) {
-      try {
-        worldNow = await this.#backend.world({
-          signal: AbortSignal.timeout(2_000),
-        });
-      } catch (error) {
-        this.#log(
-          "warn",
-          `cannot read the world for interrupted runs: ${
-            (error as Error).message
-          }`,
-        );
-      }
-    }
-    for (const entry of entries) {
-      if (entry.final !== null) {
-        // It ended and was being handed on when the service stopped: send
-        // the same record again (at-least-once).
-        this.#log("info", `re-sending the record of run ${entry.final.runId}`);
-        this.#keep(entry.final);
-        continue;
-      }
-      const { start, calls } = entry;
-      const last = calls.at(-1);
-      const record = buildRecord(start, {
-        endedAt: this.#now().toISOString(),
-        worldAfter: worldNow,
-        calls,
-        checks: [],
-        outcome: "failed",
-        failure: {
-          label: "interrupted",
-          message:
-            `The service stopped during the run (crash, kill or power loss); the record was finished when it started again, with the ${calls.length} call(s) journaled before`,
-        },
-        wallMs: last === undefined ? 0 : last.startMs + last.durationMs,
-      });
-      this.#log(
-        "warn",
-        `run ${start.runId} of "${
-          start.program.programId ?? "(local)"
-        }" was interrupted: finished it as failed/interrupted with ${calls.length} call(s)`,
-        { runId: start.runId },
-      );
-      this.#keep(record);
-    }
-  }
-
-  /**
-   * Evidence is bounded (`evidence.maxBytes`), its final form written to
-   * the journal, then it goes to the durable outbox, then to the local
-   * store; the journal then forgets the run. A record the outbox refuses
-   * (full) is never dropped silently: the log says where it still is, and
-   * when the local store fails too, the log line carries the record itself.
-   * Returns the bounded record (what gRPC answers with).
-   */
+  /** Keeps a record (bounded, journaled, outbox, local store): see `EvidenceKeeper`. */
   #keep(raw: EvidenceRecord): EvidenceRecord {
-    let evidence = raw;
-    try {
-      evidence = boundRecord(raw, this.#evidenceMaxBytes);
-    } catch (error) {
-      this.#log(
-        "error",
-        `cannot bound evidence of run ${raw.runId}: ${
-          (error as Error).message
-        }`,
-      );
-    }
-    if (evidence.truncated !== undefined) {
-      this.#log(
-        "warn",
-        `evidence of run ${evidence.runId} cut to ${this.#evidenceMaxBytes} bytes`,
-        { runId: evidence.runId, truncated: evidence.truncated },
-      );
-    }
-    this.#journaled(evidence.runId, (j) => j.finish(evidence));
-    let queueError: Error | null = null;
-    try {
-      this.#sink.evidence?.(evidence);
-    } catch (error) {
-      queueError = error as Error;
-    }
-    let storeError: Error | null = null;
-    try {
-      this.#cache.recordEvidence(evidence);
-    } catch (error) {
-      storeError = error as Error;
-    }
-    const run = {
-      runId: evidence.runId,
-      outcome: evidence.outcome,
-      label: evidence.failure?.label ?? null,
-    };
-    if (queueError !== null && storeError !== null) {
-      this.#log(
-        "error",
-        `cannot keep evidence of run ${evidence.runId}: the outbox refused it (${queueError.message}) and the local store failed (${storeError.message}); the record is in this log line only`,
-        { ...run, evidence },
-      );
-    } else if (queueError !== null) {
-      this.#log(
-        "error",
-        `cannot queue evidence of run ${evidence.runId} for the fleet: ${queueError.message}; it is kept in the local evidence store only`,
-        run,
-      );
-    } else if (storeError !== null) {
-      this.#log(
-        "error",
-        `cannot store evidence of run ${evidence.runId} locally: ${storeError.message}`,
-        run,
-      );
-    }
-    this.#journaled(evidence.runId, (j) => j.forget(evidence.runId));
-    return evidence;
+    return this.#keeper.keep(raw);
   }
 
   async #rejected(
