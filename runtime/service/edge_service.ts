@@ -119,6 +119,8 @@ export class EdgeService implements AsyncDisposable {
   #trustStore: TrustStore;
   #closed = false;
   #checking: Promise<unknown> = Promise.resolve();
+  /** Operator-command nonces when there is no replay state (tests). */
+  #memoryNonces = new Map<string, number>();
 
   private constructor(options: EdgeServiceOptions, executor: Executor) {
     this.robotId = options.robotId;
@@ -183,8 +185,6 @@ export class EdgeService implements AsyncDisposable {
     this.#memoryNonces.set(nonce, new Date(expiresAt).getTime());
     return false;
   }
-
-  #memoryNonces = new Map<string, number>();
 
   /** Replaces the trust store (e.g. after the operator revoked a key). */
   setTrustStore(trustStore: TrustStore): void {
