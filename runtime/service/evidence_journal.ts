@@ -7,6 +7,8 @@ import type {
 
 /** Default {@linkcode EvidenceJournalOptions.flushMs}. */
 const _DEFAULT_FLUSH_MS = 5;
+/** Most milliseconds between a journaled batch and its fsync. */
+const _SYNC_INTERVAL_MS = 1_000;
 
 /** Options of {@linkcode EvidenceJournal.open}. */
 export interface EvidenceJournalOptions {
@@ -38,10 +40,12 @@ export class JournalClosedError extends Error {
  * every commit survives a crash or `kill -9` of the process).
  *
  * - {@linkcode EvidenceJournal.begin} writes the run's start (program,
- *   verifier, world before) before it returns.
+ *   verifier, world before) and fsyncs it before it returns: the run
+ *   survives a power cut too.
  * - {@linkcode EvidenceJournal.call} queues a call (started or ended) and
  *   writes the queue in one transaction at most `flushMs` later: a crash
- *   loses at most the calls of those last milliseconds, never the run.
+ *   loses at most the calls of those last milliseconds, never the run; the
+ *   batches are fsync'ed within a second (a power cut loses at most that).
  * - {@linkcode EvidenceJournal.finish} writes the final record before it
  *   returns (then the caller hands it to the outbox and the local store);
  *   {@linkcode EvidenceJournal.forget} drops the run in the next batch.
@@ -56,6 +60,7 @@ export class EvidenceJournal implements Disposable {
   #db: DatabaseSync | null;
   #flushMs: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #syncTimer: ReturnType<typeof setTimeout> | undefined;
   #pendingCalls: Array<{ runId: string; call: CallRecord }> = [];
   #pendingForget: string[] = [];
   #begin: StatementSync;
@@ -146,10 +151,19 @@ export class EvidenceJournal implements Disposable {
     }
   }
 
-  /** Begins a run's record; on the disk (against a crash) when this returns. */
+  /**
+   * Begins a run's record; on the disk when this returns, fsync'ed (it
+   * survives a power cut too: one fsync per run start, off the stop path).
+   */
   begin(start: RecordStart): void {
-    this.#open();
-    this.#begin.run(start.runId, JSON.stringify(start));
+    const db = this.#open();
+    this.flush();
+    db.exec("PRAGMA synchronous=FULL");
+    try {
+      this.#begin.run(start.runId, JSON.stringify(start));
+    } finally {
+      db.exec("PRAGMA synchronous=NORMAL");
+    }
   }
 
   /** Journals a call of run `runId` (started, or ended: same `seq` replaces); written within `flushMs`. */
@@ -231,6 +245,7 @@ export class EvidenceJournal implements Disposable {
       db.exec("ROLLBACK");
       throw error;
     }
+    this.#scheduleSync();
   }
 
   /** True once closed. */
@@ -241,6 +256,8 @@ export class EvidenceJournal implements Disposable {
   /** Writes what is queued and closes the database; idempotent. */
   close(): void {
     if (this.#db === null) return;
+    clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
     try {
       this.flush();
     } finally {
@@ -252,6 +269,20 @@ export class EvidenceJournal implements Disposable {
   /** Same as {@linkcode close}. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** fsync the batches (by a checkpoint) at most a second after they were written. */
+  #scheduleSync(): void {
+    if (this.#syncTimer !== undefined) return;
+    this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = undefined;
+      try {
+        this.#db?.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      } catch {
+        // Busy or closed: SQLite's own checkpoints or the close sync it.
+      }
+    }, _SYNC_INTERVAL_MS);
+    Deno.unrefTimer(this.#syncTimer);
   }
 
   #schedule(): void {
