@@ -641,7 +641,7 @@ export class MqttTelemetry implements AsyncDisposable {
   /** The link dropped: what was in flight becomes suspect and is sent again from the outbox. */
   #onDataClose(client: MqttClient): void {
     this.#dataUp = false;
-    if (this.#inFlight.size === 0) return;
+    if (this.#inFlight.size === 0 || this.#closed) return;
     const alone = this.#inFlight.size === 1;
     for (const id of this.#inFlight) {
       const strikes = (this.#suspects.get(id) ?? 0) + (alone ? 1 : 0);
