@@ -487,3 +487,127 @@ Deno.test("MqttTelemetry takes cmd/stop while a large backlog drains, and while 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * A TCP proxy to `port` that cuts a connection as soon as the client sends
+ * `poison`: a broker that drops the robot for a record, without saying why.
+ */
+function _poisonProxy(port: number, poison: string): {
+  port: number;
+  cuts: () => number;
+  close: () => Promise<void>;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const marker = new TextEncoder().encode(poison);
+  const conns = new Set<Deno.Conn>();
+  let cuts = 0;
+  const has = (chunk: Uint8Array) => {
+    outer: for (let i = 0; i + marker.length <= chunk.length; i++) {
+      for (let j = 0; j < marker.length; j++) {
+        if (chunk[i + j] !== marker[j]) continue outer;
+      }
+      return true;
+    }
+    return false;
+  };
+  const serving = (async () => {
+    for await (const client of listener) {
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.add(client);
+      conns.add(upstream);
+      const end = () => {
+        for (const c of [client, upstream]) {
+          conns.delete(c);
+          try {
+            c.close();
+          } catch {
+            // closed already
+          }
+        }
+      };
+      (async () => {
+        try {
+          for await (const chunk of client.readable) {
+            // (The marker is never split across chunks for these small records.)
+            if (has(chunk)) {
+              cuts++;
+              break;
+            }
+            await upstream.write(chunk);
+          }
+        } catch {
+          // a side closed
+        }
+        end();
+      })();
+      (async () => {
+        try {
+          for await (const chunk of upstream.readable) {
+            await client.write(chunk);
+          }
+        } catch {
+          // a side closed
+        }
+        end();
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    cuts: () => cuts,
+    close: async () => {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // closed already
+        }
+      }
+      await serving;
+    },
+  };
+}
+
+Deno.test("MqttTelemetry sets aside a record the broker drops the link for, and the records behind it arrive", async () => {
+  await using broker = await startMosquitto();
+  await using probe = await connectProbe(broker.url, {
+    subscribe: ["cap/v1/robots/arm-01/evidence"],
+  });
+  const proxy = _poisonProxy(broker.port, "POISON");
+  try {
+    using outbox = Outbox.open(":memory:");
+    const stopped = Promise.withResolvers<string>();
+    await using telemetry = telemetryFor(
+      `mqtt://127.0.0.1:${proxy.port}`,
+      outbox,
+      { heartbeatMs: 60_000, onStop: (reason) => stopped.resolve(reason) },
+    );
+    telemetry.start();
+    await telemetry.waitConnected();
+    telemetry.enqueueEvidence({ runId: "before" });
+    telemetry.enqueueEvidence({ runId: "bad", note: "POISON" });
+    for (let i = 0; i < 5; i++) {
+      telemetry.enqueueEvidence({ runId: `after-${i}` });
+    }
+    await probe.waitFor(
+      (m) =>
+        ["before", ...Array.from({ length: 5 }, (_, i) => `after-${i}`)].every(
+          (id) => runIds(m).has(id),
+        ),
+      "every record but the poisoned one",
+      30_000,
+    );
+    await telemetry.waitDrained({ timeoutMs: 30_000 });
+    assertEquals(outbox.setAsideCount(), 1);
+    assertEquals(runIds(probe.messages).has("bad"), false);
+    assert(proxy.cuts() >= 3, `cuts: ${proxy.cuts()}`);
+    const [aside] = outbox.setAsideRecords(1);
+    assert(String(aside?.reason).includes("dropped the connection"));
+    // The stop path never went through the evidence connection.
+    await probe.publish(telemetry.topics.cmdStop, "");
+    assertEquals(await stopped.promise, "mqtt cmd/stop");
+  } finally {
+    await proxy.close();
+  }
+});
