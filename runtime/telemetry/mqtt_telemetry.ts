@@ -203,9 +203,12 @@ export class MqttTelemetry implements AsyncDisposable {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryMs: number;
   #waiters = new Set<() => void>();
-  #recentSetAside: Array<
-    { runId: string | null; reason: string; bytes: number; at: string }
-  > = [];
+  /** The newest set-aside records, for the heartbeat; `null` until read from the outbox (they survive a restart there). */
+  #recentSetAside:
+    | Array<
+      { runId: string | null; reason: string; bytes: number; at: string }
+    >
+    | null = null;
   #stats: MqttTelemetryStats = {
     connected: false,
     connects: 0,
@@ -703,7 +706,7 @@ export class MqttTelemetry implements AsyncDisposable {
           rejected: this.#stats.evidenceRefused,
           // Records the broker refused, kept in the outbox file and not sent.
           setAside: this.#outbox.setAsideCount(),
-          setAsideRecent: this.#recentSetAside,
+          setAsideRecent: this.#setAsideRecent(),
           inFlight: this.#inFlight.size,
         },
         mqtt: {
@@ -821,6 +824,8 @@ export class MqttTelemetry implements AsyncDisposable {
   }
 
   #setAside(id: number, reason: string): void {
+    // The older ones, read before this one joins them in the outbox.
+    this.#setAsideRecent();
     let row: OutboxRecord | undefined;
     try {
       row = this.#outbox.peek(1, { afterId: id - 1 })[0];
@@ -837,26 +842,39 @@ export class MqttTelemetry implements AsyncDisposable {
     this.#refusals.delete(id);
     this.#fresh.delete(id);
     this.#stats.evidenceSetAside++;
-    let runId: string | null = null;
-    if (row !== undefined) {
-      const match = /"runId":"([^"\\]{1,200})"/.exec(
-        _utf8.decode(row.payload.subarray(0, 512)),
-      );
-      runId = match?.[1] ?? null;
-    }
+    const runId = row === undefined ? null : _runIdOf(row.payload);
     const entry = {
       runId,
       reason,
       bytes: row?.payload.byteLength ?? 0,
       at: new Date().toISOString(),
     };
-    this.#recentSetAside = [entry, ...this.#recentSetAside].slice(0, 10);
+
+    this.#recentSetAside = [entry, ...this.#setAsideRecent()].slice(0, 10);
     this.#log(
       "error",
       `mqtt evidence set aside: ${reason}; it is kept in the outbox file and the records behind it go on`,
       { id, ...entry, setAside: this.#stats.evidenceSetAside },
     );
     this.#heartbeat();
+  }
+
+  #setAsideRecent(): Array<
+    { runId: string | null; reason: string; bytes: number; at: string }
+  > {
+    if (this.#recentSetAside === null) {
+      try {
+        this.#recentSetAside = this.#outbox.setAsideRecords(10).map((r) => ({
+          runId: _runIdOf(r.payload),
+          reason: r.reason,
+          bytes: r.payload.byteLength,
+          at: new Date(r.setAsideMs).toISOString(),
+        }));
+      } catch {
+        this.#recentSetAside = [];
+      }
+    }
+    return this.#recentSetAside;
   }
 
   #onPublished(id: number, error: Error | undefined): void {
@@ -1058,6 +1076,14 @@ function _overhead(topic: string): number {
     if (_overheads.size < 64) _overheads.set(topic, bytes);
   }
   return bytes;
+}
+
+/** The `runId` of an evidence payload, read from its start without parsing it all. */
+function _runIdOf(payload: Uint8Array): string | null {
+  const match = /"runId":"([^"\\]{1,200})"/.exec(
+    _utf8.decode(payload.subarray(0, 512)),
+  );
+  return match?.[1] ?? null;
 }
 
 /** The reason of a stop, and why its payload is malformed (or `null`). */

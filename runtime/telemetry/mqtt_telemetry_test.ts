@@ -572,7 +572,10 @@ function _poisonProxy(port: number, poison: string): {
 Deno.test("MqttTelemetry sets aside a record the broker drops the link for, and the records behind it arrive", async () => {
   await using broker = await startMosquitto();
   await using probe = await connectProbe(broker.url, {
-    subscribe: ["cap/v1/robots/arm-01/evidence"],
+    subscribe: [
+      "cap/v1/robots/arm-01/evidence",
+      "cap/v1/robots/arm-01/telemetry",
+    ],
   });
   const proxy = _poisonProxy(broker.port, "POISON");
   try {
@@ -604,6 +607,19 @@ Deno.test("MqttTelemetry sets aside a record the broker drops the link for, and 
     assert(proxy.cuts() >= 3, `cuts: ${proxy.cuts()}`);
     const [aside] = outbox.setAsideRecords(1);
     assert(String(aside?.reason).includes("dropped the connection"));
+    // Counted and named in the heartbeat (sent at once when it happened).
+    await probe.waitFor(
+      (m) =>
+        m.some((x) => {
+          if (!x.topic.endsWith("/telemetry")) return false;
+          const beat = JSON.parse(x.text) as {
+            outbox: { setAside: number; setAsideRecent: { runId: string }[] };
+          };
+          return beat.outbox.setAside === 1 &&
+            beat.outbox.setAsideRecent[0]?.runId === "bad";
+        }),
+      "a heartbeat naming the set-aside record",
+    );
     // The stop path never went through the evidence connection.
     await probe.publish(telemetry.topics.cmdStop, "");
     assertEquals(await stopped.promise, "mqtt cmd/stop");

@@ -406,10 +406,12 @@ export class Outbox implements Disposable {
   }
 
   /** The newest records set aside, newest first. */
-  setAsideRecords(limit = 10): Array<OutboxRecord & { reason: string }> {
+  setAsideRecords(
+    limit = 10,
+  ): Array<OutboxRecord & { reason: string; setAsideMs: number }> {
     const db = this.#open("read");
     const rows = db.prepare(
-      "SELECT id, topic, payload, kind, created_ms, reason FROM set_aside ORDER BY set_aside_ms DESC, id DESC LIMIT ?",
+      "SELECT id, topic, payload, kind, created_ms, reason, set_aside_ms FROM set_aside ORDER BY set_aside_ms DESC, id DESC LIMIT ?",
     ).all(limit) as Array<{
       id: number;
       topic: string;
@@ -417,6 +419,7 @@ export class Outbox implements Disposable {
       kind: string | null;
       created_ms: number;
       reason: string;
+      set_aside_ms: number;
     }>;
     return rows.map((row) => ({
       id: Number(row.id),
@@ -425,6 +428,7 @@ export class Outbox implements Disposable {
       kind: row.kind,
       createdMs: Number(row.created_ms),
       reason: row.reason,
+      setAsideMs: Number(row.set_aside_ms),
     }));
   }
 
