@@ -73,6 +73,14 @@ export const ServiceConfig = z.strictObject({
   schedule: z.array(Schedule).default([]),
   /** Evidence records kept in the local store (newest). */
   evidenceRetention: z.number().int().min(1).default(1000),
+  evidence: z.strictObject({
+    /** Largest serialised evidence record, bytes (MQTT, gRPC, local store); contract. */
+    maxBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(
+      262_144,
+    ),
+    /** Most milliseconds a journaled skill call waits before it is written (a crash loses at most these). */
+    journalFlushMs: z.number().int().min(0).max(1000).default(5),
+  }).prefault({}),
 });
 
 /** The parsed service configuration, defaults filled in, paths absolute. */

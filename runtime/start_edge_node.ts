@@ -5,7 +5,12 @@ import {
   type SkillBackend,
 } from "../skills-bridge/mod.ts";
 import { parseTrustStore, type TrustStore } from "../verifier/mod.ts";
-import { type EdgeLog, EdgeService } from "./service/mod.ts";
+import {
+  type EdgeLog,
+  EdgeService,
+  openNodeState,
+  openStateFile,
+} from "./service/mod.ts";
 import {
   GatewayStartError,
   type GrpcGateway,
@@ -13,7 +18,6 @@ import {
 } from "./grpc/mod.ts";
 import { MqttTelemetry } from "./telemetry/mod.ts";
 import { Outbox } from "./telemetry/mod.ts";
-import { ProgramCache } from "./service/mod.ts";
 import { ConfigError, type ServiceConfig } from "./service_config.ts";
 
 /** The scene of the embedded default configuration (the design's example). */
@@ -72,10 +76,15 @@ export async function startEdgeNode(
   );
   const stack = new AsyncDisposableStack();
   try {
-    const cache = ProgramCache.open(`${config.stateDir}/cache.sqlite`, {
+    // State: what cannot be used is set aside (renamed, logged, in the
+    // heartbeat) and the service starts with a fresh one.
+    const state = openNodeState(config.stateDir, {
       evidenceRetention: config.evidenceRetention,
+      journalFlushMs: config.evidence.journalFlushMs,
+      log,
     });
-    stack.defer(() => cache.close());
+    stack.defer(() => state[Symbol.dispose]());
+    const { cache } = state;
     const backend = await createBackend(config, options.signal);
     stack.defer(() => backend[Symbol.asyncDispose]());
 
@@ -83,15 +92,20 @@ export async function startEdgeNode(
     let service: EdgeService | null = null;
     if (config.mqtt) {
       const { outbox: outboxConfig, ...mqtt } = config.mqtt;
-      const outbox = Outbox.open(
+      const { value: outbox, setAside } = openStateFile(
         outboxConfig.path ?? `${config.stateDir}/outbox.sqlite`,
-        {
-          maxRecords: outboxConfig.maxRecords,
-          ...(outboxConfig.maxBytes ? { maxBytes: outboxConfig.maxBytes } : {}),
-          synchronous: outboxConfig.synchronous,
-          syncIntervalMs: outboxConfig.syncIntervalMs,
-        },
+        (path) =>
+          Outbox.open(path, {
+            maxRecords: outboxConfig.maxRecords,
+            ...(outboxConfig.maxBytes
+              ? { maxBytes: outboxConfig.maxBytes }
+              : {}),
+            synchronous: outboxConfig.synchronous,
+            syncIntervalMs: outboxConfig.syncIntervalMs,
+          }),
+        { what: "outbox", log },
       );
+      if (setAside !== null) state.setAside.push(setAside);
       stack.defer(() => outbox.close());
       telemetry = new MqttTelemetry({
         ...mqtt,
@@ -100,6 +114,7 @@ export async function startEdgeNode(
         status: () => ({
           state: service?.state ?? "online",
           currentRunId: service?.currentRunId ?? null,
+          health: state.health(),
         }),
         onStop: (reason) => {
           service?.stop(`MQTT cmd/stop: ${reason}`).catch((error) =>
@@ -118,6 +133,9 @@ export async function startEdgeNode(
       trustStore,
       caps: config.caps,
       clockSkewMs: config.clockSkewMs,
+      replay: state.replay,
+      journal: state.journal,
+      evidenceMaxBytes: config.evidence.maxBytes,
       log,
       sink: activeTelemetry
         ? {

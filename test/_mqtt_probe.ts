@@ -13,6 +13,8 @@ export interface ProbeMessage {
   payload: Uint8Array;
   text: string;
   retain: boolean;
+  /** The MQTT 5 properties it carried (content type, payload format, expiry…). */
+  properties: Record<string, unknown>;
 }
 
 /** Options of {@linkcode connectProbe}. */
@@ -68,6 +70,7 @@ export async function connectProbe(
       payload: bytes,
       text: _decoder.decode(bytes),
       retain: packet.retain,
+      properties: { ...packet.properties },
     });
     for (const listener of listeners) listener();
   });

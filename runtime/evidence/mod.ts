@@ -1,6 +1,6 @@
 /**
  * The evidence record (contract): its types, the failure labels, and the
- * helpers every record is built with.
+ * helpers every record is built and bounded with.
  * @module
  */
 export {
@@ -11,8 +11,20 @@ export {
   type FailureLabel,
   type Outcome,
   type ProgramRecord,
+  type Truncation,
   type VerifierIssue,
   type VerifierReport,
+  type WorldState,
 } from "./evidence_record.ts";
 export { labelForSkillCode } from "./label_for_skill_code.ts";
 export { sha256Hex } from "./sha256_hex.ts";
+export {
+  boundRecord,
+  type BoundRecordOptions,
+  DEFAULT_EVIDENCE_MAX_BYTES,
+} from "./bound_record.ts";
+export {
+  buildRecord,
+  type RecordEnd,
+  type RecordStart,
+} from "./build_record.ts";

@@ -19,7 +19,7 @@ import type {
   Outcome,
   VerifierReport,
 } from "../evidence/mod.ts";
-import { labelForSkillCode } from "../evidence/mod.ts";
+import { labelForSkillCode, type RecordStart } from "../evidence/mod.ts";
 
 /**
  * How long after a kill or a worn-out host the replacement is started: a
@@ -80,7 +80,13 @@ export interface RunRequest {
 
 /** Events of one run, in order; the last is `run_ended` with the evidence. */
 export type RunEvent =
-  | { type: "run_started"; runId: string; at: string }
+  | {
+    type: "run_started";
+    runId: string;
+    at: string;
+    /** The write-ahead part of the record (program, verifier, world before): the evidence journal begins the record with it. */
+    start?: RecordStart;
+  }
   | {
     type: "skill_started";
     runId: string;
@@ -328,7 +334,6 @@ export class Executor implements AsyncDisposable {
         // A listener's failure must not disturb the run.
       }
     };
-    emit({ type: "run_started", runId, at: startedAt });
     const caps = lowerCaps(this.#caps, request.budgets);
     const checks = [...(request.checks ?? [])];
     const program = {
@@ -349,7 +354,16 @@ export class Executor implements AsyncDisposable {
 
     const verifier = request.verified ??
       await this.#verifier.verify(request.source, checks);
+    // evidence journal: run_started carries the record's start (program,
+    // verifier, world before), so the service can begin it write-ahead.
+    const start = (worldBefore: WorldState | null): RecordStart => ({
+      ...base,
+      verifier,
+      worldBefore,
+      limits: { memoryLimitBytes: caps.memoryBytes, timeoutMs: caps.timeoutMs },
+    });
     if (!verifier.ok) {
+      emit({ type: "run_started", runId, at: startedAt, start: start(null) });
       const first = verifier.issues[0];
       const evidence: EvidenceRecord = {
         ...base,
@@ -381,6 +395,12 @@ export class Executor implements AsyncDisposable {
     }
 
     const worldBefore = await this.#world();
+    emit({
+      type: "run_started",
+      runId,
+      at: startedAt,
+      start: start(worldBefore),
+    });
     await this.#ensureSandbox();
     const sandbox = this.#sandbox;
     const calls: CallRecord[] = [];

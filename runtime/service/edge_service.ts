@@ -19,6 +19,10 @@ import { sha256Hex } from "../evidence/mod.ts";
 import { Executor, ExecutorBusyError, type RunEvent } from "../executor/mod.ts";
 import type { ProgramCache } from "./program_cache.ts";
 import { VerifierPool } from "../executor/mod.ts";
+import { buildRecord } from "../evidence/mod.ts";
+import type { EvidenceJournal } from "./evidence_journal.ts";
+import { EvidenceKeeper } from "./evidence_keeper.ts";
+import type { ReplayState } from "./replay_state.ts";
 
 /** Where the service sends evidence and run events (MQTT telemetry, logs). */
 export interface EdgeSink {
@@ -48,6 +52,12 @@ export interface EdgeServiceOptions {
   log?: EdgeLog;
   /** The clock (tests); default `() => new Date()`. */
   now?: () => Date;
+  /** Replay protection (last accepted versions, nonces), apart from the cache; default the cache's own copy. */
+  replay?: ReplayState;
+  /** The write-ahead evidence journal; without it a crash mid-run leaves no record. */
+  journal?: EvidenceJournal;
+  /** Size bound of every record (MQTT, gRPC, local store): `evidence.maxBytes`. Default 262144. */
+  evidenceMaxBytes?: number;
 }
 
 /** What the robot made of a delivered envelope. */
@@ -104,6 +114,8 @@ export class EdgeService implements AsyncDisposable {
   readonly #sink: EdgeSink;
   readonly #log: EdgeLog;
   readonly #now: () => Date;
+  readonly #replay: ReplayState | null;
+  readonly #keeper: EvidenceKeeper;
   #trustStore: TrustStore;
   #closed = false;
   #checking: Promise<unknown> = Promise.resolve();
@@ -113,6 +125,8 @@ export class EdgeService implements AsyncDisposable {
    * digest: a cached program is verified once, not on every run.
    */
   readonly #reports = new Map<string, VerifierReport>();
+  /** Operator-command nonces when there is no replay state (tests). */
+  #memoryNonces = new Map<string, number>();
 
   private constructor(
     options: EdgeServiceOptions,
@@ -130,13 +144,27 @@ export class EdgeService implements AsyncDisposable {
     this.#sink = options.sink ?? {};
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? (() => new Date());
+    this.#replay = options.replay ?? null;
+    this.#keeper = new EvidenceKeeper({
+      store: this.#cache,
+      queue: this.#sink.evidence?.bind(this.#sink),
+      journal: options.journal ?? null,
+      maxBytes: options.evidenceMaxBytes,
+      log: this.#log,
+      now: this.#now,
+    });
   }
 
-  /** Creates the service and warms its sandbox. */
+  /**
+   * Creates the service and warms its sandbox; then finishes the runs a
+   * crash left in the journal (outcome `failed`, label `interrupted`) and
+   * hands them on like any other record.
+   */
   static async create(options: EdgeServiceOptions): Promise<EdgeService> {
     const verifier = new VerifierPool(
       options.api ? { api: options.api } : {},
     );
+    let service: EdgeService;
     try {
       const executor = await Executor.create({
         backend: options.backend,
@@ -146,11 +174,13 @@ export class EdgeService implements AsyncDisposable {
         log: (level, message) => options.log?.(level, message),
         ...(options.api ? { api: options.api } : {}),
       });
-      return new EdgeService(options, executor, verifier);
+      service = new EdgeService(options, executor, verifier);
     } catch (error) {
       verifier[Symbol.dispose]();
       throw error;
     }
+    await service.#keeper.recover(options.backend);
+    return service;
   }
 
   /** Sandbox hosts killed or retired and replaced since the start. */
@@ -172,6 +202,20 @@ export class EdgeService implements AsyncDisposable {
   /** The run in progress, or `null`. */
   get currentRunId(): string | null {
     return this.#executor.currentRunId;
+  }
+
+  /**
+   * Whether an operator-command nonce was seen before; when it was not, it
+   * is recorded (durably in the replay state, until `expiresAt`) and this
+   * returns false. Without a replay state: kept in memory only.
+   */
+  seenNonce(nonce: string, expiresAt: string | number | Date): boolean {
+    if (this.#replay !== null) return this.#replay.seenNonce(nonce, expiresAt);
+    const now = this.#now().getTime();
+    const until = this.#memoryNonces.get(nonce);
+    if (until !== undefined && until >= now) return true;
+    this.#memoryNonces.set(nonce, new Date(expiresAt).getTime());
+    return false;
   }
 
   /** Replaces the trust store (e.g. after the operator revoked a key). */
@@ -335,7 +379,10 @@ export class EdgeService implements AsyncDisposable {
       apiVersion: this.#api.version,
       caps: this.#caps,
       ...(options.replay
-        ? { lastAccepted: (id: string) => this.#cache.lastAccepted(id) }
+        ? {
+          lastAccepted: (id: string) =>
+            (this.#replay ?? this.#cache).lastAccepted(id),
+        }
         : {}),
     });
     if (!check.ok) {
@@ -393,6 +440,10 @@ export class EdgeService implements AsyncDisposable {
           ? envelope
           : new TextDecoder().decode(envelope),
       });
+      this.#replay?.accept(manifest.programId, {
+        version: manifest.version,
+        payloadSha256: check.payloadSha256,
+      });
     }
     return { receipt, manifest, check: verifier.ok ? check : null };
   }
@@ -404,8 +455,9 @@ export class EdgeService implements AsyncDisposable {
   ): Promise<EvidenceRecord> {
     this.#sink.state?.("running");
     const verified = this.#reports.get(payloadSha256);
+    let kept: EvidenceRecord | null = null;
     try {
-      const evidence = await this.#executor.run({
+      const raw = await this.#executor.run({
         source: manifest.source,
         instruction: manifest.instruction,
         checks: manifest.checks,
@@ -417,11 +469,13 @@ export class EdgeService implements AsyncDisposable {
       }, {
         ...(options.signal ? { signal: options.signal } : {}),
         onEvent: (event) => {
-          if (event.type === "run_ended") this.#keep(event.evidence);
-          this.#sink.runEvent?.(event.runId, event);
-          options.onEvent?.(event);
+          const out = this.#keeper.event(event);
+          if (out.type === "run_ended") kept = out.evidence;
+          this.#sink.runEvent?.(out.runId, out);
+          options.onEvent?.(out);
         },
       });
+      const evidence: EvidenceRecord = kept ?? this.#keep(raw);
       this.#log(
         evidence.outcome === "succeeded" ? "info" : "warn",
         `run ${evidence.runId} of "${manifest.programId}" v${manifest.version}: ${evidence.outcome}${
@@ -436,49 +490,9 @@ export class EdgeService implements AsyncDisposable {
     }
   }
 
-  /**
-   * Evidence goes to the durable outbox first, then to the local store. A
-   * record the outbox refuses (full) is never dropped silently: the log says
-   * where it still is, and when the local store fails too, the log line
-   * carries the record itself.
-   */
-  #keep(evidence: EvidenceRecord): void {
-    let queueError: Error | null = null;
-    try {
-      this.#sink.evidence?.(evidence);
-    } catch (error) {
-      queueError = error as Error;
-    }
-    let storeError: Error | null = null;
-    try {
-      this.#cache.recordEvidence(evidence);
-    } catch (error) {
-      storeError = error as Error;
-    }
-    const run = {
-      runId: evidence.runId,
-      outcome: evidence.outcome,
-      label: evidence.failure?.label ?? null,
-    };
-    if (queueError !== null && storeError !== null) {
-      this.#log(
-        "error",
-        `cannot keep evidence of run ${evidence.runId}: the outbox refused it (${queueError.message}) and the local store failed (${storeError.message}); the record is in this log line only`,
-        { ...run, evidence },
-      );
-    } else if (queueError !== null) {
-      this.#log(
-        "error",
-        `cannot queue evidence of run ${evidence.runId} for the fleet: ${queueError.message}; it is kept in the local evidence store only`,
-        run,
-      );
-    } else if (storeError !== null) {
-      this.#log(
-        "error",
-        `cannot store evidence of run ${evidence.runId} locally: ${storeError.message}`,
-        run,
-      );
-    }
+  /** Keeps a record (bounded, journaled, outbox, local store): see `EvidenceKeeper`. */
+  #keep(raw: EvidenceRecord): EvidenceRecord {
+    return this.#keeper.keep(raw);
   }
 
   async #rejected(
@@ -493,11 +507,10 @@ export class EdgeService implements AsyncDisposable {
       ? "verification_rejected"
       : "envelope_rejected";
     const firstLine = receipt.verifier.issues[0]?.line;
-    const evidence: EvidenceRecord = {
+    const built = buildRecord({
       runId: crypto.randomUUID(),
       robotId: this.robotId,
       startedAt: now,
-      endedAt: now,
       program: {
         sha256: await sha256Hex(source),
         source,
@@ -508,6 +521,12 @@ export class EdgeService implements AsyncDisposable {
       },
       verifier: receipt.verifier,
       worldBefore: null,
+      limits: {
+        memoryLimitBytes: this.#caps.memoryBytes,
+        timeoutMs: this.#caps.timeoutMs,
+      },
+    }, {
+      endedAt: now,
       worldAfter: null,
       calls: [],
       checks: [],
@@ -519,15 +538,10 @@ export class EdgeService implements AsyncDisposable {
           : receipt.message,
         ...(firstLine ? { line: firstLine } : {}),
       },
-      resources: {
-        wallMs: 0,
-        skillCalls: 0,
-        memoryLimitBytes: this.#caps.memoryBytes,
-        timeoutMs: this.#caps.timeoutMs,
-      },
-    };
+      wallMs: 0,
+    });
     void envelope;
-    this.#keep(evidence);
+    const evidence = this.#keep(built);
     onEvent?.({ type: "run_ended", runId: evidence.runId, evidence });
     return evidence;
   }

@@ -17,3 +17,25 @@ export {
   type Receipt,
   ServiceClosedError,
 } from "./edge_service.ts";
+export {
+  type AcceptedVersion,
+  ReplayState,
+  ReplayStateClosedError,
+  type ReplayStateOptions,
+} from "./replay_state.ts";
+export {
+  EvidenceJournal,
+  type EvidenceJournalOptions,
+  JournalClosedError,
+  type JournalEntry,
+} from "./evidence_journal.ts";
+export {
+  openStateFile,
+  type OpenStateFileOptions,
+  type SetAsideFile,
+} from "./open_state_file.ts";
+export {
+  type NodeState,
+  openNodeState,
+  type OpenNodeStateOptions,
+} from "./open_node_state.ts";

@@ -3,14 +3,21 @@ import type { EvidenceRecord } from "../evidence/mod.ts";
 
 /** A program the robot accepted, as the cache keeps it. */
 export interface CachedProgram {
+  /** The program's id. */
   programId: string;
+  /** Its version. */
   version: number;
   /** SHA-256 (hex) of the manifest payload: the cache's content address. */
   payloadSha256: string;
+  /** SHA-256 (hex) of the source. */
   sourceSha256: string;
+  /** The key that signed it. */
   keyId: string;
+  /** The instruction it was written for. */
   instruction: string | null;
+  /** When the robot accepted it, ISO 8601. */
   acceptedAt: string;
+  /** When its manifest expires, ISO 8601. */
   expiresAt: string;
   /** The whole envelope as delivered, so that it can be re-checked on load. */
   envelope: string;
@@ -28,10 +35,12 @@ export class CacheClosedError extends Error {
 /**
  * The robot's durable state in SQLite: accepted programs (content-addressed
  * by payload hash, kept as their signed envelopes so that they are re-checked
- * whenever they are loaded), the replay state (last accepted version per
- * `programId`), and the newest evidence records.
+ * whenever they are loaded) and the newest evidence records (the local
+ * evidence store). The replay state lives apart, in `ReplayState`; the
+ * cache's own `replay` table is only a copy that re-seeds a lost one.
  */
 export class ProgramCache implements Disposable {
+  /** The database file. */
   readonly path: string;
   #db: DatabaseSync | null;
   #put: StatementSync;
@@ -110,6 +119,13 @@ export class ProgramCache implements Disposable {
       // outbox, not this store, is the fleet's durable copy of evidence.
       db.exec("PRAGMA synchronous=NORMAL");
       db.exec("PRAGMA busy_timeout=5000");
+      const rows = db.prepare("PRAGMA quick_check").all() as Array<
+        Record<string, unknown>
+      >;
+      const check = rows[0] ? String(Object.values(rows[0])[0]) : "no answer";
+      if (check !== "ok") {
+        throw new Error(`the integrity check failed: ${check}`);
+      }
       db.exec(`CREATE TABLE IF NOT EXISTS programs (
         payload_sha256 TEXT PRIMARY KEY,
         program_id TEXT NOT NULL,
@@ -137,6 +153,9 @@ export class ProgramCache implements Disposable {
         ended_at TEXT NOT NULL,
         record TEXT NOT NULL
       )`);
+      // Read every row once: a cache whose rows cannot be read is unusable.
+      db.prepare("SELECT count(*), sum(length(envelope)) FROM programs").get();
+      db.prepare("SELECT count(*), sum(length(record)) FROM evidence").get();
       return new ProgramCache(path, db, options.evidenceRetention ?? 1000);
     } catch (error) {
       db.close();
@@ -191,6 +210,31 @@ export class ProgramCache implements Disposable {
     return row
       ? { version: Number(row.version), payloadSha256: row.payload_sha256 }
       : undefined;
+  }
+
+  /**
+   * Every program's last accepted version as this cache saw it: used only
+   * to re-seed a replay state that was lost (the replay state lives in its
+   * own file, `ReplayState`).
+   */
+  acceptedVersions(): Array<
+    { programId: string; version: number; payloadSha256: string }
+  > {
+    this.#open();
+    return this.#db!.prepare(
+      "SELECT program_id, version, payload_sha256 FROM replay ORDER BY program_id",
+    ).all().map((row) => {
+      const r = row as {
+        program_id: string;
+        version: number;
+        payload_sha256: string;
+      };
+      return {
+        programId: r.program_id,
+        version: Number(r.version),
+        payloadSha256: r.payload_sha256,
+      };
+    });
   }
 
   /** A cached program: the newest version, or the one asked for. */

@@ -10,6 +10,7 @@ export {
   type OutboxOptions,
   type OutboxRecord,
   type OutboxStats,
+  type OutboxSynchronous,
   type PeekOptions,
 } from "./outbox.ts";
 export {
@@ -19,6 +20,7 @@ export {
   type MqttTlsOptions,
   type MqttTopics,
   type RobotState,
+  type StopInfo,
   type TelemetryLog,
   type TelemetryLogLevel,
   type TelemetrySnapshot,

@@ -66,7 +66,17 @@ Deno.test("MqttTelemetry publishes status, heartbeat, run events and offline on 
     oldestAgeMs: 0,
     full: false,
     rejected: 0,
+    setAside: 0,
+    setAsideRecent: [],
+    inFlight: 0,
   });
+  assertEquals(beat.stops, { received: 0, malformed: 0 });
+  const beatMessage = probe.messages.find((x) =>
+    x.topic.endsWith("/telemetry")
+  )!;
+  assertEquals(beatMessage.properties.contentType, "application/json");
+  assertEquals(beatMessage.properties.payloadFormatIndicator, true);
+  assert(Number(beatMessage.properties.messageExpiryInterval) > 0);
   assert(typeof beat.memory.rss === "number" && typeof beat.ts === "string");
 
   telemetry.publishStatus("running");
@@ -254,18 +264,18 @@ Deno.test("MqttTelemetry last will sets a retained offline when the process is k
   ]);
 });
 
-Deno.test("MqttTelemetry honours cmd/stop and ignores malformed commands", async () => {
+Deno.test("MqttTelemetry: every message on cmd/stop stops; a malformed one is recorded as such", async () => {
   await using broker = await startMosquitto();
   await using probe = await connectProbe(broker.url, {
     subscribe: ["cap/v1/robots/arm-01/evidence"],
   });
   using outbox = Outbox.open(":memory:");
-  const reasons: string[] = [];
-  const twoStops = Promise.withResolvers<void>();
+  const stops: Array<[string, string | null]> = [];
+  const allStops = Promise.withResolvers<void>();
   const logged: string[] = [];
   await using telemetry = telemetryFor(broker.url, outbox, {
-    onStop: (reason) => {
-      if (reasons.push(reason) === 2) twoStops.resolve();
+    onStop: (reason, info) => {
+      if (stops.push([reason, info.malformed]) === 8) allStops.resolve();
     },
     log: (level, msg) => {
       if (level === "warn") logged.push(msg);
@@ -274,24 +284,100 @@ Deno.test("MqttTelemetry honours cmd/stop and ignores malformed commands", async
   telemetry.start();
   await telemetry.waitConnected();
   const stop = telemetry.topics.cmdStop;
-  const before = telemetry.stats().inboundIgnored;
   await probe.publish(stop, new Uint8Array([0xff, 0xfe, 0x00]));
   await probe.publish(stop, "not json");
   await probe.publish(stop, "[1, 2]");
   await probe.publish(stop, JSON.stringify({ reason: 5 }));
+  await probe.publish(stop, "stop");
   await probe.publish(stop, "x".repeat(200_000));
   await probe.publish("cap/v1/robots/arm-01/cmd/other", "{}");
   await probe.publish(stop, JSON.stringify({ reason: "operator" }));
   await probe.publish(stop, "");
-  await twoStops.promise;
-  assertEquals(reasons, ["operator", "mqtt cmd/stop"]);
-  assert(telemetry.stats().inboundIgnored - before >= 4);
-  assert(logged.some((m) => m.includes("not UTF-8")));
-  assert(logged.some((m) => m.includes("not JSON")));
-  assert(logged.some((m) => m.includes("reason is not a string")));
+  await allStops.promise;
+  assertEquals(stops, [
+    ["malformed MQTT cmd/stop (payload is not UTF-8)", "payload is not UTF-8"],
+    ["malformed MQTT cmd/stop (payload is not JSON)", "payload is not JSON"],
+    [
+      "malformed MQTT cmd/stop (payload is not a JSON object)",
+      "payload is not a JSON object",
+    ],
+    [
+      "malformed MQTT cmd/stop (reason is not a string)",
+      "reason is not a string",
+    ],
+    ["malformed MQTT cmd/stop (payload is not JSON)", "payload is not JSON"],
+    [
+      "malformed MQTT cmd/stop (payload larger than 65536 bytes)",
+      "payload larger than 65536 bytes",
+    ],
+    ["operator", null],
+    ["mqtt cmd/stop", null],
+  ]);
+  assertEquals(telemetry.stats().stopsReceived, 8);
+  assertEquals(telemetry.stats().stopsMalformed, 6);
+  assert(logged.some((m) => m.includes("malformed cmd/stop")));
 
   telemetry.enqueueEvidence({ runId: "after-garbage" });
   await probe.waitFor((m) => runIds(m).has("after-garbage"), "evidence");
+});
+
+Deno.test("MqttTelemetry bounds evidence to the broker's maximum packet size and sets aside what does not fit", async () => {
+  await using broker = await startMosquitto({
+    extraConfig: "max_packet_size 20000",
+  });
+  await using probe = await connectProbe(broker.url, {
+    subscribe: ["cap/v1/robots/arm-01/#"],
+  });
+  using outbox = Outbox.open(":memory:");
+  await using telemetry = telemetryFor(broker.url, outbox, {
+    heartbeatMs: 60_000,
+  });
+  telemetry.start();
+  await telemetry.waitConnected();
+  assertEquals(telemetry.stats().brokerMaxPacketBytes, 20000);
+  const big = {
+    runId: "big",
+    robotId: "arm-01",
+    startedAt: "",
+    endedAt: "",
+    program: {
+      sha256: "",
+      source: "s".repeat(50_000),
+      instruction: null,
+      programId: null,
+      version: null,
+      keyId: null,
+    },
+    verifier: { ok: true, issues: [] },
+    worldBefore: null,
+    worldAfter: null,
+    calls: [],
+    checks: [],
+    outcome: "succeeded",
+    failure: null,
+    resources: { wallMs: 0, skillCalls: 0, memoryLimitBytes: 0, timeoutMs: 0 },
+  };
+  telemetry.enqueueEvidence(big);
+  // Not an evidence record: cannot be bounded, so it is set aside.
+  outbox.append(telemetry.topics.evidence, "z".repeat(30_000), {
+    kind: "evidence",
+  });
+  telemetry.enqueueEvidence({ runId: "behind" });
+  await probe.waitFor(
+    (m) => runIds(m).has("big") && runIds(m).has("behind"),
+    "the bounded record and the one behind the refused one",
+  );
+  const got = probe.messages.find((m) =>
+    m.topic.endsWith("/evidence") && m.text.includes('"big"')
+  )!;
+  assert(got.payload.byteLength < 20000);
+  assertEquals(got.properties.contentType, "application/json");
+  assertEquals(got.properties.messageExpiryInterval, undefined);
+  assert(JSON.parse(got.text).truncated.bytes > 0);
+  await telemetry.waitDrained();
+  assertEquals(outbox.setAsideCount(), 1);
+  assertEquals(telemetry.stats().evidenceSetAside, 1);
+  assertEquals(telemetry.stats().evidenceRebounded, 1);
 });
 
 Deno.test("MqttTelemetry connects over TLS with a CA given as a path or as PEM", async () => {
@@ -339,5 +425,205 @@ Deno.test("MqttTelemetry connects over TLS with a CA given as a path or as PEM",
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("MqttTelemetry takes cmd/stop while a large backlog drains, and while the broker refuses every evidence record", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o755);
+    const acl = join(dir, "acl");
+    // Anonymous clients may not publish evidence: QoS 1 PUBACKs say 0x87.
+    await Deno.writeTextFile(
+      acl,
+      [
+        "topic readwrite cap/v1/robots/arm-01/status",
+        "topic readwrite cap/v1/robots/arm-01/telemetry",
+        "topic readwrite cap/v1/robots/arm-01/cmd/#",
+        "topic read cap/v1/robots/arm-01/evidence",
+        "",
+      ].join("\n"),
+    );
+    await Deno.chmod(acl, 0o644);
+    for (const refused of [false, true]) {
+      await using broker = await startMosquitto(
+        refused ? { extraConfig: `acl_file ${acl}` } : {},
+      );
+      await using probe = await connectProbe(broker.url);
+      using outbox = Outbox.open(join(dir, `outbox-${refused}.sqlite`), {
+        maxRecords: 20_000,
+      });
+      const backlog = refused ? 50 : 8000;
+      outbox.appendMany(
+        Array.from({ length: backlog }, (_, i) => ({
+          topic: "cap/v1/robots/arm-01/evidence",
+          payload: JSON.stringify({ runId: `r-${i}`, pad: "p".repeat(1500) }),
+          kind: "evidence",
+        })),
+      );
+      const stopped = Promise.withResolvers<number>();
+      await using telemetry = telemetryFor(broker.url, outbox, {
+        heartbeatMs: 60_000,
+        onStop: () => stopped.resolve(outbox.depth()),
+      });
+      telemetry.start();
+      await telemetry.waitConnected();
+      await probe.publish(telemetry.topics.cmdStop, '{"reason":"now"}');
+      const depthAtStop = await stopped.promise;
+      if (!refused) {
+        // The stop did not wait for the backlog.
+        assert(depthAtStop > 0, `depth at the stop: ${depthAtStop}`);
+        await telemetry.waitDrained({ timeoutMs: 60_000 });
+        assertEquals(telemetry.stats().evidenceAcked >= backlog, true);
+      } else {
+        await telemetry.waitDrained({ timeoutMs: 30_000 });
+        assertEquals(outbox.setAsideCount(), backlog);
+        assertEquals(telemetry.stats().evidenceSetAside, backlog);
+        const [newest] = outbox.setAsideRecords(1);
+        assert(newest?.reason.includes("0x87"), String(newest?.reason));
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * A TCP proxy to `port` that cuts a connection as soon as the client sends
+ * `poison`: a broker that drops the robot for a record, without saying why.
+ */
+function _poisonProxy(port: number, poison: string): {
+  port: number;
+  cuts: () => number;
+  close: () => Promise<void>;
+} {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const marker = new TextEncoder().encode(poison);
+  const conns = new Set<Deno.Conn>();
+  let cuts = 0;
+  const has = (chunk: Uint8Array) => {
+    outer: for (let i = 0; i + marker.length <= chunk.length; i++) {
+      for (let j = 0; j < marker.length; j++) {
+        if (chunk[i + j] !== marker[j]) continue outer;
+      }
+      return true;
+    }
+    return false;
+  };
+  const serving = (async () => {
+    for await (const client of listener) {
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.add(client);
+      conns.add(upstream);
+      const end = () => {
+        for (const c of [client, upstream]) {
+          conns.delete(c);
+          try {
+            c.close();
+          } catch {
+            // closed already
+          }
+        }
+      };
+      (async () => {
+        try {
+          for await (const chunk of client.readable) {
+            // (The marker is never split across chunks for these small records.)
+            if (has(chunk)) {
+              cuts++;
+              break;
+            }
+            await upstream.write(chunk);
+          }
+        } catch {
+          // a side closed
+        }
+        end();
+      })();
+      (async () => {
+        try {
+          for await (const chunk of upstream.readable) {
+            await client.write(chunk);
+          }
+        } catch {
+          // a side closed
+        }
+        end();
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    cuts: () => cuts,
+    close: async () => {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // closed already
+        }
+      }
+      await serving;
+    },
+  };
+}
+
+Deno.test("MqttTelemetry sets aside a record the broker drops the link for, and the records behind it arrive", async () => {
+  await using broker = await startMosquitto();
+  await using probe = await connectProbe(broker.url, {
+    subscribe: [
+      "cap/v1/robots/arm-01/evidence",
+      "cap/v1/robots/arm-01/telemetry",
+    ],
+  });
+  const proxy = _poisonProxy(broker.port, "POISON");
+  try {
+    using outbox = Outbox.open(":memory:");
+    const stopped = Promise.withResolvers<string>();
+    await using telemetry = telemetryFor(
+      `mqtt://127.0.0.1:${proxy.port}`,
+      outbox,
+      { heartbeatMs: 60_000, onStop: (reason) => stopped.resolve(reason) },
+    );
+    telemetry.start();
+    await telemetry.waitConnected();
+    telemetry.enqueueEvidence({ runId: "before" });
+    telemetry.enqueueEvidence({ runId: "bad", note: "POISON" });
+    for (let i = 0; i < 5; i++) {
+      telemetry.enqueueEvidence({ runId: `after-${i}` });
+    }
+    await probe.waitFor(
+      (m) =>
+        ["before", ...Array.from({ length: 5 }, (_, i) => `after-${i}`)].every(
+          (id) => runIds(m).has(id),
+        ),
+      "every record but the poisoned one",
+      30_000,
+    );
+    await telemetry.waitDrained({ timeoutMs: 30_000 });
+    assertEquals(outbox.setAsideCount(), 1);
+    assertEquals(runIds(probe.messages).has("bad"), false);
+    assert(proxy.cuts() >= 3, `cuts: ${proxy.cuts()}`);
+    const [aside] = outbox.setAsideRecords(1);
+    assert(String(aside?.reason).includes("dropped the connection"));
+    // Counted and named in the heartbeat (sent at once when it happened).
+    await probe.waitFor(
+      (m) =>
+        m.some((x) => {
+          if (!x.topic.endsWith("/telemetry")) return false;
+          const beat = JSON.parse(x.text) as {
+            outbox: { setAside: number; setAsideRecent: { runId: string }[] };
+          };
+          return beat.outbox.setAside === 1 &&
+            beat.outbox.setAsideRecent[0]?.runId === "bad";
+        }),
+      "a heartbeat naming the set-aside record",
+    );
+    // The stop path never went through the evidence connection.
+    await probe.publish(telemetry.topics.cmdStop, "");
+    assertEquals(await stopped.promise, "mqtt cmd/stop");
+  } finally {
+    await proxy.close();
   }
 });
