@@ -4,3 +4,15 @@
  * @module
  */
 export * from "./store/mod.ts";
+export * from "./ingest/mod.ts";
+export * from "./http/mod.ts";
+export {
+  type FleetConsole,
+  type FleetConsoleOptions,
+  parseListen,
+  startFleetConsole,
+} from "./start_fleet_console.ts";
+export {
+  fetchRunRecord,
+  type FetchRunRecordOptions,
+} from "./fetch_run_record.ts";
