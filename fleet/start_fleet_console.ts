@@ -17,7 +17,7 @@ export interface FleetConsoleOptions {
   group?: string | undefined;
   /** Base MQTT client id (fixed, so a restart resumes the session). */
   clientId?: string | undefined;
-  /** Parallel MQTT connections. Default 4. */
+  /** Parallel MQTT connections. Default 8. */
   connections?: number | undefined;
   brokerUsername?: string | undefined;
   brokerPassword?: string | undefined;

@@ -1,4 +1,5 @@
 import mqtt from "mqtt";
+import { clearImmediate, setImmediate } from "node:timers";
 import type { IClientOptions, MqttClient } from "mqtt";
 import type { EvidenceRecord } from "../../runtime/mod.ts";
 import type { FleetStore, RobotUpdate } from "../store/mod.ts";
@@ -27,7 +28,7 @@ export interface FleetIngestOptions {
   group?: string | undefined;
   /** Base MQTT client id; connection i is `<clientId>-<i>`. Keep it fixed so a restart resumes its session. Default `cap-fleet-<group>`. */
   clientId?: string | undefined;
-  /** Parallel connections in the group (each stores while the others receive). Default 4. */
+  /** Parallel connections in the group (each has one evidence message in flight: PUBACK follows the write). Default 8. */
   connections?: number | undefined;
   /** How long the broker keeps a session (and queues for it) while the console is away. Default 7 days. */
   sessionExpirySeconds?: number | undefined;
@@ -75,7 +76,7 @@ export class FleetIngest implements AsyncDisposable {
   #clients: MqttClient[] = [];
   #pending: _Pending[] = [];
   #flushing: Promise<void> | null = null;
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushTimer: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
   #closing = false;
   #stats: FleetIngestStats = {
@@ -96,7 +97,7 @@ export class FleetIngest implements AsyncDisposable {
         `Cannot create the fleet ingest: group must be 1-64 letters, digits, "_", "." or "-", got "${this.group}"`,
       );
     }
-    const n = options.connections ?? 4;
+    const n = options.connections ?? 8;
     if (!Number.isInteger(n) || n < 1 || n > 32) {
       throw new RangeError(
         `Cannot create the fleet ingest: connections must be an integer from 1 to 32, got ${n}`,
@@ -120,7 +121,7 @@ export class FleetIngest implements AsyncDisposable {
       );
     }
     if (this.#clients.length > 0) return;
-    const n = this.#options.connections ?? 4;
+    const n = this.#options.connections ?? 8;
     const base = this.#options.clientId ?? `cap-fleet-${this.group}`;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
@@ -260,15 +261,20 @@ export class FleetIngest implements AsyncDisposable {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushing !== null || this.#flushTimer !== undefined) return;
-    // One macrotask lets the other connections' messages join this batch.
-    this.#flushTimer = setTimeout(() => {
+    if (
+      this.#flushing !== null || this.#flushTimer !== undefined ||
+      this.#closing
+    ) return;
+    // After this turn's I/O: what the other connections delivered in the
+    // same turn joins the batch (setTimeout(0) would wait milliseconds).
+    this.#flushTimer = setImmediate(() => {
       this.#flushTimer = undefined;
+      if (this.#flushing !== null || this.#closing) return;
       this.#flushing = this.#flush().finally(() => {
         this.#flushing = null;
         if (this.#pending.length > 0) this.#scheduleFlush();
       });
-    }, 0);
+    });
   }
 
   /** Stores everything pending, retrying (with back-off) while the store fails; then acknowledges. */
@@ -318,7 +324,7 @@ export class FleetIngest implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    clearTimeout(this.#flushTimer);
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
     this.#flushTimer = undefined;
     while (this.#flushing !== null || this.#pending.length > 0) {
       if (this.#flushing === null) this.#flushing = this.#flush();

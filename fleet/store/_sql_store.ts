@@ -118,11 +118,25 @@ export class _SqlStore implements FleetStore {
           if (_startedMs(r) >= _startedMs(entry.newest)) entry.newest = r;
         }
       }
-      for (const [robotId, { newest, n }] of perRobot) {
-        const ms = _startedMs(newest);
+      // One statement for every robot of the batch (one row each).
+      if (perRobot.size > 0) {
+        const params: unknown[] = [];
+        for (const [robotId, { newest, n }] of perRobot) {
+          params.push(
+            robotId,
+            receivedMs,
+            newest.runId,
+            _startedMs(newest),
+            newest.outcome,
+            newest.failure?.label ?? null,
+            n,
+          );
+        }
+        const values = [...perRobot.keys()].map(() => "(?, ?, ?, ?, ?, ?, ?)")
+          .join(", ");
         await tx.all(
           `INSERT INTO robots (robot_id, last_seen_ms, last_run_id, last_run_ms, last_outcome, last_label, runs)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
+           VALUES ${values}
            ON CONFLICT (robot_id) DO UPDATE SET
              runs = robots.runs + excluded.runs,
              last_seen_ms = CASE WHEN robots.last_seen_ms IS NULL OR excluded.last_seen_ms > robots.last_seen_ms THEN excluded.last_seen_ms ELSE robots.last_seen_ms END,
@@ -131,15 +145,7 @@ export class _SqlStore implements FleetStore {
              last_run_id = CASE WHEN robots.last_run_ms IS NULL OR excluded.last_run_ms >= robots.last_run_ms THEN excluded.last_run_id ELSE robots.last_run_id END,
              last_run_ms = CASE WHEN robots.last_run_ms IS NULL OR excluded.last_run_ms >= robots.last_run_ms THEN excluded.last_run_ms ELSE robots.last_run_ms END,
              current_run_id = CASE WHEN robots.current_run_id = excluded.last_run_id THEN NULL ELSE robots.current_run_id END`,
-          [
-            robotId,
-            receivedMs,
-            newest.runId,
-            ms,
-            newest.outcome,
-            newest.failure?.label ?? null,
-            n,
-          ],
+          params,
         );
       }
       return stored.map((r) => r.runId);
