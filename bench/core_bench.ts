@@ -1,6 +1,6 @@
 import variant from "@jitl/quickjs-singlefile-mjs-release-sync";
 import { loadQuickJs } from "@sebastianwessel/quickjs";
-import { Executor, type RunEvent } from "../runtime/mod.ts";
+import { Executor, type RunEvent } from "../runtime/executor/mod.ts";
 import { parseScene, SimBackend } from "../skills-bridge/mod.ts";
 import {
   ADMISSION_PROGRAM,

@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { MqttTelemetry, Outbox } from "../runtime/mod.ts";
+import { MqttTelemetry, Outbox } from "../runtime/telemetry/mod.ts";
 import { startMosquitto } from "../test/_mosquitto.ts";
 
 /** Options of {@linkcode benchEvidence}. */

@@ -7,7 +7,7 @@
  * result as JSON.
  * @module
  */
-import { EdgeClient } from "../runtime/mod.ts";
+import { EdgeClient } from "../runtime/grpc/mod.ts";
 import { makeKey, signed, startNode } from "../test/_edge_fixture.ts";
 import { summarize } from "./_summarize.ts";
 

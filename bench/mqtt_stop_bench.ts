@@ -12,11 +12,8 @@
  */
 import mqtt from "mqtt";
 import { join } from "node:path";
-import {
-  parseServiceConfig,
-  type RunEvent,
-  startEdgeNode,
-} from "../runtime/mod.ts";
+import { type RunEvent } from "../runtime/executor/mod.ts";
+import { parseServiceConfig, startEdgeNode } from "../runtime/mod.ts";
 import { makeKey, signed } from "../test/_edge_fixture.ts";
 import { startMosquitto } from "../test/_mosquitto.ts";
 import { summarize } from "./_summarize.ts";

@@ -1,4 +1,4 @@
-import type { EvidenceRecord } from "../runtime/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 
 /** A run's failure as `label[ at line N]: message`. */
 export function _describeFailure(

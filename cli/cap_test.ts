@@ -13,7 +13,7 @@ import {
   type Manifest,
   signManifest,
 } from "../verifier/mod.ts";
-import type { EvidenceRecord } from "../runtime/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import {
   ROOT,
   runCap,

@@ -5,7 +5,7 @@
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { parseArgs } from "node:util";
-import { FleetView } from "../runtime/mod.ts";
+import { FleetView } from "../runtime/fleet_view.ts";
 
 /** Options of {@linkcode fleetCommand}. */
 export interface FleetCommandOptions {

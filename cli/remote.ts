@@ -2,7 +2,7 @@ import {
   EdgeCallError,
   EdgeClient,
   type EdgeClientTls,
-} from "../runtime/mod.ts";
+} from "../runtime/grpc/mod.ts";
 import { _parseFlags } from "./_args.ts";
 import { _readText } from "./_read_text.ts";
 import { _renderEvidence } from "./run.ts";

@@ -1,5 +1,6 @@
 import { parseScene, type Scene, SceneError } from "../skills-bridge/mod.ts";
-import { DEFAULT_CAPS, type EvidenceRecord, runLocal } from "../runtime/mod.ts";
+import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { DEFAULT_CAPS, runLocal } from "../runtime/executor/mod.ts";
 import { _parseFlags } from "./_args.ts";
 import { _readText } from "./_read_text.ts";
 import { UsageError } from "./_usage_error.ts";

@@ -1,5 +1,6 @@
 import { generateSigningKey, signManifest } from "../verifier/mod.ts";
-import { DEFAULT_CAPS, sha256Hex } from "../runtime/mod.ts";
+import { sha256Hex } from "../runtime/evidence/mod.ts";
+import { DEFAULT_CAPS } from "../runtime/executor/mod.ts";
 import { TABLETOP_API } from "../skills-bridge/mod.ts";
 import { _parseFlags } from "./_args.ts";
 import { _readText } from "./_read_text.ts";

@@ -8,7 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { loadScene } from "../skills-bridge/mod.ts";
-import type { EdgeClientTls, EvidenceRecord } from "../runtime/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
+import type { EdgeClientTls } from "../runtime/grpc/mod.ts";
 import {
   deliverToRobots,
   type RobotDelivery,

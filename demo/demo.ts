@@ -12,11 +12,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import {
-  type EvidenceRecord,
-  parseServiceConfig,
-  startEdgeNode,
-} from "../runtime/mod.ts";
+import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { parseServiceConfig, startEdgeNode } from "../runtime/mod.ts";
 import { loadScene } from "../skills-bridge/mod.ts";
 import {
   deliverToRobots,

@@ -67,7 +67,7 @@ export function _cacheServiceModules(): Promise<void> {
         `--config=${_ROOT}/deno.json`,
         "--frozen",
         `${_ROOT}/runtime/main.ts`,
-        `${_ROOT}/runtime/_sandbox_worker.ts`,
+        `${_ROOT}/runtime/sandbox/_worker.ts`,
       ],
       stdin: "null",
       stdout: "piped",

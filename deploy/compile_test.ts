@@ -1,4 +1,4 @@
-import { EdgeClient } from "../runtime/mod.ts";
+import { EdgeClient } from "../runtime/grpc/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "../test/_assert.ts";
 import { makeKey, signed } from "../test/_edge_fixture.ts";
 import { freePort } from "../test/_mosquitto.ts";
@@ -41,12 +41,12 @@ Deno.test("deno task compile bakes in the service's narrow permissions and inclu
   const includes = command.flags.filter((f) => f.startsWith("--include="));
   assertEquals(includes, [
     "--include=protos",
-    "--include=runtime/_sandbox_worker.ts",
+    "--include=runtime/sandbox/_worker.ts",
   ]);
   assertEquals(_flagValue(command.flags, "--output"), "dist/cap-edge");
   // The worker module is loaded by URL at run time, so it must exist where
   // the include says.
-  assert((await Deno.stat(`${_ROOT}/runtime/_sandbox_worker.ts`)).isFile);
+  assert((await Deno.stat(`${_ROOT}/runtime/sandbox/_worker.ts`)).isFile);
   assert((await Deno.stat(`${_ROOT}/protos/cap/v1/edge.proto`)).isFile);
 });
 

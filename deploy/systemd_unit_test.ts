@@ -1,4 +1,4 @@
-import { EdgeClient } from "../runtime/mod.ts";
+import { EdgeClient } from "../runtime/grpc/mod.ts";
 import {
   assert,
   assertEquals,

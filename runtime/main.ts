@@ -14,7 +14,7 @@ import {
   type ServiceConfig,
 } from "./service_config.ts";
 import { startEdgeNode } from "./start_edge_node.ts";
-import type { EdgeLog } from "./edge_service.ts";
+import type { EdgeLog } from "./service/mod.ts";
 
 const HELP = `Usage: deno task start [--config <file.json>] [--quiet]
 

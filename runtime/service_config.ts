@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { MqttConfigSchema } from "./mqtt_config.ts";
-import { DEFAULT_CAPS } from "./caps.ts";
+import { MqttConfigSchema } from "./telemetry/mod.ts";
+import { DEFAULT_CAPS } from "./executor/mod.ts";
 
 const HostPort = z.string().regex(
   /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/,

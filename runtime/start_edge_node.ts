@@ -5,11 +5,11 @@ import {
   type SkillBackend,
 } from "../skills-bridge/mod.ts";
 import { parseTrustStore, type TrustStore } from "../verifier/mod.ts";
-import { type EdgeLog, EdgeService } from "./edge_service.ts";
-import { type GrpcServerHandle, startGrpcServer } from "./grpc_server.ts";
-import { MqttTelemetry } from "./mqtt_telemetry.ts";
-import { Outbox } from "./outbox.ts";
-import { ProgramCache } from "./program_cache.ts";
+import { type EdgeLog, EdgeService } from "./service/mod.ts";
+import { type GrpcServerHandle, startGrpcServer } from "./grpc/mod.ts";
+import { MqttTelemetry } from "./telemetry/mod.ts";
+import { Outbox } from "./telemetry/mod.ts";
+import { ProgramCache } from "./service/mod.ts";
 import { ConfigError, type ServiceConfig } from "./service_config.ts";
 
 /** The scene of the embedded default configuration (the design's example). */

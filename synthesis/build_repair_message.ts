@@ -1,4 +1,7 @@
-import type { EvidenceRecord, VerifierReport } from "../runtime/mod.ts";
+import type {
+  EvidenceRecord,
+  VerifierReport,
+} from "../runtime/evidence/mod.ts";
 
 const MAX_CALLS_SHOWN = 40;
 const MAX_VALUE_CHARS = 160;

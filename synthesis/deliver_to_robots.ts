@@ -1,9 +1,9 @@
+import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
 import {
   EdgeClient,
   type EdgeClientTls,
-  type EvidenceRecord,
   type WireReceipt,
-} from "../runtime/mod.ts";
+} from "../runtime/grpc/mod.ts";
 import type { Envelope } from "../verifier/mod.ts";
 
 /** What the delivery to one robot ended with. */

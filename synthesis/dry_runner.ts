@@ -1,5 +1,6 @@
-import type { Caps, EvidenceRecord } from "../runtime/mod.ts";
-import { Executor } from "../runtime/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
+import type { Caps } from "../runtime/executor/mod.ts";
+import { Executor } from "../runtime/executor/mod.ts";
 import type {
   InvokeOptions,
   Scene,

@@ -1,4 +1,4 @@
-import { DEFAULT_CAPS } from "../runtime/mod.ts";
+import { DEFAULT_CAPS } from "../runtime/executor/mod.ts";
 import type { Envelope, Manifest } from "../verifier/mod.ts";
 import { signManifest } from "../verifier/mod.ts";
 import type { SynthesisResult } from "./synthesize.ts";

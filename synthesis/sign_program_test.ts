@@ -4,7 +4,7 @@ import {
   ok as assert,
 } from "node:assert/strict";
 import { checkEnvelope, generateSigningKey } from "../verifier/mod.ts";
-import { DEFAULT_CAPS } from "../runtime/mod.ts";
+import { DEFAULT_CAPS } from "../runtime/executor/mod.ts";
 import { signProgram } from "./sign_program.ts";
 import type { SynthesisResult } from "./synthesize.ts";
 

@@ -1,5 +1,5 @@
-import type { EvidenceRecord } from "../runtime/mod.ts";
-import { runLocal } from "../runtime/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { runLocal } from "../runtime/executor/mod.ts";
 import type { DryRunOptions } from "./dry_runner.ts";
 import type { Scene, SkillApi } from "../skills-bridge/mod.ts";
 import { TABLETOP_API } from "../skills-bridge/mod.ts";

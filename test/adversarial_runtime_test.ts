@@ -12,9 +12,9 @@ import {
 import { parseScene, SimBackend } from "../skills-bridge/mod.ts";
 import {
   type EvidenceRecord,
-  Executor,
   type FailureLabel,
-} from "../runtime/mod.ts";
+} from "../runtime/evidence/mod.ts";
+import { Executor } from "../runtime/executor/mod.ts";
 
 const CAPS = {
   timeoutMs: 1000,
@@ -636,7 +636,7 @@ async function runEach(sources: string[]): Promise<EvidenceRecord[]> {
 }
 
 Deno.test("a program cannot forge the failure label of an event that did not happen", async () => {
-  // runtime/executor.ts #judge trusts the thrown value's name, message and
+  // runtime/executor/executor.ts #judge trusts the thrown value's name, message and
   // code: a plain Error dressed as a SkillError, an interrupt, an
   // out-of-memory or a stack overflow gets that label, though no skill
   // failed and no cap was hit.
@@ -674,7 +674,7 @@ Deno.test("deeply nested JSON is a stack overflow, not a crashed sandbox", async
 });
 
 Deno.test("the failure message in the evidence stays small", async () => {
-  // runtime/_sandbox_worker.ts describeError copies the whole message: a
+  // runtime/sandbox/_worker.ts describeError copies the whole message: a
   // program that throws a megabyte puts a megabyte into the evidence record
   // (and the outbox, and one MQTT message).
   const [evidence] = await runEach(['throw new Error("x".repeat(1 << 20))']);
@@ -686,7 +686,7 @@ Deno.test("the failure message in the evidence stays small", async () => {
 });
 
 Deno.test("an object shaped like the wire's non-finite marker is not a number", async () => {
-  // runtime/executor.ts decodeArgs revives any {$nonFinite: s} to Number(s),
+  // runtime/executor/executor.ts decodeArgs revives any {$nonFinite: s} to Number(s),
   // so a guest object {$nonFinite: "0.1"} passes place's schema as x = 0.1.
   const [evidence] = await runEach([
     'const p = { x: { $nonFinite: "0.1" }, y: -0.5 };\npick("red_block");\nplace(p)',
@@ -701,7 +701,7 @@ Deno.test("an object shaped like the wire's non-finite marker is not a number", 
 });
 
 Deno.test("call records stay JSON and small, whatever the arguments", async () => {
-  // runtime/executor.ts recorded the decoded arguments as is: a NaN read as
+  // runtime/executor/executor.ts recorded the decoded arguments as is: a NaN read as
   // null once the evidence was JSON, and 1000 failed say() calls of 60 KB
   // each made a 60 MB record, past what the gRPC stream carries.
   const [evidence] = await runEach([

@@ -9,7 +9,8 @@ import {
   ok as assert,
 } from "node:assert/strict";
 import { parseScene, type Scene } from "../skills-bridge/mod.ts";
-import { type EvidenceRecord, runLocal } from "../runtime/mod.ts";
+import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { runLocal } from "../runtime/executor/mod.ts";
 
 const EXAMPLES = new URL("../examples/", import.meta.url);
 

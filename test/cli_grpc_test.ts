@@ -5,7 +5,8 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
-import { EdgeClient, type EvidenceRecord } from "../runtime/mod.ts";
+import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { EdgeClient } from "../runtime/grpc/mod.ts";
 import { signed, startNode } from "./_edge_fixture.ts";
 import { runCap, type RunResult, showRun as show } from "./_run_cli.ts";
 

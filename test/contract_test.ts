@@ -18,7 +18,8 @@ import { runCap, type RunResult, showRun } from "./_run_cli.ts";
 import { freePort, startMosquitto } from "./_mosquitto.ts";
 import { connectProbe, type ProbeMessage } from "./_mqtt_probe.ts";
 import { _spawnService } from "../deploy/_service_process.ts";
-import { EdgeClient, startEdgeNode } from "../runtime/mod.ts";
+import { EdgeClient } from "../runtime/grpc/mod.ts";
+import { startEdgeNode } from "../runtime/mod.ts";
 import { parseServiceConfig } from "../runtime/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

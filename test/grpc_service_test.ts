@@ -3,7 +3,7 @@ import {
   EdgeCallError,
   EdgeClient,
   type WireRunEvent,
-} from "../runtime/mod.ts";
+} from "../runtime/grpc/mod.ts";
 import { generateSigningKey } from "../verifier/mod.ts";
 import { makeKey, signed, startNode } from "./_edge_fixture.ts";
 

@@ -13,7 +13,7 @@ import {
   EdgeCallError,
   EdgeClient,
   type EdgeClientTls,
-} from "../runtime/mod.ts";
+} from "../runtime/grpc/mod.ts";
 import { makeKey, signed, startNode } from "./_edge_fixture.ts";
 import { makeTestPki, type TestCert, type TestPki } from "./_test_pki.ts";
 import { runCap, showRun } from "./_run_cli.ts";

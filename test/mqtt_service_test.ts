@@ -8,12 +8,12 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
 import {
   EdgeCallError,
   EdgeClient,
-  type EvidenceRecord,
   type WireRunEvent,
-} from "../runtime/mod.ts";
+} from "../runtime/grpc/mod.ts";
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { makeKey, signed, type TestKey } from "./_edge_fixture.ts";
 import { freePort, type Mosquitto, startMosquitto } from "./_mosquitto.ts";

@@ -6,12 +6,9 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
-import {
-  EdgeClient,
-  type EvidenceRecord,
-  ProgramCache,
-  type WireRunEvent,
-} from "../runtime/mod.ts";
+import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { EdgeClient, type WireRunEvent } from "../runtime/grpc/mod.ts";
+import { ProgramCache } from "../runtime/service/mod.ts";
 import { makeKey, signed, type TestKey } from "./_edge_fixture.ts";
 import { freePort } from "./_mosquitto.ts";
 

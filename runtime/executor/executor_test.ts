@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertRejects } from "../test/_assert.ts";
-import { parseScene, type Scene, SimBackend } from "../skills-bridge/mod.ts";
+import { assert, assertEquals, assertRejects } from "../../test/_assert.ts";
+import { parseScene, type Scene, SimBackend } from "../../skills-bridge/mod.ts";
 import {
   EstopLatchedError,
   Executor,

@@ -6,7 +6,7 @@ import {
   HALT,
   RESP_BYTES,
   type ToSandbox,
-} from "./_sandbox_protocol.ts";
+} from "./_protocol.ts";
 
 /** What a sandbox run ended with: the guest's own end, or the worker died. */
 export type SandboxResult =
@@ -45,7 +45,7 @@ export class _Sandbox {
     this.#ctrl = new Int32Array(buffer, 0, CTRL_BYTES / 4);
     this.#data = new Uint8Array(buffer, CTRL_BYTES, RESP_BYTES);
     this.#worker = new Worker(
-      new URL("./_sandbox_worker.ts", import.meta.url),
+      new URL("./_worker.ts", import.meta.url),
       // Deno's worker options: the guest's worker gets no permission at all.
       { type: "module", deno: { permissions: "none" } } as WorkerOptions,
     );

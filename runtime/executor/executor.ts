@@ -1,3 +1,4 @@
+import { sha256Hex } from "../evidence/mod.ts";
 import {
   callSkill,
   type SkillApi,
@@ -5,10 +6,10 @@ import {
   type SkillOutcome,
   TABLETOP_API,
   type WorldState,
-} from "../skills-bridge/mod.ts";
+} from "../../skills-bridge/mod.ts";
 import { verifyRun } from "./verify_run.ts";
-import { _Sandbox, type SandboxResult } from "./_sandbox.ts";
-import { HALT, MAX_ARGS_JSON } from "./_sandbox_protocol.ts";
+import { _Sandbox, type SandboxResult } from "../sandbox/mod.ts";
+import { HALT, MAX_ARGS_JSON } from "../sandbox/mod.ts";
 import { type Caps, DEFAULT_CAPS, lowerCaps } from "./caps.ts";
 import type {
   CallRecord,
@@ -16,8 +17,8 @@ import type {
   EvidenceRecord,
   FailureLabel,
   Outcome,
-} from "./evidence.ts";
-import { labelForSkillCode } from "./failure_label.ts";
+} from "../evidence/mod.ts";
+import { labelForSkillCode } from "../evidence/mod.ts";
 
 /** How long after a kill the replacement sandbox is started. */
 const RESPAWN_DELAY_MS = 100;
@@ -775,16 +776,4 @@ function clip(message: string): string {
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
-}
-
-/** Hex SHA-256 of a string's UTF-8 bytes. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(text),
-  );
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
 }

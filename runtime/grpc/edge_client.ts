@@ -2,8 +2,8 @@ import * as grpc from "@grpc/grpc-js";
 import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { _loadProtos } from "./_protos.ts";
-import type { EvidenceRecord } from "./evidence.ts";
-import type { Receipt } from "./edge_service.ts";
+import type { EvidenceRecord } from "../evidence/mod.ts";
+import type { Receipt } from "../service/mod.ts";
 
 /** Client TLS: PEM text. `cert`/`key` for mutual TLS. */
 export interface EdgeClientTls {

@@ -1,6 +1,10 @@
-import { type Scene, SimBackend, type SkillApi } from "../skills-bridge/mod.ts";
+import {
+  type Scene,
+  SimBackend,
+  type SkillApi,
+} from "../../skills-bridge/mod.ts";
 import type { Caps } from "./caps.ts";
-import type { EvidenceRecord } from "./evidence.ts";
+import type { EvidenceRecord } from "../evidence/mod.ts";
 import { Executor, type RunEvent } from "./executor.ts";
 
 /** Options of {@linkcode runLocal}. */

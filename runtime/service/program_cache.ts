@@ -1,5 +1,5 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { EvidenceRecord } from "./evidence.ts";
+import type { EvidenceRecord } from "../evidence/mod.ts";
 
 /** A program the robot accepted, as the cache keeps it. */
 export interface CachedProgram {

@@ -1,4 +1,4 @@
-import type { FailureLabel } from "./evidence.ts";
+import type { FailureLabel } from "./evidence_record.ts";
 
 /**
  * The failure label of an uncaught skill error: interface errors

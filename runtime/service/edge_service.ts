@@ -2,27 +2,23 @@ import {
   type SkillApi,
   type SkillBackend,
   TABLETOP_API,
-} from "../skills-bridge/mod.ts";
+} from "../../skills-bridge/mod.ts";
 import {
   checkEnvelope,
   type EnvelopeCheck,
   type Manifest,
   type TrustStore,
-} from "../verifier/mod.ts";
-import type { Caps } from "./caps.ts";
+} from "../../verifier/mod.ts";
+import type { Caps } from "../executor/mod.ts";
 import type {
   EvidenceRecord,
   FailureLabel,
   VerifierReport,
-} from "./evidence.ts";
-import {
-  Executor,
-  ExecutorBusyError,
-  type RunEvent,
-  sha256Hex,
-} from "./executor.ts";
+} from "../evidence/mod.ts";
+import { sha256Hex } from "../evidence/mod.ts";
+import { Executor, ExecutorBusyError, type RunEvent } from "../executor/mod.ts";
 import type { ProgramCache } from "./program_cache.ts";
-import { verifyRun } from "./verify_run.ts";
+import { verifyRun } from "../executor/mod.ts";
 
 /** Where the service sends evidence and run events (MQTT telemetry, logs). */
 export interface EdgeSink {

@@ -4,12 +4,12 @@ import {
 } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startMosquitto } from "../test/_mosquitto.ts";
-import { connectProbe, type ProbeMessage } from "../test/_mqtt_probe.ts";
+import { startMosquitto } from "../../test/_mosquitto.ts";
+import { connectProbe, type ProbeMessage } from "../../test/_mqtt_probe.ts";
 import { MqttTelemetry, type MqttTelemetryOptions } from "./mqtt_telemetry.ts";
 import { Outbox, OutboxFullError } from "./outbox.ts";
 
-const _REPO = fileURLToPath(new URL("..", import.meta.url));
+const _REPO = fileURLToPath(new URL("../..", import.meta.url));
 
 function telemetryFor(
   url: string,

@@ -1,4 +1,7 @@
-import type { WorldState } from "../skills-bridge/mod.ts";
+import type { WorldState } from "../../skills-bridge/mod.ts";
+import type { VerifierReport } from "../../verifier/mod.ts";
+
+export type { VerifierIssue, VerifierReport } from "../../verifier/mod.ts";
 
 /** Why a run failed: exactly one of these (the design's failure labels, contract). */
 export const FAILURE_LABELS = [
@@ -21,20 +24,6 @@ export type FailureLabel = typeof FAILURE_LABELS[number];
 
 /** How a run ended. */
 export type Outcome = "succeeded" | "failed" | "rejected" | "stopped";
-
-/** One issue of a verifier report. */
-export interface VerifierIssue {
-  code: string;
-  message: string;
-  line: number;
-  column: number;
-}
-
-/** The verifier's report (contract). */
-export interface VerifierReport {
-  ok: boolean;
-  issues: VerifierIssue[];
-}
 
 /** One skill call as the evidence keeps it. */
 export interface CallRecord {

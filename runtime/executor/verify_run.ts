@@ -1,6 +1,6 @@
-import type { SkillApi } from "../skills-bridge/mod.ts";
-import { verifyProgram } from "../verifier/mod.ts";
-import type { VerifierIssue, VerifierReport } from "./evidence.ts";
+import type { SkillApi } from "../../skills-bridge/mod.ts";
+import { verifyProgram } from "../../verifier/mod.ts";
+import type { VerifierIssue, VerifierReport } from "../evidence/mod.ts";
 
 /**
  * One verifier report for a program and its postconditions: the program's

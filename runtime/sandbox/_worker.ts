@@ -30,7 +30,7 @@ import {
   MAX_ARGS_JSON,
   RESP_BYTES,
   type ToSandbox,
-} from "./_sandbox_protocol.ts";
+} from "./_protocol.ts";
 
 const PROGRAM_FILE = "program.js";
 const CHECK_FILE = "check.js";

@@ -1,13 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
-import { EstopLatchedError, ExecutorBusyError } from "./executor.ts";
+import { EstopLatchedError, ExecutorBusyError } from "../executor/mod.ts";
 import {
   type EdgeService,
   ProgramNotFoundError,
   type Receipt,
   ServiceClosedError,
-} from "./edge_service.ts";
+} from "../service/mod.ts";
 import { _loadProtos } from "./_protos.ts";
-import type { CachedProgram } from "./program_cache.ts";
+import type { CachedProgram } from "../service/mod.ts";
 
 /** TLS of the gRPC server: PEM text. With `clientCa`, client certificates are required (mTLS). */
 export interface GrpcTls {

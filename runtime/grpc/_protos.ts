@@ -10,7 +10,7 @@ export interface _Protos {
 let cached: _Protos | null = null;
 
 /** The protos folder of this checkout. */
-export const PROTOS_DIR = new URL("../protos/", import.meta.url).pathname;
+export const PROTOS_DIR = new URL("../../protos/", import.meta.url).pathname;
 
 /** Loads `cap/v1/edge.proto` and the standard health proto once. */
 export function _loadProtos(): _Protos {

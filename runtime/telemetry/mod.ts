@@ -1,0 +1,27 @@
+/**
+ * Telemetry over MQTT 5: status, heartbeat, run events, evidence from the
+ * durable outbox, and the inbound emergency stop.
+ * @module
+ */
+export {
+  type AppendOptions,
+  Outbox,
+  OutboxFullError,
+  type OutboxOptions,
+  type OutboxRecord,
+  type OutboxStats,
+  type PeekOptions,
+} from "./outbox.ts";
+export {
+  MqttTelemetry,
+  type MqttTelemetryOptions,
+  type MqttTelemetryStats,
+  type MqttTlsOptions,
+  type MqttTopics,
+  type RobotState,
+  type TelemetryLog,
+  type TelemetryLogLevel,
+  type TelemetrySnapshot,
+  type WaitOptions,
+} from "./mqtt_telemetry.ts";
+export { type MqttConfig, MqttConfigSchema } from "./mqtt_config.ts";
