@@ -12,7 +12,7 @@
  * @module
  */
 import mqtt from "mqtt";
-import type { EvidenceRecord } from "../runtime/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import {
   createFleetApp,
   FleetIngest,

@@ -1,4 +1,4 @@
-import type { CallRecord, EvidenceRecord } from "../runtime/mod.ts";
+import type { CallRecord, EvidenceRecord } from "../runtime/evidence/mod.ts";
 import type {
   InvokeOptions,
   SkillBackend,

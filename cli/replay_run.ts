@@ -1,4 +1,5 @@
-import { type EvidenceRecord, Executor } from "../runtime/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { Executor } from "../runtime/executor/mod.ts";
 import { _ReplayBackend, type ReplayDivergence } from "./_replay_backend.ts";
 
 export type { ReplayDivergence };

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { fetchRunRecord } from "../fleet/mod.ts";
-import type { EvidenceRecord } from "../runtime/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import { parseScene, type Scene } from "../skills-bridge/mod.ts";
 import {
   buildRepairMessage,

@@ -6,6 +6,7 @@
 export * from "./store/mod.ts";
 export * from "./ingest/mod.ts";
 export * from "./http/mod.ts";
+export * from "./view/mod.ts";
 export {
   type FleetConsole,
   type FleetConsoleOptions,

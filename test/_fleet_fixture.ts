@@ -20,7 +20,7 @@ export interface FleetBench extends AsyncDisposable {
     robot: "arm-01" | "arm-02",
     programId: string,
     source: string,
-  ): Promise<import("../runtime/mod.ts").EvidenceRecord>;
+  ): Promise<import("../runtime/evidence/mod.ts").EvidenceRecord>;
 }
 
 /** Polls `probe` until it returns something other than undefined (at most `timeoutMs`). */

@@ -1,20 +1,9 @@
 import { equal, ok } from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { startChromium } from "./_chromium.ts";
 import { startFleetBench, waitFor } from "./_fleet_fixture.ts";
-
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 Deno.test("fleet page in headless Chromium: robots, a failed run, the stop button", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "cap-fleet-page-" });
-  const profile = await Deno.makeTempDir({ prefix: "cap-chromium-" });
   try {
     await using bench = await startFleetBench();
     const fleet = await bench.startConsole(`${dir}/fleet.db`);
@@ -32,12 +21,9 @@ Deno.test("fleet page in headless Chromium: robots, a failed run, the stop butto
       const runs = await (await fetch(`${fleet.url}/api/runs`)).json();
       return runs.length === 2 ? true : undefined;
     });
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: ARGS,
-    });
-    try {
+    await using chromium = await startChromium();
+    {
+      const { context } = chromium;
       const page = await context.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));
@@ -97,11 +83,8 @@ Deno.test("fleet page in headless Chromium: robots, a failed run, the stop butto
         },
       );
       equal(errors.length, 0, errors.join("\n"));
-    } finally {
-      await context.close();
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 });

@@ -41,7 +41,7 @@ export interface FleetApp {
   robotsChanged(): void;
   /** Tells the open pages about newly stored runs. */
   runsStored(
-    runs: readonly import("../../runtime/mod.ts").EvidenceRecord[],
+    runs: readonly import("../../runtime/evidence/mod.ts").EvidenceRecord[],
   ): void;
 }
 

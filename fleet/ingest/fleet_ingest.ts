@@ -1,7 +1,7 @@
 import mqtt from "mqtt";
 import { clearImmediate, setImmediate } from "node:timers";
 import type { IClientOptions, MqttClient } from "mqtt";
-import type { EvidenceRecord } from "../../runtime/mod.ts";
+import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
 import type { FleetStore, RobotUpdate } from "../store/mod.ts";
 import { parseRobotMessage } from "./parse_robot_message.ts";
 

@@ -1,4 +1,4 @@
-import type { EvidenceRecord } from "../../runtime/mod.ts";
+import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
 import type { RobotUpdate } from "../store/mod.ts";
 
 /** What one MQTT message from a robot said. */

@@ -1,4 +1,4 @@
-import type { EvidenceRecord } from "../../runtime/mod.ts";
+import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
 import {
   type FleetStats,
   type FleetStore,

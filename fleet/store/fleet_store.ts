@@ -1,4 +1,4 @@
-import type { EvidenceRecord } from "../../runtime/mod.ts";
+import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
 
 /** Outcomes a run can end with (contract). */
 export const OUTCOMES = ["succeeded", "failed", "rejected", "stopped"] as const;
