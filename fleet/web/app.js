@@ -278,11 +278,17 @@ function runsTable() {
 }
 
 function labelsChart(stats) {
-  const days = stats.perDay.slice(-30);
-  const width = 720, height = 180, pad = 28;
-  if (days.length === 0) {
-    return h("p", { class: "muted" }, "No runs in this period.");
-  }
+  // One slot per day for the last 30 days (UTC), days without runs empty.
+  const byDay = new Map(stats.perDay.map((d) => [d.day, d]));
+  const today = Date.parse(new Date().toISOString().slice(0, 10));
+  const days = Array.from({ length: 30 }, (_, i) => {
+    const day = new Date(today - (29 - i) * 86400000).toISOString().slice(
+      0,
+      10,
+    );
+    return byDay.get(day) ?? { day, runs: 0, byLabel: {} };
+  });
+  const width = 720, height = 140, pad = 28;
   const max = Math.max(
     1,
     ...days.map((d) => Object.values(d.byLabel).reduce((a, b) => a + b, 0)),
@@ -291,11 +297,12 @@ function labelsChart(stats) {
   const svg = s(
     "svg",
     {
-      viewBox: `0 0 ${width} ${height + 20}`,
+      viewBox: `0 0 ${width + 24} ${height + 20}`,
       width: "100%",
       role: "img",
       "aria-label": "failure labels per day",
       id: "labels-chart",
+      class: "chart",
     },
     s("line", {
       class: "axis",
@@ -326,7 +333,7 @@ function labelsChart(stats) {
         }, s("title", {}, `${d.day}: ${label} × ${n}`)),
       );
     }
-    if (days.length <= 10 || i % Math.ceil(days.length / 10) === 0) {
+    if (i % 5 === 4) {
       svg.append(s("text", { x, y: height + 14 }, d.day.slice(5)));
     }
   });
@@ -338,9 +345,11 @@ function labelsChart(stats) {
     h(
       "div",
       { class: "legend" },
-      used.map((l) =>
-        h("span", {}, swatch(labelColor(l)), `${l} (${stats.byLabel[l]})`)
-      ),
+      used.length === 0
+        ? h("span", { class: "muted" }, "No failures in the last 30 days.")
+        : used.map((l) =>
+          h("span", {}, swatch(labelColor(l)), `${l} (${stats.byLabel[l]})`)
+        ),
     ),
   );
 }
@@ -424,13 +433,13 @@ function sourceView(source, line) {
 
 function timeline(calls, wallMs) {
   if (calls.length === 0) return h("p", { class: "muted" }, "No skill calls.");
-  const width = 720, row = 18, left = 150;
+  const width = 720, row = 18, left = 170, right = 130;
   const end = Math.max(
     wallMs,
     ...calls.map((c) => c.startMs + c.durationMs),
     1,
   );
-  const scale = (width - left - 10) / end;
+  const scale = (width - left - right) / end;
   const svg = s("svg", {
     viewBox: `0 0 ${width} ${calls.length * row + 24}`,
     width: "100%",
@@ -480,7 +489,7 @@ function timeline(calls, wallMs) {
   const y = calls.length * row + 18;
   svg.append(
     s("text", { x: left, y }, "0 ms"),
-    s("text", { x: width - 60, y }, `${Math.round(end)} ms`),
+    s("text", { x: width - right - 30, y }, `${Math.round(end)} ms`),
   );
   return svg;
 }
