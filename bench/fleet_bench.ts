@@ -204,14 +204,14 @@ async function _apiLatency(
   }
   log(`fleet: ${stored} runs stored in ${store.kind}; timing GET /api/runs`);
   const shutdown = new AbortController();
-  const { app } = createFleetApp({
+  const fleetApp = createFleetApp({
     store,
     stopper: { stop: () => Promise.resolve() },
     signal: shutdown.signal,
   });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    app.fetch,
+    fleetApp.fetch,
   );
   const base = `http://127.0.0.1:${server.addr.port}/api/runs`;
   try {

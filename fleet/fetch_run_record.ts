@@ -4,6 +4,7 @@ import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 export interface FetchRunRecordOptions {
   /** `user:password` for a console behind a login. */
   login?: string | undefined;
+  /** Aborting cancels the call. */
   signal?: AbortSignal | undefined;
   /** Default 10 s. */
   timeoutMs?: number | undefined;

@@ -17,3 +17,14 @@ export {
   fetchRunRecord,
   type FetchRunRecordOptions,
 } from "./fetch_run_record.ts";
+/** The evidence record and its parts (the runtime's contract types). */
+export type {
+  CallRecord,
+  CheckRecord,
+  EvidenceRecord,
+  FailureLabel,
+  Outcome,
+  ProgramRecord,
+  VerifierIssue,
+  VerifierReport,
+} from "../runtime/evidence/mod.ts";

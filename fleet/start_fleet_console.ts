@@ -12,6 +12,7 @@ export interface FleetConsoleOptions {
   db?: string | undefined;
   /** An open store to use instead of `db` (the caller closes it). */
   store?: FleetStore | undefined;
+  /** Topic prefix the robots publish under. */
   topicPrefix?: string | undefined;
   /** Shared-subscription group. Default `cap-fleet`. */
   group?: string | undefined;
@@ -19,14 +20,19 @@ export interface FleetConsoleOptions {
   clientId?: string | undefined;
   /** Parallel MQTT connections. Default 8. */
   connections?: number | undefined;
+  /** Broker user name. */
   brokerUsername?: string | undefined;
+  /** Broker password (from `CAP_FLEET_BROKER_PASSWORD` on the command line). */
   brokerPassword?: string | undefined;
+  /** TLS to the broker: PEM strings. */
   brokerTls?: { ca?: string; cert?: string; key?: string } | undefined;
   /** PEM certificate and key: serve HTTPS. Needed to listen beyond loopback. */
   tls?: { cert: string; key: string } | undefined;
   /** Login: user → password hash (`hashPassword`). Needed to listen beyond loopback. */
   users?: ReadonlyMap<string, string> | undefined;
+  /** Where the console logs what it does and ignores. */
   log?: IngestLog | undefined;
+  /** Aborting cancels the call. */
   signal?: AbortSignal | undefined;
 }
 
@@ -34,7 +40,9 @@ export interface FleetConsoleOptions {
 export interface FleetConsole extends AsyncDisposable {
   /** `http://127.0.0.1:8080` (`https://` with TLS). */
   readonly url: string;
+  /** The evidence store. */
   readonly store: FleetStore;
+  /** The MQTT ingest (also sends the stops). */
   readonly ingest: FleetIngest;
   /** Stops serving, stores what arrived, disconnects (the broker keeps the session). */
   close(): Promise<void>;
@@ -125,7 +133,7 @@ export async function startFleetConsole(
       port,
       onListen: () => {},
       ...(options.tls === undefined ? {} : options.tls),
-    }, fleetApp.app.fetch);
+    }, fleetApp.fetch);
   } catch (error) {
     await ingest.close().catch(() => {});
     if (ownStore) await store.close().catch(() => {});

@@ -17,12 +17,15 @@ import {
 
 /** What sends the emergency stop (the ingest's MQTT connection). */
 export interface StopSender {
+  /** Publishes `cmd/stop` to the robot. */
   stop(robotId: string, reason: string): Promise<void>;
 }
 
 /** Options of {@linkcode createFleetApp}. */
 export interface FleetAppOptions {
+  /** The evidence store. */
   store: FleetStore;
+  /** Sends the emergency stops. */
   stopper: StopSender;
   /** Login: user name → password hash from `hashPassword`. Without it, no login (loopback only). */
   users?: ReadonlyMap<string, string> | undefined;
@@ -36,7 +39,8 @@ export interface FleetAppOptions {
 
 /** The console's HTTP app and the hub its live view is fed from. */
 export interface FleetApp {
-  app: Hono;
+  /** The request handler (a Hono app's `fetch`): pass it to `Deno.serve`. */
+  fetch: (request: Request) => Response | Promise<Response>;
   /** Tells the open pages that robots changed (coalesced). */
   robotsChanged(): void;
   /** Tells the open pages about newly stored runs. */
@@ -257,7 +261,7 @@ export function createFleetApp(options: FleetAppOptions): FleetApp {
     robotsTimer = undefined;
   }, { once: true });
   return {
-    app,
+    fetch: (request) => app.fetch(request),
     robotsChanged() {
       if (
         hub.size === 0 || robotsTimer !== undefined || options.signal?.aborted

@@ -21,6 +21,7 @@ export type IngestLog = (
 export interface FleetIngestOptions {
   /** Broker URL: `mqtt://host:1883`, `mqtts://…`, `ws://…`, `wss://…`. */
   url: string;
+  /** The evidence store. */
   store: FleetStore;
   /** Topic prefix. Default `cap/v1`. */
   topicPrefix?: string | undefined;
@@ -32,23 +33,33 @@ export interface FleetIngestOptions {
   connections?: number | undefined;
   /** How long the broker keeps a session (and queues for it) while the console is away. Default 7 days. */
   sessionExpirySeconds?: number | undefined;
+  /** Broker user name. */
   username?: string | undefined;
+  /** Broker password. */
   password?: string | undefined;
   /** PEM strings. */
   tls?: { ca?: string; cert?: string; key?: string } | undefined;
   /** Messages larger than this are ignored. Default 4 MiB. */
   maxPayloadBytes?: number | undefined;
+  /** Called after something was stored (feeds the page's live view). */
   onEvent?: ((event: FleetEvent) => void) | undefined;
+  /** Where the console logs what it does and ignores. */
   log?: IngestLog | undefined;
 }
 
 /** Counters of a {@linkcode FleetIngest}. */
 export interface FleetIngestStats {
+  /** Connections currently up. */
   connected: number;
+  /** Messages received. */
   received: number;
+  /** Evidence records newly stored. */
   stored: number;
+  /** Evidence records received again and not stored a second time. */
   duplicates: number;
+  /** Messages ignored as malformed or too large. */
   ignored: number;
+  /** Writes to the store that failed (and were retried). */
   storeErrors: number;
 }
 
@@ -70,7 +81,9 @@ interface _Pending {
  * transaction.
  */
 export class FleetIngest implements AsyncDisposable {
+  /** Topic prefix the robots publish under. */
   readonly topicPrefix: string;
+  /** The shared-subscription group. */
   readonly group: string;
   #options: FleetIngestOptions;
   #clients: MqttClient[] = [];
@@ -88,6 +101,7 @@ export class FleetIngest implements AsyncDisposable {
     storeErrors: 0,
   };
 
+  /** Creates it; see the options. */
   constructor(options: FleetIngestOptions) {
     this.#options = options;
     this.topicPrefix = options.topicPrefix ?? "cap/v1";
@@ -338,6 +352,7 @@ export class FleetIngest implements AsyncDisposable {
     this.#clients = [];
   }
 
+  /** Same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -22,23 +22,35 @@ export const LABELS = [
 
 /** One line of `GET /api/runs`: what a run was, without its record. */
 export interface RunSummary {
+  /** The run's id. */
   runId: string;
+  /** The robot's id. */
   robotId: string;
+  /** The signed program's id, or null for an unsigned run. */
   programId: string | null;
+  /** The program's version, or null. */
   version: number | null;
+  /** How the run ended. */
   outcome: string;
+  /** The failure label, or null. */
   label: string | null;
   /** The failing line, when the record names one. */
   line: number | null;
+  /** When the run started (ISO 8601). */
   startedAt: string;
+  /** When the run ended (ISO 8601). */
   endedAt: string;
 }
 
 /** Filters of {@linkcode FleetStore.listRuns}; all optional. */
 export interface RunQuery {
+  /** Only runs of this robot. */
   robot?: string | undefined;
+  /** Only runs with this label. */
   label?: string | undefined;
+  /** Only runs of this program id. */
   program?: string | undefined;
+  /** Only runs with this outcome. */
   outcome?: string | undefined;
   /** Runs started at or after this epoch millisecond. */
   sinceMs?: number | undefined;
@@ -50,6 +62,7 @@ export interface RunQuery {
 
 /** A page of runs, newest first. */
 export interface RunPage {
+  /** Runs on this page. */
   runs: RunSummary[];
   /** Pass as `cursor` for the next (older) page; null on the last page. */
   nextCursor: string | null;
@@ -57,18 +70,23 @@ export interface RunPage {
 
 /** What the store knows about one robot. */
 export interface RobotRow {
+  /** The robot's id. */
   robotId: string;
   /** From `status` (retained) or the heartbeat: online, running, stopped, offline. */
   status: string | null;
   /** When anything was last heard from the robot (ISO 8601), or null. */
   lastSeen: string | null;
+  /** The run in progress, or null. */
   currentRunId: string | null;
   /** Evidence waiting in the robot's outbox, from its latest heartbeat. */
   outboxDepth: number | null;
   /** Age of the oldest record in that outbox (ms), from its latest heartbeat. */
   outboxOldestAgeMs: number | null;
+  /** The robot's newest stored run, or null. */
   lastRunId: string | null;
+  /** Outcome of the robot's newest stored run, or null. */
   lastOutcome: string | null;
+  /** Failure label of the robot's newest stored run, or null. */
   lastLabel: string | null;
   /** Runs stored for this robot. */
   runs: number;
@@ -89,15 +107,21 @@ export type RobotUpdate =
 
 /** Filters of {@linkcode FleetStore.stats}. */
 export interface StatsQuery {
+  /** Only runs of this robot. */
   robot?: string | undefined;
+  /** Only runs started at or after this epoch millisecond. */
   sinceMs?: number | undefined;
 }
 
 /** Runs and failure labels per robot and per day (UTC). */
 export interface FleetStats {
+  /** Runs counted. */
   total: number;
+  /** Runs by outcome. */
   byOutcome: Record<string, number>;
+  /** Runs by failure label. */
   byLabel: Record<string, number>;
+  /** Counts per robot, by robot id. */
   perRobot: {
     robotId: string;
     runs: number;
@@ -110,6 +134,7 @@ export interface FleetStats {
 
 /** Options of the store's calls. */
 export interface StoreCallOptions {
+  /** Aborting cancels the call. */
   signal?: AbortSignal;
 }
 
