@@ -144,7 +144,12 @@ async function _ingestRate(
 ): Promise<number> {
   const clientId = `bench-${tag}-${crypto.randomUUID().slice(0, 6)}`;
   const make = () =>
-    new FleetIngest({ url: brokerUrl, store, clientId, group: `bench-${tag}` });
+    new FleetIngest({
+      url: brokerUrl,
+      store,
+      clientId,
+      group: `bench-${tag}`,
+    });
   // Create the persistent sessions, then go away.
   let ingest = make();
   await ingest.start();

@@ -10,7 +10,7 @@ import { startFleetConsole } from "./start_fleet_console.ts";
 
 const USAGE =
   `Usage: deno task fleet --broker <mqtt-url> [--listen 127.0.0.1:8080] [--db <path | postgres://…>]
-       [--prefix cap/v1] [--group cap-fleet] [--client-id <id>] [--connections 8]
+       [--prefix cap/v1] [--group cap-fleet] [--client-id <id>] [--connections 16]
        [--tls-cert <pem> --tls-key <pem> --users <users.json>]
        [--broker-ca <pem>] [--broker-cert <pem> --broker-key <pem>] [--broker-username <name>]
        deno task fleet hash-password   (reads the password on stdin)

@@ -18,7 +18,7 @@ export interface FleetConsoleOptions {
   group?: string | undefined;
   /** Base MQTT client id (fixed, so a restart resumes the session). */
   clientId?: string | undefined;
-  /** Parallel MQTT connections. Default 8. */
+  /** Parallel MQTT connections. Default 16. */
   connections?: number | undefined;
   /** Broker user name. */
   brokerUsername?: string | undefined;

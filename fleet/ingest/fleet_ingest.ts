@@ -29,7 +29,7 @@ export interface FleetIngestOptions {
   group?: string | undefined;
   /** Base MQTT client id; connection i is `<clientId>-<i>`. Keep it fixed so a restart resumes its session. Default `cap-fleet-<group>`. */
   clientId?: string | undefined;
-  /** Parallel connections in the group (each has one evidence message in flight: PUBACK follows the write). Default 8. */
+  /** Parallel connections in the group (each has one evidence message in flight: PUBACK follows the write). Default 16. */
   connections?: number | undefined;
   /** How long the broker keeps a session (and queues for it) while the console is away. Default 7 days. */
   sessionExpirySeconds?: number | undefined;
@@ -111,7 +111,7 @@ export class FleetIngest implements AsyncDisposable {
         `Cannot create the fleet ingest: group must be 1-64 letters, digits, "_", "." or "-", got "${this.group}"`,
       );
     }
-    const n = options.connections ?? 8;
+    const n = options.connections ?? 16;
     if (!Number.isInteger(n) || n < 1 || n > 32) {
       throw new RangeError(
         `Cannot create the fleet ingest: connections must be an integer from 1 to 32, got ${n}`,
@@ -135,7 +135,7 @@ export class FleetIngest implements AsyncDisposable {
       );
     }
     if (this.#clients.length > 0) return;
-    const n = this.#options.connections ?? 8;
+    const n = this.#options.connections ?? 16;
     const base = this.#options.clientId ?? `cap-fleet-${this.group}`;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {

@@ -52,4 +52,17 @@ export const _MIGRATIONS: readonly _Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: "robot with outcome or label",
+    statements: [
+      // A robot's failures (by outcome or label) are the console's most
+      // common two-filter query; without these a robot with none of them
+      // scans every run with that outcome.
+      "CREATE INDEX runs_robot_outcome ON runs (robot_id, outcome, started_ms, run_id)",
+      "CREATE INDEX runs_robot_label ON runs (robot_id, label, started_ms, run_id)",
+      // Stats group every matching run anyway; this index was never used.
+      "DROP INDEX runs_day",
+    ],
+  },
 ];
