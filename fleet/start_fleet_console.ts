@@ -30,6 +30,8 @@ export interface FleetConsoleOptions {
   tls?: { cert: string; key: string } | undefined;
   /** Login: user → password hash (`hashPassword`). Needed to listen beyond loopback. */
   users?: ReadonlyMap<string, string> | undefined;
+  /** How long to wait for the broker before serving anyway (the ingest keeps connecting). Default 10 s. */
+  brokerWaitMs?: number | undefined;
   /** Where the console logs what it does and ignores. */
   log?: IngestLog | undefined;
   /** Aborting cancels the call. */
@@ -127,7 +129,27 @@ export async function startFleetConsole(
   });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    await ingest.start(options.signal ? { signal: options.signal } : {});
+    // Serve the stored history even while the broker is away: after a
+    // bounded wait the ingest keeps connecting in the background.
+    const waitMs = options.brokerWaitMs ?? 10_000;
+    const timeout = AbortSignal.timeout(waitMs);
+    try {
+      await ingest.start({
+        signal: options.signal === undefined
+          ? timeout
+          : AbortSignal.any([timeout, options.signal]),
+      });
+    } catch (error) {
+      if (options.signal?.aborted || !timeout.aborted) throw error;
+      options.log?.(
+        "warn",
+        "fleet broker not reachable yet; serving the store",
+        {
+          broker: options.broker,
+          waitedMs: waitMs,
+        },
+      );
+    }
     server = Deno.serve({
       hostname,
       port,

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
 import type { FleetStore } from "../store/mod.ts";
 import { checkPassword } from "./hash_password.ts";
 import { _EventHub, type _HubMessage } from "./_event_hub.ts";
@@ -45,7 +46,7 @@ export interface FleetApp {
   robotsChanged(): void;
   /** Tells the open pages about newly stored runs. */
   runsStored(
-    runs: readonly import("../../runtime/evidence/mod.ts").EvidenceRecord[],
+    runs: readonly EvidenceRecord[],
   ): void;
 }
 

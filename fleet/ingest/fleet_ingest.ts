@@ -139,11 +139,11 @@ export class FleetIngest implements AsyncDisposable {
     const base = this.#options.clientId ?? `cap-fleet-${this.group}`;
     const ready: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      const client = this.#connect(`${base}-${i}`, i === 0);
+      const { client, subscribed } = this.#connect(`${base}-${i}`, i === 0);
       this.#clients.push(client);
-      ready.push(_subscribed(client, options.signal));
+      ready.push(subscribed);
     }
-    await Promise.all(ready);
+    await _untilAborted(Promise.all(ready), options.signal);
   }
 
   /** Publishes `cmd/stop` (QoS 1) to `robotId`; resolves when the broker has it. */
@@ -166,7 +166,10 @@ export class FleetIngest implements AsyncDisposable {
     );
   }
 
-  #connect(clientId: string, first: boolean): MqttClient {
+  #connect(
+    clientId: string,
+    first: boolean,
+  ): { client: MqttClient; subscribed: Promise<void> } {
     const o = this.#options;
     const clientOptions: IClientOptions = {
       protocolVersion: 5,
@@ -192,7 +195,9 @@ export class FleetIngest implements AsyncDisposable {
     const client = mqtt.connect(o.url, clientOptions);
     const p = this.topicPrefix;
     const share = `$share/${this.group}/${p}/robots/+`;
-    client.on("connect", (connack) => {
+    let onSubscribed = () => {};
+    const subscribed = new Promise<void>((resolve) => onSubscribed = resolve);
+    client.on("connect", () => {
       // A resumed session keeps its subscriptions; subscribing again is
       // harmless and covers a session the broker let expire.
       const topics: Record<string, { qos: 1 }> = {
@@ -204,7 +209,7 @@ export class FleetIngest implements AsyncDisposable {
       // subscription to status gives every console each robot's state.
       if (first) topics[`${p}/robots/+/status`] = { qos: 1 };
       client.subscribeAsync(topics).then(
-        () => client.emit("cap:subscribed" as "connect", connack),
+        () => onSubscribed(),
         (error: Error) =>
           this.#log("warn", "fleet subscribe failed", { error: error.message }),
       );
@@ -216,7 +221,7 @@ export class FleetIngest implements AsyncDisposable {
     client.on("error", (error) => {
       this.#log("warn", "fleet mqtt error", { clientId, error: error.message });
     });
-    return client;
+    return { client, subscribed };
   }
 
   #onMessage(
@@ -358,17 +363,18 @@ export class FleetIngest implements AsyncDisposable {
   }
 }
 
-function _subscribed(client: MqttClient, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      client.off("cap:subscribed" as "connect", onReady);
-      reject(signal?.reason);
-    };
-    const onReady = () => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    };
-    client.once("cap:subscribed" as "connect", onReady);
-    signal?.addEventListener("abort", onAbort, { once: true });
+/** Resolves with `promise`, or rejects when `signal` aborts first. */
+function _untilAborted<T>(
+  promise: Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  if (signal === undefined) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
   });
 }

@@ -11,6 +11,7 @@ import {
   type StoreCallOptions,
   StoreClosedError,
 } from "./fleet_store.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { _MIGRATIONS } from "./_migrations.ts";
 import type { _Row, _SqlDriver } from "./_sql_driver.ts";
 
@@ -353,29 +354,6 @@ export class _SqlStore implements FleetStore {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/** The opaque cursor after the run (`startedMs`, `runId`). */
-export function encodeCursor(startedMs: number, runId: string): string {
-  return btoa(JSON.stringify([startedMs, runId])).replaceAll("+", "-")
-    .replaceAll("/", "_").replaceAll("=", "");
-}
-
-/** Reads a cursor of {@linkcode encodeCursor}; throws a `TypeError` when it is not one. */
-export function decodeCursor(cursor: string): [number, string] {
-  try {
-    const padded = cursor.replaceAll("-", "+").replaceAll("_", "/");
-    const value = JSON.parse(atob(padded)) as unknown;
-    if (
-      Array.isArray(value) && value.length === 2 &&
-      Number.isSafeInteger(value[0]) && typeof value[1] === "string"
-    ) return [value[0], value[1]];
-  } catch {
-    // not base64 JSON
-  }
-  throw new TypeError(
-    `Cannot read the cursor: it is not one this console made: "${cursor}"`,
-  );
 }
 
 function _startedMs(r: EvidenceRecord): number {

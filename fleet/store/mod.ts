@@ -10,4 +10,4 @@ export {
   type OpenPostgresStoreOptions,
 } from "./open_postgres_store.ts";
 export { openStore } from "./open_store.ts";
-export { decodeCursor, encodeCursor } from "./_sql_store.ts";
+export { decodeCursor, encodeCursor } from "./cursor.ts";
