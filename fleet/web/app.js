@@ -367,16 +367,19 @@ async function showOverview(params) {
   state.filters = Object.fromEntries(params);
   const q = new URLSearchParams(params);
   q.set("limit", "100");
-  const [{ body: runs, res }, { body: stats }] = await Promise.all([
-    api(`/api/runs?${q}`),
-    api(
-      `/api/stats?since=30d${
-        state.filters.robot
-          ? `&robot=${encodeURIComponent(state.filters.robot)}`
-          : ""
-      }`,
-    ),
-  ]);
+  const [{ body: robots }, { body: runs, res }, { body: stats }] = await Promise
+    .all([
+      api("/api/robots"),
+      api(`/api/runs?${q}`),
+      api(
+        `/api/stats?since=30d${
+          state.filters.robot
+            ? `&robot=${encodeURIComponent(state.filters.robot)}`
+            : ""
+        }`,
+      ),
+    ]);
+  state.robots = robots;
   state.runs = runs;
   state.cursor = res.headers.get("x-next-cursor");
   const more = h("button", {
