@@ -161,13 +161,22 @@ async function fleetSuite(t: Deno.TestContext, newDb: () => Promise<string>) {
           ? true
           : undefined,
     );
-    const form = await fetch(`${fleet.url}/api/stop`, {
+    // A browser request from another site is refused (CSRF).
+    const crossSite = await fetch(`${fleet.url}/api/stop`, {
       method: "POST",
       body: "reason=csrf",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        origin: "http://elsewhere.example",
+      },
     });
-    equal(form.status, 415);
-    await form.body?.cancel();
+    equal(crossSite.status, 403);
+    await crossSite.body?.cancel();
+    // A client that is not a browser needs no body and no content type.
+    const bare = await fetch(`${fleet.url}/api/robots/arm-01/stop`, {
+      method: "POST",
+    });
+    deepEqual(await bare.json(), { stopped: ["arm-01"] });
     const all = await fetch(`${fleet.url}/api/stop`, {
       method: "POST",
       headers: { "content-type": "application/json" },

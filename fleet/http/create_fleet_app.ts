@@ -102,18 +102,33 @@ export function createFleetApp(options: FleetAppOptions): FleetApp {
     });
   }
 
-  // Commands come only from the page's own script: a cross-site form
-  // cannot send JSON without a CORS preflight this app never grants.
+  // Commands from a browser come only from the console's own page: a
+  // cross-site request (a form or script on another site, which would carry
+  // the browser's login) is refused by its Origin / Sec-Fetch-Site headers.
+  // Clients that are not browsers send neither and are not affected.
   app.use("/api/*", async (c, next) => {
-    if (c.req.method === "POST") {
-      const type = c.req.header("content-type") ?? "";
-      if (!type.startsWith("application/json")) {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      const site = c.req.header("sec-fetch-site");
+      const origin = c.req.header("origin");
+      const own = new URL(c.req.url);
+      const host = c.req.header("host") ?? own.host;
+      let crossSite = site !== undefined && site !== "same-origin" &&
+        site !== "none";
+      if (origin !== undefined) {
+        try {
+          crossSite ||= new URL(origin).host !== host;
+        } catch {
+          crossSite = true;
+        }
+      }
+      if (crossSite) {
         return c.json(
           {
-            error:
-              "Cannot accept the command: send Content-Type: application/json",
+            error: `Cannot accept the command: it comes from another site (${
+              origin ?? site
+            })`,
           },
-          415,
+          403,
         );
       }
     }
@@ -294,25 +309,22 @@ export function createFleetApp(options: FleetAppOptions): FleetApp {
   };
 }
 
+/**
+ * The stop's reason from a `{"reason"?: string}` body. A stop is never
+ * refused for its body: anything else gets the default reason.
+ */
 async function _reason(c: Context): Promise<string> {
-  const text = await c.req.text();
-  if (text.trim() === "") return "stop from the fleet console";
+  const fallback = "stop from the fleet console";
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(await c.req.text());
   } catch {
-    throw new _BadParameter("body", "is not JSON");
+    return fallback;
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new _BadParameter("body", 'must be {"reason"?: string}');
-  }
-  const reason = (body as { reason?: unknown }).reason;
-  if (reason === undefined) return "stop from the fleet console";
-  if (typeof reason !== "string" || reason.length > 200) {
-    throw new _BadParameter(
-      "reason",
-      "must be a string of at most 200 characters",
-    );
-  }
-  return reason;
+  const reason = typeof body === "object" && body !== null
+    ? (body as { reason?: unknown }).reason
+    : undefined;
+  return typeof reason === "string" && reason.trim() !== ""
+    ? reason.slice(0, 200)
+    : fallback;
 }
