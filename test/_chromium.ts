@@ -36,12 +36,20 @@ export async function startChromium(): Promise<Chromium> {
       return false;
     }
   }) as typeof fs.existsSync;
+  const executablePath = Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium";
+  try {
+    await Deno.stat(executablePath);
+  } catch {
+    throw new Error(
+      `Cannot start Chromium: no ${executablePath} (apt-get install chromium, or set CHROMIUM_BIN)`,
+    );
+  }
   const { chromium } = await import("playwright-core");
   const profile = await Deno.makeTempDir({ prefix: "cap-chromium-" });
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: Deno.env.get("CHROMIUM_BIN") ?? "/usr/bin/chromium",
+      executablePath,
       headless: true,
       args: _ARGS,
     });

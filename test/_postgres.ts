@@ -86,6 +86,13 @@ async function _postgresUser(): Promise<{ uid: number; gid: number } | null> {
 export async function startPostgres(
   options: StartPostgresOptions = {},
 ): Promise<Postgres> {
+  try {
+    await Deno.stat(join(_BIN, "initdb"));
+  } catch {
+    throw new Error(
+      `Cannot start PostgreSQL: no initdb in ${_BIN} (apt-get install postgresql-15, or set PG_BIN)`,
+    );
+  }
   const user = await _postgresUser();
   const dir = await Deno.makeTempDir({ prefix: "cap-postgres-" });
   if (user !== null) await Deno.chown(dir, user.uid, user.gid);
