@@ -158,6 +158,16 @@ const BENCHES: readonly BenchModule[] = [
         target: { figure: "ingestPostgresPerS", op: ">=", limit: 3000 },
       },
       {
+        label: "fleet: records per ingest write, SQLite",
+        unit: "",
+        value: "ingestSqliteBatch",
+      },
+      {
+        label: "fleet: records per ingest write, PostgreSQL",
+        unit: "",
+        value: "ingestPostgresBatch",
+      },
+      {
         label: "fleet: GET /api/runs, 100 000 runs (SQLite)",
         unit: "ms",
         median: "apiRunsP50Ms",

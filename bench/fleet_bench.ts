@@ -40,6 +40,9 @@ export interface BenchFleetOptions {
 export interface BenchFleetResult {
   ingestSqlitePerS: number;
   ingestPostgresPerS: number;
+  /** Records per write transaction during the ingest (connections waiting on one write). */
+  ingestSqliteBatch: number;
+  ingestPostgresBatch: number;
   /** `GET /api/runs` (mixed filters, limit 100) over SQLite: median and p99, ms. */
   apiRunsP50Ms: number;
   apiRunsP99Ms: number;
@@ -141,7 +144,7 @@ async function _ingestRate(
   n: number,
   tag: string,
   log: (line: string) => void,
-): Promise<number> {
+): Promise<{ perS: number; batch: number }> {
   const clientId = `bench-${tag}-${crypto.randomUUID().slice(0, 6)}`;
   const make = () =>
     new FleetIngest({
@@ -186,8 +189,12 @@ async function _ingestRate(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   const seconds = (performance.now() - started) / 1000;
+  const { stored, batches } = ingest.stats();
   await ingest.close();
-  return Math.round(n / seconds);
+  return {
+    perS: Math.round(n / seconds),
+    batch: Math.round(stored / Math.max(1, batches) * 10) / 10,
+  };
 }
 
 async function _apiLatency(
@@ -261,15 +268,15 @@ export async function benchFleet(
   try {
     await using broker = await startMosquitto();
     await using pg = await startPostgres();
-    let ingestSqlitePerS: number;
+    let sqliteIngest;
     {
       await using store = await openSqliteStore(`${dir}/ingest.db`);
-      ingestSqlitePerS = await _ingestRate(broker.url, store, n, "sqlite", log);
+      sqliteIngest = await _ingestRate(broker.url, store, n, "sqlite", log);
     }
-    let ingestPostgresPerS: number;
+    let pgIngest;
     {
       await using store = await openPostgresStore(await pg.newDatabase());
-      ingestPostgresPerS = await _ingestRate(broker.url, store, n, "pg", log);
+      pgIngest = await _ingestRate(broker.url, store, n, "pg", log);
     }
     let sqliteApi;
     {
@@ -288,8 +295,10 @@ export async function benchFleet(
       pgApi = await _apiLatency(store, stored, requests, log, options.signal);
     }
     return {
-      ingestSqlitePerS,
-      ingestPostgresPerS,
+      ingestSqlitePerS: sqliteIngest.perS,
+      ingestPostgresPerS: pgIngest.perS,
+      ingestSqliteBatch: sqliteIngest.batch,
+      ingestPostgresBatch: pgIngest.batch,
       apiRunsP50Ms: sqliteApi.p50,
       apiRunsP99Ms: sqliteApi.p99,
       apiRunsPgP50Ms: pgApi.p50,

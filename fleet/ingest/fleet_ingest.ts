@@ -61,6 +61,8 @@ export interface FleetIngestStats {
   ignored: number;
   /** Writes to the store that failed (and were retried). */
   storeErrors: number;
+  /** Batches written (each one transaction): `stored / batches` is the batch size. */
+  batches: number;
 }
 
 interface _Pending {
@@ -99,6 +101,7 @@ export class FleetIngest implements AsyncDisposable {
     duplicates: 0,
     ignored: 0,
     storeErrors: 0,
+    batches: 0,
   };
 
   /** Creates it; see the options. */
@@ -305,6 +308,7 @@ export class FleetIngest implements AsyncDisposable {
         const stored = await this.#options.store.putRuns(
           batch.map((p) => p.record),
         );
+        this.#stats.batches++;
         this.#stats.stored += stored.length;
         this.#stats.duplicates += batch.length - stored.length;
         const storedIds = new Set(stored);
