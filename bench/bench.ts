@@ -19,6 +19,7 @@ import { collectReport } from "./_collect_report.ts";
 import { renderTable } from "./_render_table.ts";
 import { benchCore } from "./core_bench.ts";
 import { benchEvidence } from "./evidence_bench.ts";
+import { benchFleet } from "./fleet_bench.ts";
 import { benchGrpc } from "./grpc_bench.ts";
 import { benchMqttStop } from "./mqtt_stop_bench.ts";
 
@@ -130,6 +131,55 @@ const BENCHES: readonly BenchModule[] = [
         unit: "ms",
         median: "mqttStopEvidenceP50Ms",
         p99: "mqttStopEvidenceP99Ms",
+      },
+    ],
+  },
+  {
+    name: "fleet",
+    run: ({ quick, log, signal }: BenchContext) =>
+      benchFleet({
+        records: quick ? 1000 : 20_000,
+        storedRuns: quick ? 5_000 : 100_000,
+        requests: quick ? 20 : 200,
+        log,
+        signal,
+      }),
+    rows: [
+      {
+        label: "fleet: evidence ingest into SQLite",
+        unit: "/s",
+        value: "ingestSqlitePerS",
+        target: { figure: "ingestSqlitePerS", op: ">=", limit: 3000 },
+      },
+      {
+        label: "fleet: evidence ingest into PostgreSQL",
+        unit: "/s",
+        value: "ingestPostgresPerS",
+        target: { figure: "ingestPostgresPerS", op: ">=", limit: 3000 },
+      },
+      {
+        label: "fleet: records per ingest write, SQLite",
+        unit: "",
+        value: "ingestSqliteBatch",
+      },
+      {
+        label: "fleet: records per ingest write, PostgreSQL",
+        unit: "",
+        value: "ingestPostgresBatch",
+      },
+      {
+        label: "fleet: GET /api/runs, 100 000 runs (SQLite)",
+        unit: "ms",
+        median: "apiRunsP50Ms",
+        p99: "apiRunsP99Ms",
+        target: { figure: "apiRunsP99Ms", op: "<=", limit: 50 },
+      },
+      {
+        label: "fleet: GET /api/runs, 100 000 runs (PostgreSQL)",
+        unit: "ms",
+        median: "apiRunsPgP50Ms",
+        p99: "apiRunsPgP99Ms",
+        target: { figure: "apiRunsPgP99Ms", op: "<=", limit: 50 },
       },
     ],
   },

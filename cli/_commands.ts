@@ -55,3 +55,8 @@ _register(
   "live view of every robot on an MQTT broker",
   async () => (await import("./fleet.ts")).fleetCommand,
 );
+_register(
+  "replay",
+  "re-run a recorded run from the fleet console against its recorded skill results",
+  async () => (await import("./replay.ts")).replayCommand,
+);

@@ -5,7 +5,7 @@
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { parseArgs } from "node:util";
-import { FleetView } from "../runtime/fleet_view.ts";
+import { FleetView } from "../fleet/view/mod.ts";
 
 /** Options of {@linkcode fleetCommand}. */
 export interface FleetCommandOptions {

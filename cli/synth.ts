@@ -54,6 +54,12 @@ export async function synthCommand(
   options: SynthCommandOptions = {},
 ): Promise<number> {
   const { signal } = options;
+  if (args.some((a) => a === "--from-run" || a.startsWith("--from-run="))) {
+    return await (await import("./synth_from_run.ts")).synthFromRunCommand(
+      args,
+      options,
+    );
+  }
   let parsed;
   try {
     parsed = parseArgs({

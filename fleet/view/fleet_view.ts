@@ -8,6 +8,7 @@ export interface FleetViewOptions {
 
 /** What the fleet view knows about one robot. */
 export interface RobotView {
+  /** The robot's id. */
   robotId: string;
   /** From the retained `status` (or the latest heartbeat); null until heard. */
   status: string | null;
@@ -15,7 +16,9 @@ export interface RobotView {
   currentRunId: string | null;
   /** The last run whose evidence arrived. */
   lastRunId: string | null;
+  /** Outcome of the robot's newest stored run, or null. */
   lastOutcome: string | null;
+  /** Failure label of the last run, or null. */
   lastFailureLabel: string | null;
   /** Distinct runs whose evidence arrived. */
   runs: number;
@@ -50,10 +53,12 @@ interface _Robot extends RobotView {
  * ```
  */
 export class FleetView {
+  /** Topic prefix the robots publish under. */
   readonly topicPrefix: string;
   #now: () => number;
   #robots = new Map<string, _Robot>();
 
+  /** Creates it; see the options. */
   constructor(options: FleetViewOptions = {}) {
     this.topicPrefix = options.topicPrefix ?? "cap/v1";
     this.#now = options.now ?? Date.now;

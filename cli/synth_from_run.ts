@@ -1,0 +1,294 @@
+/**
+ * `cap synth --from-run <runId> --console <url> [--to <host:port>]… [--key …]`:
+ * repair from the field. The run's instruction, program, failure (label,
+ * line, calls) and world go into the repair loop as its first feedback; the
+ * new program is dry-run in the recorded world, signed as the next version
+ * of the same program for that robot, and delivered with `--to`.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fetchRunRecord } from "../fleet/mod.ts";
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
+import { parseScene, type Scene } from "../skills-bridge/mod.ts";
+import {
+  buildRepairMessage,
+  type ChatMessage,
+  deliverToRobots,
+  HELPER_MARKER,
+  type LlmClient,
+  signProgram,
+  SynthesisError,
+  synthesize,
+} from "../synthesis/mod.ts";
+import {
+  _openModel,
+  _SYNTHESIS_OPTIONS,
+  _synthesisLimits,
+} from "./_synthesis_flags.ts";
+
+const USAGE =
+  `Usage: cap synth --from-run <runId> --console <url> [--to <host:port>]… [--run]
+       [--key <private.jwk.json>] [--key-id <id>] [--out <envelope.json>] [--login user:password]
+       [--model <name>] [--max-attempts N] [--replay] [--json]
+Feeds a recorded run (instruction, program, failure, calls, world) into the repair loop,
+dry-runs the repair in the recorded world, signs it as the next version of the program for
+that robot (--key) and delivers it (--to).`;
+
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
+
+/**
+ * The scene a recorded run started from: its objects where they were (a
+ * held object cannot be expressed in a scene and is left out), the
+ * workspace a `workspace()` call returned, or the default.
+ */
+export function sceneFromRecord(record: EvidenceRecord): Scene {
+  const world = record.worldBefore;
+  if (world === null) {
+    throw new Error(
+      `Cannot repair run "${record.runId}": its record has no world before the run`,
+    );
+  }
+  const workspace = record.calls.find((c) => c.skill === "workspace" && c.ok)
+    ?.result;
+  return parseScene({
+    ...(typeof workspace === "object" && workspace !== null
+      ? { workspace }
+      : {}),
+    objects: world.objects.filter((o) => o.id !== world.holding).map((o) => ({
+      id: o.id,
+      kind: o.kind,
+      color: o.color,
+      x: o.x,
+      y: o.y,
+      ...(o.on === null || o.on === world.holding ? {} : { on: o.on }),
+    })),
+  }, { source: `the world before run "${record.runId}"` });
+}
+
+/**
+ * Wraps `client` so that every conversation starts with the recorded
+ * program as the model's first answer and the field failure as the
+ * feedback to it.
+ */
+export function seedWithRecord(
+  client: LlmClient,
+  record: EvidenceRecord,
+): LlmClient {
+  const seed: ChatMessage[] = [
+    {
+      role: "assistant",
+      content: "```js\n" + record.program.source + "\n```",
+    },
+    {
+      role: "user",
+      content:
+        `This program ran on robot "${record.robotId}" in the field (run ${record.runId}) and ended ${record.outcome}.\n` +
+        buildRepairMessage({ kind: "dry_run", evidence: record }),
+    },
+  ];
+  return {
+    model: client.model,
+    baseURL: client.baseURL,
+    complete(messages, options) {
+      // The task is the first user message; helper prompts stay as they are.
+      const task = messages.findIndex((m) => m.role === "user");
+      const isTask = task >= 0 &&
+        !messages.some((m) => m.content.includes(HELPER_MARKER));
+      const seeded = isTask
+        ? [...messages.slice(0, task + 1), ...seed, ...messages.slice(task + 1)]
+        : messages;
+      return client.complete(seeded, options);
+    },
+  };
+}
+
+/** Runs `cap synth --from-run`; resolves with the exit code. */
+export async function synthFromRunCommand(
+  args: string[],
+  options: { signal?: AbortSignal } = {},
+): Promise<number> {
+  const { signal } = options;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "from-run": { type: "string" },
+        console: { type: "string" },
+        login: { type: "string" },
+        to: { type: "string", multiple: true },
+        run: { type: "boolean" },
+        key: { type: "string" },
+        "key-id": { type: "string" },
+        out: { type: "string" },
+        ..._SYNTHESIS_OPTIONS,
+      },
+    });
+  } catch (error) {
+    console.error(`cap synth: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const usage = (message: string) => {
+    console.error(`cap synth: ${message}\n${USAGE}`);
+    return 2;
+  };
+  const runId = values["from-run"];
+  if (runId === undefined || runId === "") {
+    return usage("--from-run <runId> is required");
+  }
+  if (
+    values.console === undefined || !/^https?:\/\/\S+$/.test(values.console)
+  ) {
+    return usage("--from-run needs --console <http(s)://host:port>");
+  }
+  const targets = values.to ?? [];
+  const bad = targets.find((t) => !HOST_PORT.test(t));
+  if (bad !== undefined) return usage(`--to takes host:port, got "${bad}"`);
+  if (
+    (targets.length > 0 || values.out !== undefined) && values.key === undefined
+  ) {
+    return usage(
+      "--to and --out need --key <private.jwk.json> to sign the program",
+    );
+  }
+  if (values.run && targets.length === 0) {
+    return usage("--run needs --to <host:port>");
+  }
+  let limits;
+  try {
+    limits = _synthesisLimits(values);
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  const json = values.json === true;
+
+  let record: EvidenceRecord;
+  let scene: Scene;
+  let privateJwk: JsonWebKey | undefined;
+  try {
+    record = await fetchRunRecord(values.console, runId, {
+      login: values.login ?? Deno.env.get("CAP_FLEET_LOGIN"),
+      signal,
+    });
+    if (record.program.instruction === null) {
+      throw new Error(
+        `Cannot repair run "${runId}": its program has no instruction`,
+      );
+    }
+    scene = sceneFromRecord(record);
+    if (values.key !== undefined) {
+      privateJwk = JSON.parse(
+        await Deno.readTextFile(values.key),
+      ) as JsonWebKey;
+    }
+  } catch (error) {
+    console.error(`cap synth: ${(error as Error).message}`);
+    return 1;
+  }
+  const instruction = record.program.instruction;
+  let opened;
+  try {
+    opened = await _openModel(values, signal);
+  } catch (error) {
+    console.error(`cap synth: ${(error as Error).message}`);
+    return 1;
+  }
+  await using connection = opened;
+  if (!json) {
+    console.error(connection.note);
+    console.error(
+      `Repairing run ${runId} on "${record.robotId}": ${record.outcome}${
+        record.failure === null
+          ? ""
+          : ` (${record.failure.label}${
+            record.failure.line === undefined
+              ? ""
+              : ` at line ${record.failure.line}`
+          })`
+      }`,
+    );
+  }
+  let result;
+  try {
+    result = await synthesize(instruction, {
+      scene,
+      checks: record.checks.map((c) => c.expr),
+      client: seedWithRecord(connection.client, record),
+      ...limits,
+      ...(signal ? { signal } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof SynthesisError)) throw error;
+    console.error(`cap synth: ${error.message}`);
+    return 1;
+  }
+  if (!result.ok) {
+    if (json) {
+      console.log(
+        JSON.stringify(
+          { ok: false, runId, error: result.error, attempts: result.attempts },
+          null,
+          2,
+        ),
+      );
+    } else console.error(`cap synth: ${result.error}`);
+    return 1;
+  }
+  let envelope;
+  let deliveries: Awaited<ReturnType<typeof deliverToRobots>> = [];
+  if (privateJwk !== undefined) {
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    envelope = await signProgram(result, privateJwk, {
+      ...(values["key-id"] === undefined ? {} : { keyId: values["key-id"] }),
+      ...(record.program.programId === null
+        ? {}
+        : { programId: record.program.programId }),
+      version: Math.max(nowSeconds, (record.program.version ?? 0) + 1),
+      robots: [record.robotId],
+      // The caps the robot ran it with: a repair never asks for more.
+      budgets: {
+        timeoutMs: record.resources.timeoutMs,
+        memoryBytes: record.resources.memoryLimitBytes,
+      },
+    });
+    if (values.out !== undefined) {
+      await Deno.writeTextFile(
+        values.out,
+        JSON.stringify(envelope, null, 2) + "\n",
+      );
+    }
+    if (targets.length > 0) {
+      deliveries = await deliverToRobots(envelope, targets, {
+        run: values.run === true,
+        ...(signal ? { signal } : {}),
+      });
+    }
+  }
+  const ok = deliveries.every((d) => d.ok);
+  if (json) {
+    console.log(JSON.stringify(
+      {
+        ok,
+        runId,
+        robotId: record.robotId,
+        source: result.source,
+        attempts: result.attempts.length,
+        ...(envelope === undefined ? {} : { envelope }),
+        deliveries,
+      },
+      null,
+      2,
+    ));
+  } else {
+    console.log(result.source);
+    for (const d of deliveries) console.error(`${d.target}: ${d.message}`);
+  }
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,30 @@
+/**
+ * The fleet side: evidence ingest over MQTT, the evidence store (SQLite or
+ * PostgreSQL) and the web console with its JSON API.
+ * @module
+ */
+export * from "./store/mod.ts";
+export * from "./ingest/mod.ts";
+export * from "./http/mod.ts";
+export * from "./view/mod.ts";
+export {
+  type FleetConsole,
+  type FleetConsoleOptions,
+  parseListen,
+  startFleetConsole,
+} from "./start_fleet_console.ts";
+export {
+  fetchRunRecord,
+  type FetchRunRecordOptions,
+} from "./fetch_run_record.ts";
+/** The evidence record and its parts (the runtime's contract types). */
+export type {
+  CallRecord,
+  CheckRecord,
+  EvidenceRecord,
+  FailureLabel,
+  Outcome,
+  ProgramRecord,
+  VerifierIssue,
+  VerifierReport,
+} from "../runtime/evidence/mod.ts";

@@ -1,0 +1,184 @@
+import { FleetIngest, type IngestLog } from "./ingest/mod.ts";
+import { createFleetApp } from "./http/create_fleet_app.ts";
+import { type FleetStore, openStore } from "./store/mod.ts";
+
+/** Options of {@linkcode startFleetConsole}. */
+export interface FleetConsoleOptions {
+  /** MQTT broker URL. */
+  broker: string;
+  /** `host:port` to serve on. Default `127.0.0.1:8080` (`:0` picks a free port). */
+  listen?: string | undefined;
+  /** SQLite file path or `postgres://…` URL. Default `fleet.db`. */
+  db?: string | undefined;
+  /** An open store to use instead of `db` (the caller closes it). */
+  store?: FleetStore | undefined;
+  /** Topic prefix the robots publish under. */
+  topicPrefix?: string | undefined;
+  /** Shared-subscription group. Default `cap-fleet`. */
+  group?: string | undefined;
+  /** Base MQTT client id (fixed, so a restart resumes the session). */
+  clientId?: string | undefined;
+  /** Parallel MQTT connections. Default 16. */
+  connections?: number | undefined;
+  /** Broker user name. */
+  brokerUsername?: string | undefined;
+  /** Broker password (from `CAP_FLEET_BROKER_PASSWORD` on the command line). */
+  brokerPassword?: string | undefined;
+  /** TLS to the broker: PEM strings. */
+  brokerTls?: { ca?: string; cert?: string; key?: string } | undefined;
+  /** PEM certificate and key: serve HTTPS. Needed to listen beyond loopback. */
+  tls?: { cert: string; key: string } | undefined;
+  /** Login: user → password hash (`hashPassword`). Needed to listen beyond loopback. */
+  users?: ReadonlyMap<string, string> | undefined;
+  /** How long to wait for the broker before serving anyway (the ingest keeps connecting). Default 10 s. */
+  brokerWaitMs?: number | undefined;
+  /** Where the console logs what it does and ignores. */
+  log?: IngestLog | undefined;
+  /** Aborting cancels the call. */
+  signal?: AbortSignal | undefined;
+}
+
+/** A running console: ingest, store and web server. */
+export interface FleetConsole extends AsyncDisposable {
+  /** `http://127.0.0.1:8080` (`https://` with TLS). */
+  readonly url: string;
+  /** The evidence store. */
+  readonly store: FleetStore;
+  /** The MQTT ingest (also sends the stops). */
+  readonly ingest: FleetIngest;
+  /** Stops serving, stores what arrived, disconnects (the broker keeps the session). */
+  close(): Promise<void>;
+}
+
+const _LOOPBACK = /^(127\.[0-9.]+|localhost|\[?::1\]?)$/;
+
+/** Splits `host:port`; throws a `TypeError` naming the value. */
+export function parseListen(
+  listen: string,
+): { hostname: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(
+    listen,
+  );
+  const port = Number(match?.[2]);
+  if (match === null || port > 65535) {
+    throw new TypeError(
+      `Cannot listen: --listen takes host:port, got "${listen}"`,
+    );
+  }
+  return { hostname: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+const _ASSETS: readonly [string, string, string][] = [
+  ["/", "index.html", "text/html; charset=utf-8"],
+  ["/app.js", "app.js", "text/javascript; charset=utf-8"],
+  ["/style.css", "style.css", "text/css; charset=utf-8"],
+];
+
+/**
+ * Starts the fleet console: opens the store (migrating it), subscribes to
+ * the broker, and serves the page and the JSON API. Listening beyond
+ * loopback needs TLS and a login.
+ */
+export async function startFleetConsole(
+  options: FleetConsoleOptions,
+): Promise<FleetConsole> {
+  const { hostname, port } = parseListen(options.listen ?? "127.0.0.1:8080");
+  if (
+    !_LOOPBACK.test(hostname) &&
+    (options.tls === undefined || options.users === undefined)
+  ) {
+    throw new TypeError(
+      `Cannot listen on "${hostname}": beyond loopback the console needs TLS (--tls-cert, --tls-key) and a login (--users)`,
+    );
+  }
+  const assets = new Map<string, { body: string; type: string }>();
+  for (const [path, file, type] of _ASSETS) {
+    assets.set(path, {
+      body: await Deno.readTextFile(new URL(`./web/${file}`, import.meta.url)),
+      type,
+    });
+  }
+  const ownStore = options.store === undefined;
+  const store = options.store ?? await openStore(options.db ?? "fleet.db");
+  const shutdown = new AbortController();
+  const fleetApp = createFleetApp({
+    store,
+    stopper: { stop: (robotId, reason) => ingest.stop(robotId, reason) },
+    users: options.users,
+    assets,
+    signal: shutdown.signal,
+  });
+  const ingest = new FleetIngest({
+    url: options.broker,
+    store,
+    topicPrefix: options.topicPrefix,
+    group: options.group,
+    clientId: options.clientId,
+    connections: options.connections,
+    username: options.brokerUsername,
+    password: options.brokerPassword,
+    tls: options.brokerTls,
+    log: options.log,
+    onEvent: (event) => {
+      if (event.type === "robot") fleetApp.robotsChanged();
+      else {
+        fleetApp.runsStored(event.records);
+        fleetApp.robotsChanged();
+      }
+    },
+  });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    // Serve the stored history even while the broker is away: after a
+    // bounded wait the ingest keeps connecting in the background.
+    const waitMs = options.brokerWaitMs ?? 10_000;
+    const timeout = AbortSignal.timeout(waitMs);
+    try {
+      await ingest.start({
+        signal: options.signal === undefined
+          ? timeout
+          : AbortSignal.any([timeout, options.signal]),
+      });
+    } catch (error) {
+      if (options.signal?.aborted || !timeout.aborted) throw error;
+      options.log?.(
+        "warn",
+        "fleet broker not reachable yet; serving the store",
+        {
+          broker: options.broker,
+          waitedMs: waitMs,
+        },
+      );
+    }
+    server = Deno.serve({
+      hostname,
+      port,
+      onListen: () => {},
+      ...(options.tls === undefined ? {} : options.tls),
+    }, fleetApp.fetch);
+  } catch (error) {
+    await ingest.close().catch(() => {});
+    if (ownStore) await store.close().catch(() => {});
+    throw error;
+  }
+  const host = server.addr.hostname.includes(":")
+    ? `[${server.addr.hostname}]`
+    : server.addr.hostname;
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    closing ??= (async () => {
+      shutdown.abort();
+      await server.shutdown();
+      await ingest.close();
+      if (ownStore) await store.close();
+    })();
+  return {
+    url: `${
+      options.tls === undefined ? "http" : "https"
+    }://${host}:${server.addr.port}`,
+    store,
+    ingest,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
