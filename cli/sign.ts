@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { generateSigningKey, signManifest } from "../verifier/mod.ts";
 import { sha256Hex } from "../runtime/evidence/mod.ts";
 import { DEFAULT_CAPS } from "../runtime/executor/mod.ts";
@@ -10,7 +11,14 @@ const KEYGEN_HELP = `Usage: deno task cap keygen --out <dir> [--key-id ID]
 
 Writes <dir>/private.jwk.json (an Ed25519 signing key; keep it secret) and
 <dir>/trust.json (a trust store holding the matching public key with the
-"program-signer" role, for the robot).`;
+"program-signer" role, for the robot). keys/ and .cap/ are git-ignored.
+
+Options:
+  --out <dir>       where to write (required; made if missing)
+  --key-id <id>     the key's id (default key-<8 random hex digits>)
+  -h, --help        show this help
+
+Exit: 0 written, 2 bad usage or a key exists there already (never overwritten).`;
 
 /** `cap keygen --out <dir>`. */
 export async function keygenCommand(args: string[]): Promise<number> {
@@ -30,7 +38,8 @@ export async function keygenCommand(args: string[]): Promise<number> {
     : `key-${crypto.randomUUID().slice(0, 8)}`;
   const { privateJwk, trustStore } = await generateSigningKey(keyId);
   await Deno.mkdir(flags.out, { recursive: true });
-  const privatePath = `${flags.out}/private.jwk.json`;
+  const privatePath = join(flags.out, "private.jwk.json");
+  const trustPath = join(flags.out, "trust.json");
   try {
     await Deno.writeTextFile(
       privatePath,
@@ -49,11 +58,11 @@ export async function keygenCommand(args: string[]): Promise<number> {
     throw error;
   }
   await Deno.writeTextFile(
-    `${flags.out}/trust.json`,
+    trustPath,
     JSON.stringify(trustStore, null, 2) + "\n",
   );
   console.log(
-    `wrote ${privatePath} (key "${keyId}") and ${flags.out}/trust.json`,
+    `wrote ${privatePath} (key "${keyId}") and ${trustPath}`,
   );
   return 0;
 }
@@ -64,8 +73,23 @@ const SIGN_HELP =
          [--robot ID]… [--check EXPR]… [--timeout-ms N] [--memory-mb N] [--max-calls N]
 
 Signs a program into a DSSE envelope (Ed25519) for delivery to robots.
-Defaults: program id from the file name, version = current Unix seconds,
-expires in 7 days, robots ["*"], the default caps as budgets.`;
+Options:
+  --key <file>          the signer's private JWK (required; from "cap keygen")
+  --out <file>          where to write the envelope (required)
+  --program-id <id>     default: the file name without extension
+  --version N           default: the current Unix time in seconds
+  --instruction <text>  the instruction the program was written for
+  --expires-in N        seconds until the envelope expires (default 604800, 7 days)
+  --robot <id>          a robot it is for (repeatable; default every robot, "*")
+  --check <expr>        a postcondition to run after the program (repeatable)
+  --timeout-ms N        budget: wall deadline (default ${DEFAULT_CAPS.timeoutMs})
+  --memory-mb N         budget: heap limit in MiB (default ${
+    DEFAULT_CAPS.memoryBytes / 1024 / 1024
+  })
+  --max-calls N         budget: skill calls (default ${DEFAULT_CAPS.maxSkillCalls})
+  -h, --help            show this help
+
+Exit: 0 signed, 2 bad usage (missing file, unreadable key).`;
 
 /** `cap sign <program.js> --key … --out …`. */
 export async function signCommand(args: string[]): Promise<number> {

@@ -1,0 +1,83 @@
+/**
+ * `cap resume --to <host:port>… [--json]`: allows runs again after an
+ * emergency stop.
+ * @module
+ */
+import { _parseFlags } from "./_args.ts";
+import {
+  _operatorKey,
+  _signOperatorCommand,
+  OPERATOR_KEY_HELP,
+} from "./_operator_key.ts";
+import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import { UsageError } from "./_usage_error.ts";
+
+const HELP =
+  `Usage: deno task cap resume --to <host:port>… [--json] [--operator-key <private.jwk.json>]
+
+Releases the emergency stop of each robot named: it accepts runs again.
+
+Options:
+  --json                  print { wasStopped } (several robots: an array of
+                          { robot, ok, wasStopped, error })
+${OPERATOR_KEY_HELP}
+  -h, --help              show this help
+
+${ROBOT_HELP}
+
+Exit: 0 every robot answered, 1 a robot refused or could not be reached,
+2 bad usage.`;
+
+/** `cap resume`: exit 0 when every robot answered, 1 otherwise, 2 on bad usage. */
+export async function resumeCommand(
+  args: string[],
+  options: { signal?: AbortSignal } = {},
+): Promise<number> {
+  const flags = _parseFlags(args, {
+    string: ["operator-key", ...TLS_FLAGS],
+    boolean: ["json"],
+    collect: ["to"],
+  });
+  if (flags.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (flags._.length > 0) {
+    throw new UsageError(`unexpected argument "${flags._[0]}"`);
+  }
+  const operatorKey = await _operatorKey(flags);
+  const results = await _eachRobot(flags, {
+    command: "resume",
+    doing: "resume the robot",
+    ...(options.signal ? { signal: options.signal } : {}),
+  }, async (client, robot) => {
+    // HOOK(verifier): pass the signed command to resume() once the client takes it.
+    await _signOperatorCommand({ command: "resume", robot }, operatorKey);
+    return await client.resume(
+      options.signal ? { signal: options.signal } : {},
+    );
+  });
+  const many = results.length > 1;
+  if (flags.json === true) {
+    const rows = results.map((r) =>
+      r.ok
+        ? { robot: r.robot, ok: true, wasStopped: r.value.wasStopped }
+        : { robot: r.robot, ok: false, error: r.error }
+    );
+    if (many) console.log(JSON.stringify(rows, null, 2));
+    else if (results[0]?.ok) {
+      console.log(JSON.stringify({ wasStopped: results[0].value.wasStopped }));
+    }
+  } else {
+    for (const r of results) {
+      if (r.ok) {
+        _printFor(
+          r.robot,
+          many,
+          r.value.wasStopped ? "resumed" : "was not stopped",
+        );
+      }
+    }
+  }
+  return results.every((r) => r.ok) ? 0 : 1;
+}

@@ -1,0 +1,119 @@
+/**
+ * `cap send <envelope.json> --to <host:port>… [--run] [--json]`: delivers a
+ * signed program to each robot named (and with `--run` runs it there).
+ * @module
+ */
+import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
+import type { WireReceipt } from "../runtime/grpc/mod.ts";
+import { _parseFlags } from "./_args.ts";
+import {
+  _operatorKey,
+  _signOperatorCommand,
+  OPERATOR_KEY_HELP,
+} from "./_operator_key.ts";
+import { _readText } from "./_read_text.ts";
+import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import { _renderEvidence } from "./_run_view.ts";
+import { UsageError } from "./_usage_error.ts";
+
+const HELP =
+  `Usage: deno task cap send <envelope.json> --to <host:port>… [--run] [--json]
+         [--operator-key <private.jwk.json>]
+
+Delivers a signed program (made with "cap sign" or "cap synth") to each robot
+named. The robot checks the envelope and re-verifies the program, then keeps
+it in its program cache. With --run it runs it at once.
+
+Options:
+  --run                   run the program once accepted (needs an operator key
+                          on robots that ask for signed commands)
+  --json                  print the receipt (with --run: the evidence record)
+                          as JSON; several robots: an array of
+                          { robot, ok, receipt, evidence, error }
+${OPERATOR_KEY_HELP}
+  -h, --help              show this help
+
+${ROBOT_HELP}
+
+Exit: 0 every robot accepted (and, with --run, the run succeeded),
+1 a robot refused, failed or could not be reached, 2 bad usage.`;
+
+interface _Delivered {
+  receipt: WireReceipt;
+  evidence: EvidenceRecord | null;
+}
+
+/** `cap send`: exit 0 when every robot accepted (and succeeded), 1 otherwise, 2 on bad usage. */
+export async function sendCommand(
+  args: string[],
+  options: { signal?: AbortSignal } = {},
+): Promise<number> {
+  const flags = _parseFlags(args, {
+    string: [...TLS_FLAGS, "operator-key"],
+    boolean: ["run", "json"],
+    collect: ["to"],
+  });
+  if (flags.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (flags._.length !== 1) {
+    throw new UsageError(`expects one envelope file\n\n${HELP}`);
+  }
+  const run = flags.run === true;
+  const envelope = await _readText(flags._[0]!, "envelope");
+  const operatorKey = await _operatorKey(flags);
+  const results = await _eachRobot<_Delivered>(flags, {
+    command: "send",
+    doing: run ? "deliver and run the program" : "deliver the program",
+    ...(options.signal ? { signal: options.signal } : {}),
+  }, async (client, robot) => {
+    // HOOK(verifier): pass the signed command to deliver() once the client takes it.
+    await _signOperatorCommand(
+      { command: "run", robot },
+      run ? operatorKey : null,
+    );
+    return await client.deliver(envelope, {
+      run,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  });
+  const many = results.length > 1;
+  let code = 0;
+  const json: unknown[] = [];
+  for (const result of results) {
+    if (!result.ok) {
+      code = 1;
+      json.push({ robot: result.robot, ok: false, error: result.error });
+      continue;
+    }
+    const { receipt, evidence } = result.value;
+    const ok = receipt.accepted && (!run || evidence?.outcome === "succeeded");
+    if (!ok) code = 1;
+    if (flags.json === true) {
+      json.push(
+        many
+          ? { robot: result.robot, ok, receipt, evidence }
+          : (run ? evidence : receipt),
+      );
+      continue;
+    }
+    const lines = [
+      receipt.accepted
+        ? `accepted "${receipt.programId}" v${receipt.version}${
+          receipt.idempotent ? " (already had it)" : ""
+        }`
+        : `refused: ${receipt.reason}: ${receipt.message}`,
+      ...receipt.verifier.issues.map((issue) =>
+        `  ${issue.line}:${issue.column} ${issue.code}: ${issue.message}`
+      ),
+    ];
+    if (evidence) lines.push(_renderEvidence(evidence));
+    _printFor(result.robot, many, lines.join("\n"));
+  }
+  if (flags.json === true) {
+    if (many) console.log(JSON.stringify(json, null, 2));
+    else if (results[0]?.ok) console.log(JSON.stringify(json[0], null, 2));
+  }
+  return code;
+}
