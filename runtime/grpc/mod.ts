@@ -17,4 +17,7 @@ export {
   type WireProgram,
   type WireReceipt,
   type WireRunEvent,
+  type WireRunFilter,
+  type WireRunSummary,
+  type WireWorld,
 } from "./edge_client.ts";

@@ -2,6 +2,7 @@ import {
   type SkillApi,
   type SkillBackend,
   TABLETOP_API,
+  type WorldState,
 } from "../../skills-bridge/mod.ts";
 import {
   checkEnvelope,
@@ -17,7 +18,7 @@ import type {
 } from "../evidence/mod.ts";
 import { sha256Hex } from "../evidence/mod.ts";
 import { Executor, ExecutorBusyError, type RunEvent } from "../executor/mod.ts";
-import type { ProgramCache } from "./program_cache.ts";
+import type { ProgramCache, RunFilter, RunPage } from "./program_cache.ts";
 import { verifyRun } from "../executor/mod.ts";
 
 /** Where the service sends evidence and run events (MQTT telemetry, logs). */
@@ -97,6 +98,7 @@ const EMPTY_REPORT: VerifierReport = { ok: true, issues: [] };
 export class EdgeService implements AsyncDisposable {
   readonly robotId: string;
   readonly #executor: Executor;
+  readonly #backend: SkillBackend;
   readonly #cache: ProgramCache;
   readonly #api: SkillApi;
   readonly #caps: Caps;
@@ -111,6 +113,7 @@ export class EdgeService implements AsyncDisposable {
   private constructor(options: EdgeServiceOptions, executor: Executor) {
     this.robotId = options.robotId;
     this.#executor = executor;
+    this.#backend = options.backend;
     this.#cache = options.cache;
     this.#api = options.api ?? TABLETOP_API;
     this.#caps = options.caps;
@@ -266,6 +269,29 @@ export class EdgeService implements AsyncDisposable {
   /** The newest version of every cached program. */
   list(): ReturnType<ProgramCache["list"]> {
     return this.#cache.list();
+  }
+
+  /** Runs in the local evidence store, newest first (see {@linkcode ProgramCache.prototype.listRuns}). */
+  listRuns(filter: RunFilter = {}): RunPage {
+    this.#assertOpen();
+    return this.#cache.listRuns(filter);
+  }
+
+  /** One run's evidence record from the local store, or `undefined`. */
+  getEvidence(runId: string): EvidenceRecord | undefined {
+    this.#assertOpen();
+    return this.#cache.getEvidence(runId);
+  }
+
+  /** The backend's current world estimate (`null` when it has none), and the robot's state. */
+  async getWorld(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<
+    { world: WorldState | null; state: EdgeService["state"]; at: string }
+  > {
+    this.#assertOpen();
+    const world = await this.#backend.world(options);
+    return { world, state: this.state, at: this.#now().toISOString() };
   }
 
   /** Stops what runs (safely, through the e-stop path) and closes the executor. */
