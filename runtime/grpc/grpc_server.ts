@@ -1,4 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
+import {
+  evidenceToWire,
+  InvalidRequestError,
+  runFilterFromWire,
+  runIdFromWire,
+  runPageToWire,
+  type WireListRunsRequest,
+} from "./_runs_wire.ts";
 import { EstopLatchedError, ExecutorBusyError } from "../executor/mod.ts";
 import {
   type EdgeService,
@@ -157,6 +165,44 @@ export async function startGrpcServer(
         () => Promise.resolve({ programs: service.list().map(toWireProgram) }),
       );
     },
+    listRuns: (
+      call: Unary<WireListRunsRequest, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(callback, () =>
+        Promise.resolve(
+          runPageToWire(service.listRuns(runFilterFromWire(call.request))),
+        ));
+    },
+    getEvidence: (
+      call: Unary<{ runId: string }, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(callback, () => {
+        const runId = runIdFromWire(call.request);
+        const record = service.getEvidence(runId);
+        if (record === undefined) {
+          return Promise.reject(status(
+            grpc.status.NOT_FOUND,
+            `Cannot get evidence: no run "${
+              runId.slice(0, 80)
+            }" in this robot's evidence store (it keeps the newest runs only)`,
+          ));
+        }
+        return Promise.resolve(evidenceToWire(record));
+      });
+    },
+    getWorld: (_call: Unary<unknown, unknown>, callback: Callback<unknown>) => {
+      guard(callback, async () => {
+        const { world, state, at } = await service.getWorld();
+        return {
+          robotId: service.robotId,
+          state,
+          worldJson: JSON.stringify(world),
+          at,
+        };
+      });
+    },
   });
 
   const healthOf = (name: string) => {
@@ -280,7 +326,13 @@ function status(code: grpc.status, details: string): grpc.ServiceError {
 }
 
 function toStatus(error: unknown): grpc.ServiceError {
+  if (error instanceof Error && "code" in error && "details" in error) {
+    return error as grpc.ServiceError;
+  }
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof InvalidRequestError) {
+    return status(grpc.status.INVALID_ARGUMENT, message);
+  }
   if (
     error instanceof ExecutorBusyError || error instanceof EstopLatchedError
   ) {
