@@ -69,6 +69,19 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: "list the programs cached on robots",
     load: async () => (await import("./list.ts")).listCommand,
   },
+  runs: {
+    summary:
+      "list the run history kept on robots (filter by label, program, …)",
+    load: async () => (await import("./runs.ts")).runsCommand,
+  },
+  evidence: {
+    summary: "show one run's evidence record (--mcap: a file for Foxglove)",
+    load: async () => (await import("./evidence.ts")).evidenceCommand,
+  },
+  world: {
+    summary: "show robots' current world estimate",
+    load: async () => (await import("./world.ts")).worldCommand,
+  },
   synth: {
     summary:
       "write a program for an instruction with an LLM, verified and dry-run",
