@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
 import {
   evidenceToWire,
   InvalidRequestError,
@@ -231,6 +232,10 @@ export async function startGrpcServer(
       call.on("cancelled", () => watchers.delete(stream));
     },
   });
+
+  // Server reflection (grpc.reflection.v1 and v1alpha), so that generic
+  // clients (grpcurl, grpcui, Postman) can list and call the services.
+  new ReflectionService(protos.definition).addToServer(server);
 
   // Without a client CA, grpc-js hands `ca: undefined` to the TLS server,
   // and on Deno that server then answers the handshake with garbage
