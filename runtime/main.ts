@@ -16,26 +16,54 @@ import {
 import { startEdgeNode } from "./start_edge_node.ts";
 import type { EdgeLog } from "./service/mod.ts";
 
-const HELP = `Usage: deno task start [--config <file.json>] [--quiet]
+const HELP =
+  `Usage: deno task start [--config <file.json>] [--listen <host:port>] [--log-level <level>]
 
 Runs the cap-edge service: accepts signed programs over gRPC, keeps them in
 its cache, runs them in the sandbox, and streams evidence over MQTT when
 configured. Without --config it uses the embedded default (sim backend,
 127.0.0.1:50051, state in ./.state, trust store ./.state/trust.json).
 SIGTERM or SIGINT stops a running program safely and closes cleanly;
-SIGHUP reads the trust store again (a revoked key takes effect at once).`;
+SIGHUP reads the trust store again (a revoked key takes effect at once).
 
-/** Logs one JSON line per event on stderr. */
-export const jsonLog = (quiet: boolean): EdgeLog => (level, message, data) => {
-  if (quiet && level === "debug") return;
-  const line = JSON.stringify({
-    ts: new Date().toISOString(),
-    level,
-    msg: message,
-    ...data,
-  });
-  console.error(line);
-};
+Options:
+  --config <file>        the service configuration (default: the embedded one)
+  --listen <host:port>   the gRPC address, over the configuration's grpc.listen
+                         (default 127.0.0.1:50051; not loopback needs grpc.tls)
+  --log-level <level>    debug, info, warn or error (default debug); one JSON
+                         object per line on stderr with runId, programId,
+                         version, outcome and label as fields
+  --quiet                the same as --log-level info
+  -h, --help             show this help
+
+Exit: 0 stopped by SIGTERM/SIGINT, 1 could not start (e.g. the ROS 2 bridge),
+2 a configuration or usage error (the message names the field).`;
+
+const _LEVELS = ["debug", "info", "warn", "error"] as const;
+
+/** The lowest level a log line needs to be written. */
+export type LogLevel = typeof _LEVELS[number];
+
+/**
+ * Logs one JSON line per event on stderr, from `minimum` up (`true`: from
+ * `info`, `false`: everything).
+ */
+export const jsonLog =
+  (minimum: boolean | LogLevel): EdgeLog => (level, message, data) => {
+    const floor = minimum === true
+      ? "info"
+      : minimum === false
+      ? "debug"
+      : minimum;
+    if (_LEVELS.indexOf(level) < _LEVELS.indexOf(floor)) return;
+    const line = JSON.stringify({
+      ts: new Date().toISOString(),
+      level,
+      msg: message,
+      ...data,
+    });
+    console.error(line);
+  };
 
 async function main(): Promise<number> {
   let values;
@@ -44,6 +72,8 @@ async function main(): Promise<number> {
       args: Deno.args,
       options: {
         config: { type: "string" },
+        listen: { type: "string" },
+        "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
         quiet: { type: "boolean" },
       },
@@ -58,7 +88,16 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const log = jsonLog(values.quiet === true);
+  const level = values["log-level"] ?? (values.quiet ? "info" : "debug");
+  if (!(_LEVELS as readonly string[]).includes(level)) {
+    console.error(
+      `cap-edge: --log-level must be one of ${
+        _LEVELS.join(", ")
+      }, got "${level}"`,
+    );
+    return 2;
+  }
+  const log = jsonLog(level as LogLevel);
   let config: ServiceConfig;
   try {
     config = values.config
@@ -66,6 +105,19 @@ async function main(): Promise<number> {
       : parseServiceConfig(DEFAULT_CONFIG, {
         source: "the embedded default configuration",
       });
+    if (values.listen !== undefined) {
+      // The same checks as the file's grpc.listen (TLS off loopback, …).
+      config = parseServiceConfig(
+        {
+          ...configInput(config),
+          grpc: { ...config.grpc, listen: values.listen },
+        },
+        { source: `--listen "${values.listen}" with the configuration` },
+      );
+    }
+    if (values.config !== undefined) {
+      await assertTrustStore(config, values.config);
+    }
   } catch (error) {
     console.error(`cap-edge: ${(error as Error).message}`);
     return 2;
@@ -77,7 +129,11 @@ async function main(): Promise<number> {
       allowMissingTrustStore: values.config === undefined,
     });
   } catch (error) {
-    if (error instanceof Ros2UnavailableError || error instanceof ConfigError) {
+    if (error instanceof ConfigError) {
+      console.error(`cap-edge: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof Ros2UnavailableError) {
       console.error(`cap-edge: ${error.message}`);
       return 1;
     }
@@ -111,6 +167,26 @@ async function main(): Promise<number> {
   }
   log("info", "closed");
   return 0;
+}
+
+/** A parsed configuration as input again (its paths are absolute already). */
+function configInput(config: ServiceConfig): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(config));
+}
+
+/** With `--config`, a missing trust store is a configuration error naming the path. */
+async function assertTrustStore(
+  config: ServiceConfig,
+  configPath: string,
+): Promise<void> {
+  try {
+    await Deno.stat(config.trustStore);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) return;
+    throw new ConfigError(
+      `Cannot use configuration "${configPath}": trustStore: no file at "${config.trustStore}" (create one with "deno task cap init", or "deno task cap keygen --out <dir>" and set trustStore to <dir>/trust.json)`,
+    );
+  }
 }
 
 if (import.meta.main) Deno.exit(await main());

@@ -182,6 +182,8 @@ export class EdgeService implements AsyncDisposable {
         "info",
         `accepted program "${receipt.programId}" v${receipt.version}`,
         {
+          programId: receipt.programId,
+          version: receipt.version,
           keyId: receipt.keyId,
           idempotent: receipt.idempotent,
         },
@@ -190,6 +192,12 @@ export class EdgeService implements AsyncDisposable {
       this.#log(
         "warn",
         `refused a delivery: ${receipt.reason}: ${receipt.message}`,
+        {
+          reason: receipt.reason,
+          ...(receipt.programId === ""
+            ? {}
+            : { programId: receipt.programId, version: receipt.version }),
+        },
       );
     }
     if (!options.run) return { receipt, evidence: null };
@@ -234,6 +242,7 @@ export class EdgeService implements AsyncDisposable {
       this.#log(
         "warn",
         `refused to run cached program "${programId}": ${receipt.message}`,
+        { programId, reason: receipt.reason },
       );
       return await this.#rejected(
         cached.envelope,
@@ -416,6 +425,13 @@ export class EdgeService implements AsyncDisposable {
             ? ` (${evidence.failure.label}: ${evidence.failure.message})`
             : ""
         }`,
+        {
+          runId: evidence.runId,
+          programId: manifest.programId,
+          version: manifest.version,
+          outcome: evidence.outcome,
+          label: evidence.failure?.label ?? null,
+        },
       );
       return evidence;
     } finally {
@@ -515,6 +531,17 @@ export class EdgeService implements AsyncDisposable {
     };
     void envelope;
     this.#keep(evidence);
+    this.#log(
+      "warn",
+      `run ${evidence.runId}: rejected (${evidence.failure?.label})`,
+      {
+        runId: evidence.runId,
+        programId: evidence.program.programId,
+        version: evidence.program.version,
+        outcome: evidence.outcome,
+        label: evidence.failure?.label ?? null,
+      },
+    );
     onEvent?.({ type: "run_ended", runId: evidence.runId, evidence });
     return evidence;
   }
