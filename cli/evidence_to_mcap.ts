@@ -19,6 +19,8 @@ export const MCAP_TOPICS = {
   events: "/cap/events",
   /** The same events as `foxglove.Log` lines, for Foxglove's Log panel. */
   log: "/cap/log",
+  /** The world before and after as `foxglove.SceneUpdate` (frame `table`), for the 3D panel. */
+  scene: "/cap/scene",
 } as const;
 
 const _OBJ_SCHEMA = {
@@ -152,6 +154,40 @@ const _SCHEMAS = {
       },
     },
   },
+  scene: {
+    name: "foxglove.SceneUpdate",
+    schema: {
+      title: "foxglove.SceneUpdate",
+      description:
+        "An update to the entities displayed in a 3D scene (a subset of Foxglove's schema: cubes and cylinders)",
+      type: "object",
+      properties: {
+        deletions: { type: "array", items: { type: "object" } },
+        entities: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              timestamp: { type: "object" },
+              frame_id: { type: "string" },
+              id: { type: "string" },
+              lifetime: { type: "object" },
+              frame_locked: { type: "boolean" },
+              metadata: { type: "array" },
+              arrows: { type: "array" },
+              cubes: { type: "array" },
+              spheres: { type: "array" },
+              cylinders: { type: "array" },
+              lines: { type: "array" },
+              triangles: { type: "array" },
+              texts: { type: "array" },
+              models: { type: "array" },
+            },
+          },
+        },
+      },
+    },
+  },
 } as const;
 
 type _Topic = keyof typeof MCAP_TOPICS;
@@ -236,6 +272,7 @@ export async function evidenceToMcap(
   );
   if (record.worldBefore !== null) {
     at("world", start, { runId, phase: "before", ...record.worldBefore });
+    at("scene", start, _scene(record.worldBefore.objects, start));
   }
   for (const call of record.calls) {
     const callStart = start + _msToNanos(call.startMs);
@@ -274,6 +311,7 @@ export async function evidenceToMcap(
   }
   if (record.worldAfter !== null) {
     at("world", end, { runId, phase: "after", ...record.worldAfter });
+    at("scene", end, _scene(record.worldAfter.objects, end));
   }
   at("events", end, {
     runId,
@@ -318,6 +356,88 @@ export async function evidenceToMcap(
   });
   await writer.end();
   return buffer.get();
+}
+
+const _RGB: Record<string, [number, number, number]> = {
+  red: [0.85, 0.15, 0.15],
+  green: [0.15, 0.7, 0.25],
+  blue: [0.15, 0.35, 0.9],
+  yellow: [0.95, 0.85, 0.1],
+  orange: [1, 0.55, 0.1],
+  purple: [0.55, 0.25, 0.75],
+  white: [0.95, 0.95, 0.95],
+  black: [0.1, 0.1, 0.1],
+  gray: [0.5, 0.5, 0.5],
+  grey: [0.5, 0.5, 0.5],
+  pink: [1, 0.5, 0.7],
+  brown: [0.55, 0.35, 0.2],
+};
+
+/** The objects as one `foxglove.SceneUpdate`: blocks as 4 cm cubes, bowls as cylinders. */
+function _scene(objects: readonly unknown[], time: bigint): unknown {
+  const timestamp = {
+    sec: Number(time / 1_000_000_000n),
+    nsec: Number(time % 1_000_000_000n),
+  };
+  const entities = objects.map((value) => {
+    const o = value as Record<string, unknown>;
+    const [r, g, b] = _RGB[String(o.color)] ?? [0.6, 0.6, 0.6];
+    const bowl = o.kind === "bowl";
+    const size = bowl
+      ? { x: 0.12, y: 0.12, z: 0.06 }
+      : { x: 0.04, y: 0.04, z: 0.04 };
+    const primitive = {
+      pose: {
+        position: {
+          x: Number(o.x ?? 0),
+          y: Number(o.y ?? 0),
+          z: Number(o.z ?? 0) + size.z / 2,
+        },
+        orientation: { x: 0, y: 0, z: 0, w: 1 },
+      },
+      size,
+      color: { r, g, b, a: bowl ? 0.6 : 1 },
+      ...(bowl ? { bottom_scale: 0.7, top_scale: 1 } : {}),
+    };
+    return {
+      timestamp,
+      frame_id: "table",
+      id: String(o.id ?? "object"),
+      lifetime: { sec: 0, nsec: 0 },
+      frame_locked: false,
+      metadata: [
+        { key: "kind", value: String(o.kind ?? "") },
+        {
+          key: "on",
+          value: o.on === null || o.on === undefined ? "table" : String(o.on),
+        },
+      ],
+      arrows: [],
+      cubes: bowl ? [] : [primitive],
+      spheres: [],
+      cylinders: bowl ? [primitive] : [],
+      lines: [],
+      triangles: [],
+      texts: [{
+        pose: {
+          position: {
+            x: primitive.pose.position.x,
+            y: primitive.pose.position.y,
+            z: primitive.pose.position.z + size.z,
+          },
+          orientation: { x: 0, y: 0, z: 0, w: 1 },
+        },
+        billboard: true,
+        font_size: 12,
+        scale_invariant: true,
+        color: { r: 1, g: 1, b: 1, a: 1 },
+        text: String(o.id ?? ""),
+      }],
+      models: [],
+    };
+  });
+  // Each update replaces the whole scene: delete everything, then draw.
+  return { deletions: [{ timestamp, type: 1, id: "" }], entities };
 }
 
 function _describeCall(call: CallRecord): string {

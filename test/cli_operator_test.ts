@@ -298,6 +298,17 @@ Deno.test("cap exec shows the run view; cap runs, evidence (--mcap) and world re
       ),
       ["before", "after"],
     );
+    const scenes = topics.get("/cap/scene") as Array<
+      { entities: Array<{ id: string; frame_id: string }> }
+    >;
+    assertEquals(scenes.length, 2);
+    assertEquals(
+      scenes[0]!.entities.map((e) => e.id).sort(),
+      record.worldBefore!.objects.map((o) => o.id).sort(),
+    );
+    const schemas = [...reader.schemasById.values()].map((x) => x.name);
+    assert(schemas.includes("foxglove.Log"), JSON.stringify(schemas));
+    assert(schemas.includes("foxglove.SceneUpdate"), JSON.stringify(schemas));
     const events = topics.get("/cap/events") as Array<
       { type: string; label?: string }
     >;
