@@ -15,6 +15,7 @@ import {
 } from "./service_config.ts";
 import { startEdgeNode } from "./start_edge_node.ts";
 import type { EdgeLog } from "./service/mod.ts";
+import { Metrics, type MetricsServer, serveMetrics } from "./metrics/mod.ts";
 
 const HELP =
   `Usage: deno task start [--config <file.json>] [--listen <host:port>] [--log-level <level>]
@@ -122,10 +123,16 @@ async function main(): Promise<number> {
     console.error(`cap-edge: ${(error as Error).message}`);
     return 2;
   }
+  // With a metrics block, every structured log record also feeds the metrics.
+  const metrics = config.metrics === undefined ? null : new Metrics();
+  const tapped: EdgeLog = metrics === null ? log : (level, message, data) => {
+    metrics.observeLog(data);
+    log(level, message, data);
+  };
   let node;
   try {
     node = await startEdgeNode(config, {
-      log,
+      log: tapped,
       allowMissingTrustStore: values.config === undefined,
     });
   } catch (error) {
@@ -139,6 +146,44 @@ async function main(): Promise<number> {
     }
     console.error(`cap-edge: cannot start: ${(error as Error).message}`);
     return 1;
+  }
+  let metricsServer: MetricsServer | null = null;
+  if (metrics !== null && config.metrics !== undefined) {
+    const telemetry = node.telemetry;
+    if (telemetry !== null) {
+      metrics.gauge(
+        "cap_mqtt_connected",
+        "1 while the broker connection is up.",
+        () => [[{}, telemetry.stats().connected ? 1 : 0]],
+      );
+      metrics.gauge(
+        "cap_evidence_acked",
+        "Evidence records the broker acknowledged since start.",
+        () => [[{}, telemetry.stats().evidenceAcked]],
+      );
+      metrics.gauge(
+        "cap_evidence_in_flight",
+        "Evidence records sent and not yet acknowledged.",
+        () => [[{}, telemetry.stats().evidenceInFlight]],
+      );
+      metrics.gauge(
+        "cap_evidence_refused",
+        "Evidence records refused by a full outbox since start.",
+        () => [[{}, telemetry.stats().evidenceRefused]],
+      );
+    }
+    try {
+      metricsServer = serveMetrics(config.metrics.listen, metrics);
+    } catch (error) {
+      console.error(
+        `cap-edge: Cannot serve metrics on metrics.listen "${config.metrics.listen}": ${
+          (error as Error).message
+        }`,
+      );
+      await node.close({ exiting: true });
+      return 2;
+    }
+    log("info", `metrics on http://${metricsServer.address}/metrics`);
   }
   log(
     "info",
@@ -162,6 +207,7 @@ async function main(): Promise<number> {
   Deno.removeSignalListener("SIGHUP", onHangup);
   log("info", `received ${signal}: shutting down`);
   await node.close({ exiting: true });
+  await metricsServer?.[Symbol.asyncDispose]();
   for (const [name, handler] of handlers) {
     Deno.removeSignalListener(name, handler);
   }

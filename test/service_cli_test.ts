@@ -10,6 +10,7 @@ import { ROOT, runDeno } from "./_run_cli.ts";
 async function startTask(
   args: string[],
   cwd: string,
+  whileServing: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ lines: Record<string, unknown>[]; code: number }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -29,6 +30,7 @@ async function startTask(
   let buffer = "";
   const decoder = new TextDecoder();
   let signalled = false;
+  let served: Promise<void> = Promise.resolve();
   for await (const chunk of child.stderr) {
     buffer += decoder.decode(chunk, { stream: true });
     let newline;
@@ -40,10 +42,11 @@ async function startTask(
       lines.push(record);
       if (!signalled && String(record.msg).includes("serving gRPC")) {
         signalled = true;
-        child.kill("SIGTERM");
+        served = whileServing().finally(() => child.kill("SIGTERM"));
       }
     }
   }
+  await served;
   return { lines, code: (await child.status).code };
 }
 
@@ -101,6 +104,39 @@ Deno.test("deno task start: usage and configuration errors exit 2 naming the fie
     assertStringIncludes(trust.stderr, "trustStore");
     assertStringIncludes(trust.stderr, `${cwd}/missing/trust.json`);
     assertStringIncludes(trust.stderr, "cap init");
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("deno task start with metrics.listen serves Prometheus text", async () => {
+  const cwd = await Deno.makeTempDir({ prefix: "cap-start-" });
+  try {
+    const metricsPort = freePort();
+    await Deno.writeTextFile(`${cwd}/trust.json`, JSON.stringify({ keys: [] }));
+    await Deno.writeTextFile(
+      `${cwd}/config.json`,
+      JSON.stringify({
+        robotId: "arm-01",
+        stateDir: ".state",
+        grpc: { listen: `127.0.0.1:${freePort()}` },
+        trustStore: "trust.json",
+        backend: { kind: "sim" },
+        metrics: { listen: `127.0.0.1:${metricsPort}` },
+      }),
+    );
+    let text = "";
+    const { code, lines } = await startTask(
+      ["--config", `${cwd}/config.json`],
+      cwd,
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+        text = await response.text();
+      },
+    );
+    assertEquals(code, 0, JSON.stringify(lines));
+    assertStringIncludes(text, "# TYPE cap_runs_total counter");
+    assertStringIncludes(text, "# TYPE cap_stop_latency_seconds histogram");
   } finally {
     await Deno.remove(cwd, { recursive: true });
   }

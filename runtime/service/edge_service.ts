@@ -258,9 +258,14 @@ export class EdgeService implements AsyncDisposable {
   async stop(reason = "emergency stop"): Promise<{ runId: string | null }> {
     const runId = this.#executor.currentRunId;
     this.#log("warn", `emergency stop: ${reason}`, { runId });
+    const started = performance.now();
     const stopping = this.#executor.stop(reason);
     this.#sink.state?.("stopped");
     await stopping;
+    this.#log("info", "emergency stop done", {
+      runId,
+      stopMs: Math.round((performance.now() - started) * 1000) / 1000,
+    });
     return { runId };
   }
 
