@@ -49,10 +49,13 @@ export interface WireProgram {
 
 /** Which runs `ListRuns` returns (every field optional). */
 export interface WireRunFilter {
+  /** Only runs that failed with this label. */
   label?: string;
+  /** Only runs of this program. */
   programId?: string;
+  /** Only runs with this outcome. */
   outcome?: string;
-  /** ISO 8601 */
+  /** Only runs started at or after this time (ISO 8601). */
   since?: string;
   /** 1-500; default 50. */
   pageSize?: number;
@@ -62,18 +65,27 @@ export interface WireRunFilter {
 
 /** One run as `ListRuns` reports it. */
 export interface WireRunSummary {
+  /** The run's id (for `GetEvidence`). */
   runId: string;
+  /** `null` for an unsigned or unreadable program. */
   programId: string | null;
+  /** `null` when the program has no version. */
   version: number | null;
+  /** `succeeded`, `failed`, `rejected` or `stopped`. */
   outcome: string;
+  /** The failure label; `null` when the run succeeded. */
   label: string | null;
+  /** ISO 8601 */
   startedAt: string;
+  /** ISO 8601 */
   endedAt: string;
+  /** Skill calls in the record. */
   skillCalls: number;
 }
 
 /** The robot's world estimate as `GetWorld` reports it. */
 export interface WireWorld {
+  /** The robot's configured id. */
   robotId: string;
   /** `online`, `running` or `stopped` */
   state: string;

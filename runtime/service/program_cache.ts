@@ -19,19 +19,29 @@ export interface RunFilter {
 
 /** One run as listed: what the record says, without the record. */
 export interface RunSummary {
+  /** The run's id. */
   runId: string;
+  /** The program's id; `null` for an unsigned or unreadable one. */
   programId: string | null;
+  /** The program's version; `null` when it has none. */
   version: number | null;
+  /** `succeeded`, `failed`, `rejected` or `stopped`. */
   outcome: EvidenceRecord["outcome"];
+  /** The failure label; `null` when the run succeeded. */
   label: FailureLabel | null;
+  /** ISO 8601 */
   startedAt: string;
+  /** ISO 8601 */
   endedAt: string;
+  /** How many skill calls the record holds. */
   skillCalls: number;
 }
 
-/** A page of runs, newest first, and the cursor of the next page (`null`: last page). */
+/** A page of runs, newest first, and the cursor of the next page. */
 export interface RunPage {
+  /** The runs, newest first. */
   runs: RunSummary[];
+  /** Pass as `before` for the next page; `null` on the last page. */
   next: number | null;
 }
 
