@@ -329,6 +329,24 @@ Deno.test("cap exec shows the run view; cap runs, evidence (--mcap) and world re
     );
     assertStringIncludes(missing.stderr, "no run");
 
+    {
+      using client = new EdgeClient(to);
+      const long =
+        "a-program-id-far-longer-than-the-old-twenty-four-column-layout";
+      const { receipt } = await client.deliver(
+        await signed(key, { programId: long, version: 12345678901 }),
+      );
+      assertEquals(receipt.accepted, true, receipt.message);
+    }
+    const list = await cap("list", "--to", to);
+    assertEquals(list.code, 0, show(list));
+    const rows = list.stdout.trimEnd().split("\n");
+    const keyColumn = rows[0]!.indexOf("KEY");
+    assert(keyColumn > 0, show(list));
+    for (const row of rows.slice(1)) {
+      assertEquals(row.slice(keyColumn, keyColumn + 3), "ops", show(list));
+    }
+
     const world = await cap("world", "--to", to, "--json");
     assertEquals(world.code, 0, show(world));
     const answer = JSON.parse(world.stdout);
