@@ -6,8 +6,10 @@
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import { _parseFlags } from "./_args.ts";
 import {
+  _commandRobotId,
   _operatorKey,
   _signOperatorCommand,
+  _withCommand,
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
 import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
@@ -41,7 +43,7 @@ export async function execCommand(
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
   const flags = _parseFlags(args, {
-    string: ["version", "operator-key", ...TLS_FLAGS],
+    string: ["version", "operator-key", "robot", ...TLS_FLAGS],
     boolean: ["json"],
     collect: ["to"],
     integers: ["version"],
@@ -59,20 +61,21 @@ export async function execCommand(
     : Number(flags.version);
   const operatorKey = await _operatorKey(flags);
   const json = flags.json === true;
+  const signal = options.signal ? { signal: options.signal } : {};
   const many = Array.isArray(flags.to) && new Set(flags.to).size > 1;
   const results = await _eachRobot<EvidenceRecord>(flags, {
     command: "exec",
     doing: `run "${programId}"`,
     ...(options.signal ? { signal: options.signal } : {}),
   }, async (client, robot) => {
-    // HOOK(verifier): pass the signed command to run() once the client takes it.
-    await _signOperatorCommand({
+    const command = operatorKey === null ? null : await _signOperatorCommand({
       command: "run",
-      robot,
+      robot: await _commandRobotId(flags, () => client.getWorld(signal)),
       programId,
       ...(version === undefined ? {} : { version }),
     }, operatorKey);
     const evidence = await client.run(programId, {
+      ..._withCommand(command),
       ...(version === undefined ? {} : { version }),
       ...(options.signal ? { signal: options.signal } : {}),
       onEvent: (event) => {

@@ -5,8 +5,10 @@
  */
 import { _parseFlags } from "./_args.ts";
 import {
+  _commandRobotId,
   _operatorKey,
   _signOperatorCommand,
+  _withCommand,
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
 import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
@@ -34,7 +36,7 @@ export async function resumeCommand(
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
   const flags = _parseFlags(args, {
-    string: ["operator-key", ...TLS_FLAGS],
+    string: ["operator-key", "robot", ...TLS_FLAGS],
     boolean: ["json"],
     collect: ["to"],
   });
@@ -50,12 +52,13 @@ export async function resumeCommand(
     command: "resume",
     doing: "resume the robot",
     ...(options.signal ? { signal: options.signal } : {}),
-  }, async (client, robot) => {
-    // HOOK(verifier): pass the signed command to resume() once the client takes it.
-    await _signOperatorCommand({ command: "resume", robot }, operatorKey);
-    return await client.resume(
-      options.signal ? { signal: options.signal } : {},
-    );
+  }, async (client) => {
+    const signal = options.signal ? { signal: options.signal } : {};
+    const command = operatorKey === null ? null : await _signOperatorCommand({
+      command: "resume",
+      robot: await _commandRobotId(flags, () => client.getWorld(signal)),
+    }, operatorKey);
+    return await client.resume({ ...signal, ..._withCommand(command) });
   });
   const many = results.length > 1;
   if (flags.json === true) {

@@ -7,8 +7,10 @@ import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import type { WireReceipt } from "../runtime/grpc/mod.ts";
 import { _parseFlags } from "./_args.ts";
 import {
+  _commandRobotId,
   _operatorKey,
   _signOperatorCommand,
+  _withCommand,
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
 import { _readText } from "./_read_text.ts";
@@ -49,7 +51,7 @@ export async function sendCommand(
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
   const flags = _parseFlags(args, {
-    string: [...TLS_FLAGS, "operator-key"],
+    string: [...TLS_FLAGS, "operator-key", "robot"],
     boolean: ["run", "json"],
     collect: ["to"],
   });
@@ -63,17 +65,21 @@ export async function sendCommand(
   const run = flags.run === true;
   const envelope = await _readText(flags._[0]!, "envelope");
   const operatorKey = await _operatorKey(flags);
+  const signal = options.signal ? { signal: options.signal } : {};
   const results = await _eachRobot<_Delivered>(flags, {
     command: "send",
     doing: run ? "deliver and run the program" : "deliver the program",
     ...(options.signal ? { signal: options.signal } : {}),
-  }, async (client, robot) => {
-    // HOOK(verifier): pass the signed command to deliver() once the client takes it.
-    await _signOperatorCommand(
-      { command: "run", robot },
-      run ? operatorKey : null,
-    );
+  }, async (client) => {
+    const command = !run || operatorKey === null
+      ? null
+      : await _signOperatorCommand({
+        command: "run",
+        robot: await _commandRobotId(flags, () => client.getWorld(signal)),
+        ..._programOf(envelope),
+      }, operatorKey);
     return await client.deliver(envelope, {
+      ..._withCommand(command),
       run,
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -116,4 +122,28 @@ export async function sendCommand(
     else if (results[0]?.ok) console.log(JSON.stringify(json[0], null, 2));
   }
   return code;
+}
+
+/** The program id and version an envelope's (unverified) manifest names, for the run command. */
+function _programOf(
+  envelope: string,
+): { programId?: string; version?: number } {
+  try {
+    const payload = JSON.parse(envelope).payload;
+    const manifest = JSON.parse(
+      new TextDecoder().decode(
+        Uint8Array.from(atob(payload), (c) => c.charCodeAt(0)),
+      ),
+    );
+    return {
+      ...(typeof manifest.programId === "string"
+        ? { programId: manifest.programId }
+        : {}),
+      ...(Number.isSafeInteger(manifest.version)
+        ? { version: manifest.version }
+        : {}),
+    };
+  } catch {
+    return {};
+  }
 }

@@ -362,3 +362,21 @@ Deno.test("cap exec shows the run view; cap runs, evidence (--mcap) and world re
     await Deno.remove(key.dir, { recursive: true });
   }
 });
+
+Deno.test("cap: an unreadable operator key is bad usage, from the flag or CAP_OPERATOR_KEY", async () => {
+  const to = `127.0.0.1:${freePort()}`;
+  const flag = await cap(
+    "resume",
+    "--to",
+    to,
+    "--operator-key",
+    "/nonexistent/op.jwk.json",
+  );
+  assertEquals(flag.code, 2, show(flag));
+  assertStringIncludes(flag.stderr, 'operator key "/nonexistent/op.jwk.json"');
+  const env = await runCap(["exec", "prog", "--to", to], {
+    env: { CAP_OPERATOR_KEY: "/nonexistent/env.jwk.json" },
+  });
+  assertEquals(env.code, 2, show(env));
+  assertStringIncludes(env.stderr, 'operator key "/nonexistent/env.jwk.json"');
+});
