@@ -189,5 +189,7 @@ function _cleanDetails(details: string): string {
     .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, "")
     .replace(/^No connection established\. Last error: (Error: )?/, "")
     .replace(/[.\s]+$/, "")
+    // The robot's own "Cannot <do what>: " repeats what our line says.
+    .replace(/^Cannot [^:"]*(?:"[^"]*"[^:"]*)*: /, "")
     .trim();
 }
