@@ -117,3 +117,35 @@ export function _parseFlags(args: string[], spec: FlagSpec): ParsedArgs {
     _: parsed.positionals,
   };
 }
+
+/** A command's flags and how many arguments it takes. */
+export interface CommandSpec extends FlagSpec {
+  /** What the one argument is ("program id"); without it the command takes none. */
+  argument?: string;
+}
+
+/**
+ * The start of every command: parses `args` with {@linkcode _parseFlags},
+ * prints `help` for `--help` (resolving to `null`: exit 0), and checks the
+ * argument count (bad usage names what was expected).
+ */
+export function _parseCommand(
+  args: string[],
+  spec: CommandSpec,
+  help: string,
+): ParsedArgs | null {
+  const flags = _parseFlags(args, spec);
+  if (flags.help) {
+    console.log(help);
+    return null;
+  }
+  if (spec.argument === undefined && flags._.length > 0) {
+    throw new UsageError(`unexpected argument "${flags._[0]}"`);
+  }
+  if (spec.argument !== undefined && flags._.length !== 1) {
+    throw new UsageError(
+      `expects one ${spec.argument}, got ${flags._.length}\n\n${help}`,
+    );
+  }
+  return flags;
+}

@@ -193,3 +193,54 @@ function _cleanDetails(details: string): string {
     .replace(/^Cannot [^:"]*(?:"[^"]*"[^:"]*)*: /, "")
     .trim();
 }
+
+/** How {@linkcode _report} shows each robot's answer. */
+export interface ReportOptions<T> {
+  /** `--json`: print JSON instead of text. */
+  json: boolean;
+  /** The JSON printed when the command addressed one robot. */
+  single: (value: T) => unknown;
+  /** The fields of one robot's row when it addressed several. */
+  row: (value: T) => Record<string, unknown>;
+  /** The text for one answer (`null`: print nothing, e.g. printed live). */
+  text: (value: T) => string | null;
+  /** Whether an answer counts as success; default every answer does. */
+  ok?: (value: T) => boolean;
+}
+
+/**
+ * Prints every robot's answer (failures were printed by
+ * {@linkcode _eachRobot}) and resolves to the exit code: 0 when every robot
+ * answered and every answer is a success, else 1. With one robot the JSON is
+ * its answer; with several an array of `{ robot, ok, …row, error }`.
+ */
+export function _report<T>(
+  results: RobotResult<T>[],
+  options: ReportOptions<T>,
+): number {
+  const ok = (r: RobotResult<T>) =>
+    r.ok && (options.ok === undefined || options.ok(r.value));
+  const many = results.length > 1;
+  if (options.json) {
+    if (many) {
+      console.log(JSON.stringify(
+        results.map((r) =>
+          r.ok
+            ? { robot: r.robot, ok: ok(r), ...options.row(r.value) }
+            : { robot: r.robot, ok: false, error: r.error }
+        ),
+        null,
+        2,
+      ));
+    } else if (results[0]?.ok) {
+      console.log(JSON.stringify(options.single(results[0].value), null, 2));
+    }
+  } else {
+    for (const r of results) {
+      if (!r.ok) continue;
+      const text = options.text(r.value);
+      if (text !== null) _printFor(r.robot, many, text);
+    }
+  }
+  return results.every(ok) ? 0 : 1;
+}

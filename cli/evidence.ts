@@ -6,7 +6,7 @@
  * @module
  */
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
-import { _parseFlags } from "./_args.ts";
+import { _parseCommand } from "./_args.ts";
 import { _readText } from "./_read_text.ts";
 import { ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
 import { _renderEvidence } from "./_run_view.ts";
@@ -38,18 +38,13 @@ export async function evidenceCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseFlags(args, {
+  const flags = _parseCommand(args, {
     string: ["mcap", ...TLS_FLAGS],
     boolean: ["json"],
     collect: ["to"],
-  });
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (flags._.length !== 1) {
-    throw new UsageError(`expects one run id or record file\n\n${HELP}`);
-  }
+    argument: "run id or record file",
+  }, HELP);
+  if (flags === null) return 0;
   const which = flags._[0]!;
   let record: EvidenceRecord | null;
   if (flags.to === undefined) {

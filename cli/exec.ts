@@ -4,7 +4,7 @@
  * @module
  */
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
-import { _parseFlags } from "./_args.ts";
+import { _parseCommand } from "./_args.ts";
 import {
   _commandRobotId,
   _operatorKey,
@@ -12,9 +12,14 @@ import {
   _withCommand,
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
-import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import {
+  _eachRobot,
+  _printFor,
+  _report,
+  ROBOT_HELP,
+  TLS_FLAGS,
+} from "./_robots.ts";
 import { _eventLine, _renderRunEnd } from "./_run_view.ts";
-import { UsageError } from "./_usage_error.ts";
 
 const HELP =
   `Usage: deno task cap exec <program-id> --to <host:port>… [--version N] [--json]
@@ -42,19 +47,14 @@ export async function execCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseFlags(args, {
+  const flags = _parseCommand(args, {
     string: ["version", "operator-key", "robot", ...TLS_FLAGS],
     boolean: ["json"],
     collect: ["to"],
     integers: ["version"],
-  });
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (flags._.length !== 1) {
-    throw new UsageError(`expects one program id\n\n${HELP}`);
-  }
+    argument: "program id",
+  }, HELP);
+  if (flags === null) return 0;
   const programId = flags._[0]!;
   const version = flags.version === undefined
     ? undefined
@@ -87,24 +87,11 @@ export async function execCommand(
     if (!json) _printFor(robot, many, _renderRunEnd(evidence));
     return evidence;
   });
-  if (json) {
-    if (many) {
-      console.log(JSON.stringify(
-        results.map((r) =>
-          r.ok
-            ? {
-              robot: r.robot,
-              ok: r.value.outcome === "succeeded",
-              evidence: r.value,
-            }
-            : { robot: r.robot, ok: false, error: r.error }
-        ),
-        null,
-        2,
-      ));
-    } else if (results[0]?.ok) {
-      console.log(JSON.stringify(results[0].value, null, 2));
-    }
-  }
-  return results.every((r) => r.ok && r.value.outcome === "succeeded") ? 0 : 1;
+  return _report(results, {
+    json,
+    single: (evidence) => evidence,
+    row: (evidence) => ({ evidence }),
+    text: () => null, // printed as it happened
+    ok: (evidence) => evidence.outcome === "succeeded",
+  });
 }

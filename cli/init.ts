@@ -7,7 +7,7 @@
  */
 import { join, relative, resolve } from "node:path";
 import { generateSigningKey } from "../verifier/mod.ts";
-import { _parseFlags } from "./_args.ts";
+import { _parseCommand } from "./_args.ts";
 import { UsageError } from "./_usage_error.ts";
 
 const HELP =
@@ -38,16 +38,10 @@ const _HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
 /** `cap init`: exit 0 when written, 1 when the files exist, 2 on bad usage. */
 export async function initCommand(args: string[]): Promise<number> {
-  const flags = _parseFlags(args, {
+  const flags = _parseCommand(args, {
     string: ["dir", "robot-id", "listen", "mqtt", "key-id"],
-  });
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (flags._.length > 0) {
-    throw new UsageError(`unexpected argument "${flags._[0]}"`);
-  }
+  }, HELP);
+  if (flags === null) return 0;
   const dir = _clean(typeof flags.dir === "string" ? flags.dir : ".cap");
   const robotId = typeof flags["robot-id"] === "string"
     ? flags["robot-id"]

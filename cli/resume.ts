@@ -3,7 +3,7 @@
  * emergency stop.
  * @module
  */
-import { _parseFlags } from "./_args.ts";
+import { _parseCommand } from "./_args.ts";
 import {
   _commandRobotId,
   _operatorKey,
@@ -11,8 +11,7 @@ import {
   _withCommand,
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
-import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
-import { UsageError } from "./_usage_error.ts";
+import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
 
 const HELP =
   `Usage: deno task cap resume --to <host:port>… [--json] [--operator-key <private.jwk.json>]
@@ -35,18 +34,12 @@ export async function resumeCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseFlags(args, {
+  const flags = _parseCommand(args, {
     string: ["operator-key", "robot", ...TLS_FLAGS],
     boolean: ["json"],
     collect: ["to"],
-  });
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (flags._.length > 0) {
-    throw new UsageError(`unexpected argument "${flags._[0]}"`);
-  }
+  }, HELP);
+  if (flags === null) return 0;
   const operatorKey = await _operatorKey(flags);
   const results = await _eachRobot(flags, {
     command: "resume",
@@ -60,27 +53,10 @@ export async function resumeCommand(
     }, operatorKey);
     return await client.resume({ ...signal, ..._withCommand(command) });
   });
-  const many = results.length > 1;
-  if (flags.json === true) {
-    const rows = results.map((r) =>
-      r.ok
-        ? { robot: r.robot, ok: true, wasStopped: r.value.wasStopped }
-        : { robot: r.robot, ok: false, error: r.error }
-    );
-    if (many) console.log(JSON.stringify(rows, null, 2));
-    else if (results[0]?.ok) {
-      console.log(JSON.stringify({ wasStopped: results[0].value.wasStopped }));
-    }
-  } else {
-    for (const r of results) {
-      if (r.ok) {
-        _printFor(
-          r.robot,
-          many,
-          r.value.wasStopped ? "resumed" : "was not stopped",
-        );
-      }
-    }
-  }
-  return results.every((r) => r.ok) ? 0 : 1;
+  return _report(results, {
+    json: flags.json === true,
+    single: ({ wasStopped }) => ({ wasStopped }),
+    row: ({ wasStopped }) => ({ wasStopped }),
+    text: ({ wasStopped }) => wasStopped ? "resumed" : "was not stopped",
+  });
 }

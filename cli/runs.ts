@@ -5,8 +5,8 @@
  * @module
  */
 import type { WireRunSummary } from "../runtime/grpc/mod.ts";
-import { _parseFlags } from "./_args.ts";
-import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import { _parseCommand } from "./_args.ts";
+import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
 import { _table } from "./_table.ts";
 import { UsageError } from "./_usage_error.ts";
 
@@ -41,7 +41,7 @@ export async function runsCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseFlags(args, {
+  const flags = _parseCommand(args, {
     string: [
       "label",
       "program",
@@ -54,14 +54,8 @@ export async function runsCommand(
     boolean: ["json"],
     collect: ["to"],
     integers: ["limit"],
-  });
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (flags._.length > 0) {
-    throw new UsageError(`unexpected argument "${flags._[0]}"`);
-  }
+  }, HELP);
+  if (flags === null) return 0;
   const outcomes = ["succeeded", "failed", "rejected", "stopped"];
   if (typeof flags.outcome === "string" && !outcomes.includes(flags.outcome)) {
     throw new UsageError(
@@ -99,36 +93,14 @@ export async function runsCommand(
     } while (pageToken !== "" && runs.length < limit);
     return { runs, nextPageToken: pageToken };
   });
-  const many = results.length > 1;
-  if (flags.json === true) {
-    if (many) {
-      console.log(JSON.stringify(
-        results.map((r) =>
-          r.ok
-            ? { robot: r.robot, ok: true, ...r.value }
-            : { robot: r.robot, ok: false, error: r.error }
-        ),
-        null,
-        2,
-      ));
-    } else if (results[0]?.ok) {
-      console.log(JSON.stringify(results[0].value, null, 2));
-    }
-  } else {
-    for (const r of results) {
-      if (!r.ok) continue;
-      const { runs, nextPageToken } = r.value;
-      _printFor(
-        r.robot,
-        many,
-        _renderRuns(runs) +
-          (nextPageToken === ""
-            ? ""
-            : `\n(more: --page-token ${nextPageToken})`),
-      );
-    }
-  }
-  return results.every((r) => r.ok) ? 0 : 1;
+  return _report(results, {
+    json: flags.json === true,
+    single: (page) => page,
+    row: (page) => ({ ...page }),
+    text: ({ runs, nextPageToken }) =>
+      _renderRuns(runs) +
+      (nextPageToken === "" ? "" : `\n(more: --page-token ${nextPageToken})`),
+  });
 }
 
 /** The runs as a table. */

@@ -5,7 +5,7 @@
  */
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import type { WireReceipt } from "../runtime/grpc/mod.ts";
-import { _parseFlags } from "./_args.ts";
+import { _parseCommand } from "./_args.ts";
 import {
   _commandRobotId,
   _operatorKey,
@@ -14,9 +14,8 @@ import {
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
 import { _readText } from "./_read_text.ts";
-import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
 import { _renderEvidence } from "./_run_view.ts";
-import { UsageError } from "./_usage_error.ts";
 
 const HELP =
   `Usage: deno task cap send <envelope.json> --to <host:port>… [--run] [--json]
@@ -50,18 +49,13 @@ export async function sendCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseFlags(args, {
+  const flags = _parseCommand(args, {
     string: [...TLS_FLAGS, "operator-key", "robot"],
     boolean: ["run", "json"],
     collect: ["to"],
-  });
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (flags._.length !== 1) {
-    throw new UsageError(`expects one envelope file\n\n${HELP}`);
-  }
+    argument: "envelope file",
+  }, HELP);
+  if (flags === null) return 0;
   const run = flags.run === true;
   const envelope = await _readText(flags._[0]!, "envelope");
   const operatorKey = await _operatorKey(flags);
@@ -84,44 +78,25 @@ export async function sendCommand(
       ...(options.signal ? { signal: options.signal } : {}),
     });
   });
-  const many = results.length > 1;
-  let code = 0;
-  const json: unknown[] = [];
-  for (const result of results) {
-    if (!result.ok) {
-      code = 1;
-      json.push({ robot: result.robot, ok: false, error: result.error });
-      continue;
-    }
-    const { receipt, evidence } = result.value;
-    const ok = receipt.accepted && (!run || evidence?.outcome === "succeeded");
-    if (!ok) code = 1;
-    if (flags.json === true) {
-      json.push(
-        many
-          ? { robot: result.robot, ok, receipt, evidence }
-          : (run ? evidence : receipt),
-      );
-      continue;
-    }
-    const lines = [
-      receipt.accepted
-        ? `accepted "${receipt.programId}" v${receipt.version}${
-          receipt.idempotent ? " (already had it)" : ""
-        }`
-        : `refused: ${receipt.reason}: ${receipt.message}`,
-      ...receipt.verifier.issues.map((issue) =>
-        `  ${issue.line}:${issue.column} ${issue.code}: ${issue.message}`
-      ),
-    ];
-    if (evidence) lines.push(_renderEvidence(evidence));
-    _printFor(result.robot, many, lines.join("\n"));
-  }
-  if (flags.json === true) {
-    if (many) console.log(JSON.stringify(json, null, 2));
-    else if (results[0]?.ok) console.log(JSON.stringify(json[0], null, 2));
-  }
-  return code;
+  return _report(results, {
+    json: flags.json === true,
+    single: ({ receipt, evidence }) => run ? evidence : receipt,
+    row: ({ receipt, evidence }) => ({ receipt, evidence }),
+    text: ({ receipt, evidence }) =>
+      [
+        receipt.accepted
+          ? `accepted "${receipt.programId}" v${receipt.version}${
+            receipt.idempotent ? " (already had it)" : ""
+          }`
+          : `refused: ${receipt.reason}: ${receipt.message}`,
+        ...receipt.verifier.issues.map((issue) =>
+          `  ${issue.line}:${issue.column} ${issue.code}: ${issue.message}`
+        ),
+        ...(evidence ? [_renderEvidence(evidence)] : []),
+      ].join("\n"),
+    ok: ({ receipt, evidence }) =>
+      receipt.accepted && (!run || evidence?.outcome === "succeeded"),
+  });
 }
 
 /** The program id and version an envelope's (unverified) manifest names, for the run command. */

@@ -3,9 +3,8 @@
  * every robot named, all at once.
  * @module
  */
-import { _parseFlags } from "./_args.ts";
-import { _eachRobot, _printFor, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
-import { UsageError } from "./_usage_error.ts";
+import { _parseCommand } from "./_args.ts";
+import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
 
 const HELP =
   `Usage: deno task cap stop --to <host:port>… [--reason TEXT] [--json]
@@ -31,18 +30,12 @@ export async function stopCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseFlags(args, {
+  const flags = _parseCommand(args, {
     string: ["reason", ...TLS_FLAGS],
     boolean: ["json"],
     collect: ["to"],
-  });
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (flags._.length > 0) {
-    throw new UsageError(`unexpected argument "${flags._[0]}"`);
-  }
+  }, HELP);
+  if (flags === null) return 0;
   const reason = typeof flags.reason === "string" ? flags.reason : "";
   const results = await _eachRobot(
     flags,
@@ -54,36 +47,20 @@ export async function stopCommand(
     (client) =>
       client.stop(reason, options.signal ? { signal: options.signal } : {}),
   );
-  const many = results.length > 1;
-  if (flags.json === true) {
-    const rows = results.map((r) =>
-      r.ok
-        ? { robot: r.robot, ok: true, runId: r.value.runId }
-        : { robot: r.robot, ok: false, error: r.error }
+  const code = _report(results, {
+    json: flags.json === true,
+    single: ({ runId }) => ({ runId }),
+    row: ({ runId }) => ({ runId }),
+    text: ({ runId }) =>
+      `stopped${runId ? ` run ${runId}` : " (nothing was running)"}`,
+  });
+  const failed = results.filter((r) => !r.ok);
+  if (results.length > 1 && failed.length > 0) {
+    console.error(
+      `cap stop: ${failed.length} of ${results.length} robot(s) did not confirm the stop: ${
+        failed.map((r) => r.robot).join(", ")
+      }`,
     );
-    if (many) console.log(JSON.stringify(rows, null, 2));
-    else if (results[0]?.ok) {
-      console.log(JSON.stringify({ runId: results[0].value.runId }));
-    }
-  } else {
-    for (const r of results) {
-      if (!r.ok) continue;
-      _printFor(
-        r.robot,
-        many,
-        `stopped${
-          r.value.runId ? ` run ${r.value.runId}` : " (nothing was running)"
-        }`,
-      );
-    }
-    const failed = results.filter((r) => !r.ok);
-    if (many && failed.length > 0) {
-      console.error(
-        `cap stop: ${failed.length} of ${results.length} robot(s) did not confirm the stop: ${
-          failed.map((r) => r.robot).join(", ")
-        }`,
-      );
-    }
   }
-  return results.every((r) => r.ok) ? 0 : 1;
+  return code;
 }
