@@ -6,6 +6,7 @@
  */
 import type { EvidenceRecord } from "../evidence/mod.ts";
 import type { RunFilter, RunPage } from "../service/mod.ts";
+import type { WireRunFilter } from "./edge_client.ts";
 
 /** A request field that cannot be used: the call fails with INVALID_ARGUMENT. */
 export class InvalidRequestError extends Error {
@@ -16,15 +17,8 @@ export class InvalidRequestError extends Error {
   }
 }
 
-/** A `ListRuns` request as grpc-js decodes it (camelCase, defaults for missing fields). */
-export interface WireListRunsRequest {
-  label?: string;
-  programId?: string;
-  outcome?: string;
-  since?: string;
-  pageSize?: number;
-  pageToken?: string;
-}
+/** A `ListRuns` request as grpc-js decodes it: the client's filter, camelCase. */
+export type WireListRunsRequest = WireRunFilter;
 
 const _OUTCOMES = ["succeeded", "failed", "rejected", "stopped"];
 
