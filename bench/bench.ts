@@ -198,6 +198,7 @@ function prefixed(prefix: string, figures: object): Record<string, unknown> {
 }
 
 interface Args {
+  help: boolean;
   json: boolean;
   quick: boolean;
   check: boolean;
@@ -207,11 +208,37 @@ interface Args {
 const USAGE =
   "usage: deno task bench [--json] [--only <name>,<name>…] [--quick] [--check]";
 
+/** The text `deno task bench --help` prints. */
+function help(): string {
+  return `${USAGE}
+
+Measures the runtime against the design's targets and prints one table
+(stop latency, sandbox start, run throughput, MQTT stop and evidence paths).
+
+Options:
+  --json              print the figures and targets as one JSON object
+  --only <names>      run only these benches, comma-separated
+                      (${BENCHES.map((b) => b.name).join(", ")})
+  --quick             a short smoke run (not the figures to report)
+  --check             exit 1 when a target is missed
+  -h, --help          show this help
+
+Exit: 0 done (with --check: every target met), 1 a bench failed or a target
+was missed (--check), 2 bad usage, 130 interrupted.`;
+}
+
 function parseArgs(args: readonly string[]): Args {
-  const parsed: Args = { json: false, quick: false, check: false, only: null };
+  const parsed: Args = {
+    help: false,
+    json: false,
+    quick: false,
+    check: false,
+    only: null,
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === "--json") parsed.json = true;
+    if (arg === "--help" || arg === "-h") parsed.help = true;
+    else if (arg === "--json") parsed.json = true;
     else if (arg === "--quick") parsed.quick = true;
     else if (arg === "--check") parsed.check = true;
     else if (arg === "--only" || arg.startsWith("--only=")) {
@@ -244,6 +271,10 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(error instanceof Error ? error.message : String(error));
     console.error(USAGE);
     return 2;
+  }
+  if (args.help) {
+    console.log(help());
+    return 0;
   }
   const modules = BENCHES.filter((b) =>
     args.only === null || args.only.includes(b.name)

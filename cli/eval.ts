@@ -5,11 +5,15 @@
  * success, attempts used and failure labels, then the totals.
  * @module
  */
-import { parseArgs } from "node:util";
+import { _parseArgsStrict } from "./_args.ts";
 import {
   type EvalTaskResult,
   loadEvalTasks,
   runEval,
+} from "../synthesis/mod.ts";
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_HELPER_DEPTH,
 } from "../synthesis/mod.ts";
 import {
   _openModel,
@@ -22,7 +26,9 @@ const USAGE =
   `Usage: cap eval [--model <name>] [--only <task id part>]… [--tasks <dir>] [--max-attempts N]
        [--max-helper-depth N] [--replay] [--json]
 Model: OPENAI_BASE_URL, OPENAI_API_KEY, CAP_MODEL; with neither OPENAI_API_KEY nor
-OPENAI_BASE_URL set, the replay server's recorded answers are used (not a model).`;
+OPENAI_BASE_URL set, the replay server's recorded answers are used (not a model).
+Defaults: every task in synthesis/eval/tasks, --max-attempts ${DEFAULT_MAX_ATTEMPTS}, --max-helper-depth ${DEFAULT_MAX_HELPER_DEPTH}.
+Exit: 0 every task passed, 1 a task failed or the suite could not run, 2 bad usage.`;
 
 /** Options for {@linkcode evalCommand}. */
 export interface EvalCommandOptions {
@@ -40,7 +46,7 @@ export async function evalCommand(
   const { signal } = options;
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = _parseArgsStrict({
       args,
       allowPositionals: false,
       strict: true,

@@ -4,7 +4,7 @@
  */
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
-import { parseArgs } from "node:util";
+import { _parseArgsStrict } from "./_args.ts";
 import { FleetView } from "../fleet/view/mod.ts";
 
 /** Options of {@linkcode fleetCommand}. */
@@ -67,7 +67,7 @@ export async function fleetCommand(
   };
   let values;
   try {
-    const parsed = parseArgs({
+    const parsed = _parseArgsStrict({
       args,
       options: {
         broker: { type: "string" },

@@ -1,9 +1,9 @@
 import { parseScene, type Scene, SceneError } from "../skills-bridge/mod.ts";
-import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
 import { DEFAULT_CAPS, runLocal } from "../runtime/executor/mod.ts";
 import { _parseFlags } from "./_args.ts";
 import { _readText } from "./_read_text.ts";
 import { UsageError } from "./_usage_error.ts";
+import { _renderEvidence } from "./_run_view.ts";
 
 const HELP =
   `Usage: deno task cap run <program.js> [--world <scene.json>] [--instruction <text>]
@@ -23,6 +23,7 @@ Options:
   })
   --max-calls N       skill-call budget (default ${DEFAULT_CAPS.maxSkillCalls})
   --json              print only the evidence record as JSON
+  -h, --help          show this help
 Exit: 0 when the outcome is "succeeded", 1 otherwise, 2 on bad usage.`;
 
 /** The scene used when `--world` is not given (the design's example). */
@@ -107,44 +108,4 @@ function num(value: unknown): number | undefined {
   return value === undefined ? undefined : Number(value);
 }
 
-/** A human-readable account of an evidence record. */
-export function _renderEvidence(evidence: EvidenceRecord): string {
-  const lines: string[] = [];
-  lines.push(
-    `run ${evidence.runId}: ${evidence.outcome}${
-      evidence.failure ? ` (${evidence.failure.label})` : ""
-    }`,
-  );
-  if (evidence.failure) {
-    lines.push(
-      `  ${evidence.failure.message}${
-        evidence.failure.line ? ` [line ${evidence.failure.line}]` : ""
-      }`,
-    );
-  }
-  for (const issue of evidence.verifier.issues) {
-    lines.push(
-      `  verifier ${issue.line}:${issue.column} ${issue.code}: ${issue.message}`,
-    );
-  }
-  for (const call of evidence.calls) {
-    const args = call.args.map((a) => JSON.stringify(a)).join(", ");
-    const result = call.ok
-      ? (call.result === null || call.result === undefined
-        ? "ok"
-        : `→ ${JSON.stringify(call.result).slice(0, 120)}`)
-      : `✗ ${call.error?.code}: ${call.error?.message}`;
-    lines.push(`  #${call.seq} ${call.skill}(${args}) ${result}`);
-  }
-  for (const check of evidence.checks) {
-    lines.push(
-      `  check ${check.ok ? "✓" : "✗"} ${check.expr}${
-        check.message ? ` (${check.message})` : ""
-      }`,
-    );
-  }
-  lines.push(
-    `  ${evidence.resources.skillCalls} skill call(s) in ${evidence.resources.wallMs} ms`,
-  );
-  return lines.join("\n");
-}
+export { _renderEvidence };

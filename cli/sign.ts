@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import {
   DEFAULT_MAX_MANIFEST_LIFETIME_DAYS,
   generateSigningKey,
@@ -24,7 +25,15 @@ Writes <dir>/private.jwk.json (an Ed25519 signing key; keep it secret) and
 robot). --roles sets what the key may sign: "${PROGRAM_SIGNER_ROLE}" (programs)
 and "${OPERATOR_ROLE}" (commands that run programs or resume after a stop);
 default ${DEFAULT_ROLES.join(",")}, fine for a bench. Give production keys
-one role each.`;
+one role each. keys/ and .cap/ are git-ignored.
+
+Options:
+  --out <dir>       where to write (required; made if missing)
+  --key-id <id>     the key's id (default key-<8 random hex digits>)
+  --roles <list>    comma-separated roles (default ${DEFAULT_ROLES.join(",")})
+  -h, --help        show this help
+
+Exit: 0 written, 2 bad usage or a key exists there already (never overwritten).`;
 
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
@@ -71,7 +80,8 @@ export async function keygenCommand(args: string[]): Promise<number> {
   }
   const { privateJwk, trustStore } = generated;
   await Deno.mkdir(flags.out, { recursive: true });
-  const privatePath = `${flags.out}/private.jwk.json`;
+  const privatePath = join(flags.out, "private.jwk.json");
+  const trustPath = join(flags.out, "trust.json");
   try {
     await Deno.writeTextFile(
       privatePath,
@@ -90,13 +100,13 @@ export async function keygenCommand(args: string[]): Promise<number> {
     throw error;
   }
   await Deno.writeTextFile(
-    `${flags.out}/trust.json`,
+    trustPath,
     JSON.stringify(trustStore, null, 2) + "\n",
   );
   console.log(
     `wrote ${privatePath} (key "${keyId}", roles ${
       [...new Set(roles)].join(",")
-    }) and ${flags.out}/trust.json`,
+    }) and ${trustPath}`,
   );
   return 0;
 }
@@ -109,8 +119,24 @@ const SIGN_HELP =
 Signs a program into a DSSE envelope (Ed25519) for delivery to robots. The
 program and its checks are verified first, with the verifier the robot runs:
 a program it refuses is not signed (exit 1, the issues on stderr).
-Defaults: program id from the file name, version = current Unix seconds,
-expires in 7 days, robots ["*"], the default caps as budgets.`;
+Options:
+  --key <file>          the signer's private JWK (required; from "cap keygen")
+  --out <file>          where to write the envelope (required)
+  --program-id <id>     default: the file name without extension
+  --version N           default: the current Unix time in seconds
+  --instruction <text>  the instruction the program was written for
+  --expires-in N        seconds until the envelope expires (default 604800, 7 days)
+  --robot <id>          a robot it is for (repeatable; default every robot, "*")
+  --check <expr>        a postcondition to run after the program (repeatable)
+  --timeout-ms N        budget: wall deadline (default ${DEFAULT_CAPS.timeoutMs})
+  --memory-mb N         budget: heap limit in MiB (default ${
+    DEFAULT_CAPS.memoryBytes / 1024 / 1024
+  })
+  --max-calls N         budget: skill calls (default ${DEFAULT_CAPS.maxSkillCalls})
+  -h, --help            show this help
+
+Exit: 0 signed, 1 the verifier refuses the program (nothing written), 2 bad
+usage (missing file, unreadable key).`;
 
 /** `cap sign <program.js> --key … --out …`. */
 export async function signCommand(args: string[]): Promise<number> {

@@ -6,7 +6,7 @@
  * gRPC to each robot named by `--to` (and with `--run` runs it there).
  * @module
  */
-import { parseArgs } from "node:util";
+import { _parseArgsStrict } from "./_args.ts";
 import { loadScene } from "../skills-bridge/mod.ts";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import type { EdgeClientTls } from "../runtime/grpc/mod.ts";
@@ -17,6 +17,10 @@ import {
   type SynthesisAttempt,
   SynthesisError,
   synthesize,
+} from "../synthesis/mod.ts";
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_HELPER_DEPTH,
 } from "../synthesis/mod.ts";
 import type { Envelope } from "../verifier/mod.ts";
 import {
@@ -40,7 +44,10 @@ const USAGE =
 Delivery: --to sends the signed program over gRPC to each robot named (repeatable; needs --key);
 --run runs it there and prints each robot's evidence. --ca enables TLS, --cert/--client-key mTLS.
 Model: OPENAI_BASE_URL, OPENAI_API_KEY, CAP_MODEL (any OpenAI-compatible server); with neither
-OPENAI_API_KEY nor OPENAI_BASE_URL set, recorded answers from the replay server are used.`;
+OPENAI_API_KEY nor OPENAI_BASE_URL set, recorded answers from the replay server are used.
+Defaults: --max-attempts ${DEFAULT_MAX_ATTEMPTS}, --max-helper-depth ${DEFAULT_MAX_HELPER_DEPTH}, robots ["*"], program id from the instruction.
+Exit: 0 a program was synthesized (and signed, written and delivered as asked), 1 synthesis
+or a delivery failed, 2 bad usage.`;
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
@@ -62,7 +69,7 @@ export async function synthCommand(
   }
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = _parseArgsStrict({
       args,
       allowPositionals: true,
       strict: true,

@@ -15,27 +15,56 @@ import {
 } from "./service_config.ts";
 import { startEdgeNode } from "./start_edge_node.ts";
 import type { EdgeLog } from "./service/mod.ts";
+import { Metrics, type MetricsServer, serveMetrics } from "./metrics/mod.ts";
 
-const HELP = `Usage: deno task start [--config <file.json>] [--quiet]
+const HELP =
+  `Usage: deno task start [--config <file.json>] [--listen <host:port>] [--log-level <level>]
 
 Runs the cap-edge service: accepts signed programs over gRPC, keeps them in
 its cache, runs them in the sandbox, and streams evidence over MQTT when
 configured. Without --config it uses the embedded default (sim backend,
 127.0.0.1:50051, state in ./.state, trust store ./.state/trust.json).
 SIGTERM or SIGINT stops a running program safely and closes cleanly;
-SIGHUP reads the trust store again (a revoked key takes effect at once).`;
+SIGHUP reads the trust store again (a revoked key takes effect at once).
 
-/** Logs one JSON line per event on stderr. */
-export const jsonLog = (quiet: boolean): EdgeLog => (level, message, data) => {
-  if (quiet && level === "debug") return;
-  const line = JSON.stringify({
-    ts: new Date().toISOString(),
-    level,
-    msg: message,
-    ...data,
-  });
-  console.error(line);
-};
+Options:
+  --config <file>        the service configuration (default: the embedded one)
+  --listen <host:port>   the gRPC address, over the configuration's grpc.listen
+                         (default 127.0.0.1:50051; not loopback needs grpc.tls)
+  --log-level <level>    debug, info, warn or error (default debug); one JSON
+                         object per line on stderr with runId, programId,
+                         version, outcome and label as fields
+  --quiet                the same as --log-level info
+  -h, --help             show this help
+
+Exit: 0 stopped by SIGTERM/SIGINT, 1 could not start (e.g. the ROS 2 bridge),
+2 a configuration or usage error (the message names the field).`;
+
+const _LEVELS = ["debug", "info", "warn", "error"] as const;
+
+/** The lowest level a log line needs to be written. */
+export type LogLevel = typeof _LEVELS[number];
+
+/**
+ * Logs one JSON line per event on stderr, from `minimum` up (`true`: from
+ * `info`, `false`: everything).
+ */
+export const jsonLog =
+  (minimum: boolean | LogLevel): EdgeLog => (level, message, data) => {
+    const floor = minimum === true
+      ? "info"
+      : minimum === false
+      ? "debug"
+      : minimum;
+    if (_LEVELS.indexOf(level) < _LEVELS.indexOf(floor)) return;
+    const line = JSON.stringify({
+      ts: new Date().toISOString(),
+      level,
+      msg: message,
+      ...data,
+    });
+    console.error(line);
+  };
 
 async function main(): Promise<number> {
   let values;
@@ -44,6 +73,8 @@ async function main(): Promise<number> {
       args: Deno.args,
       options: {
         config: { type: "string" },
+        listen: { type: "string" },
+        "log-level": { type: "string" },
         help: { type: "boolean", short: "h" },
         quiet: { type: "boolean" },
       },
@@ -58,7 +89,16 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const log = jsonLog(values.quiet === true);
+  const level = values["log-level"] ?? (values.quiet ? "info" : "debug");
+  if (!(_LEVELS as readonly string[]).includes(level)) {
+    console.error(
+      `cap-edge: --log-level must be one of ${
+        _LEVELS.join(", ")
+      }, got "${level}"`,
+    );
+    return 2;
+  }
+  const log = jsonLog(level as LogLevel);
   let config: ServiceConfig;
   try {
     config = values.config
@@ -66,14 +106,33 @@ async function main(): Promise<number> {
       : parseServiceConfig(DEFAULT_CONFIG, {
         source: "the embedded default configuration",
       });
+    if (values.listen !== undefined) {
+      // The same checks as the file's grpc.listen (TLS off loopback, …).
+      config = parseServiceConfig(
+        {
+          ...configInput(config),
+          grpc: { ...config.grpc, listen: values.listen },
+        },
+        { source: `--listen "${values.listen}" with the configuration` },
+      );
+    }
+    if (values.config !== undefined) {
+      await assertTrustStore(config, values.config);
+    }
   } catch (error) {
     console.error(`cap-edge: ${(error as Error).message}`);
     return 2;
   }
+  // With a metrics block, every structured log record also feeds the metrics.
+  const metrics = config.metrics === undefined ? null : new Metrics();
+  const tapped: EdgeLog = metrics === null ? log : (level, message, data) => {
+    metrics.observeLog(data);
+    log(level, message, data);
+  };
   let node;
   try {
     node = await startEdgeNode(config, {
-      log,
+      log: tapped,
       allowMissingTrustStore: values.config === undefined,
     });
   } catch (error) {
@@ -88,6 +147,44 @@ async function main(): Promise<number> {
     }
     console.error(`cap-edge: cannot start: ${(error as Error).message}`);
     return 1;
+  }
+  let metricsServer: MetricsServer | null = null;
+  if (metrics !== null && config.metrics !== undefined) {
+    const telemetry = node.telemetry;
+    if (telemetry !== null) {
+      metrics.gauge(
+        "cap_mqtt_connected",
+        "1 while the broker connection is up.",
+        () => [[{}, telemetry.stats().connected ? 1 : 0]],
+      );
+      metrics.gauge(
+        "cap_evidence_acked",
+        "Evidence records the broker acknowledged since start.",
+        () => [[{}, telemetry.stats().evidenceAcked]],
+      );
+      metrics.gauge(
+        "cap_evidence_in_flight",
+        "Evidence records sent and not yet acknowledged.",
+        () => [[{}, telemetry.stats().evidenceInFlight]],
+      );
+      metrics.gauge(
+        "cap_evidence_refused",
+        "Evidence records refused by a full outbox since start.",
+        () => [[{}, telemetry.stats().evidenceRefused]],
+      );
+    }
+    try {
+      metricsServer = serveMetrics(config.metrics.listen, metrics);
+    } catch (error) {
+      console.error(
+        `cap-edge: Cannot serve metrics on metrics.listen "${config.metrics.listen}": ${
+          (error as Error).message
+        }`,
+      );
+      await node.close({ exiting: true });
+      return 2;
+    }
+    log("info", `metrics on http://${metricsServer.address}/metrics`);
   }
   log(
     "info",
@@ -111,11 +208,32 @@ async function main(): Promise<number> {
   Deno.removeSignalListener("SIGHUP", onHangup);
   log("info", `received ${signal}: shutting down`);
   await node.close({ exiting: true });
+  await metricsServer?.[Symbol.asyncDispose]();
   for (const [name, handler] of handlers) {
     Deno.removeSignalListener(name, handler);
   }
   log("info", "closed");
   return 0;
+}
+
+/** A parsed configuration as input again (its paths are absolute already). */
+function configInput(config: ServiceConfig): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(config));
+}
+
+/** With `--config`, a missing trust store is a configuration error naming the path. */
+async function assertTrustStore(
+  config: ServiceConfig,
+  configPath: string,
+): Promise<void> {
+  try {
+    await Deno.stat(config.trustStore);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) return;
+    throw new ConfigError(
+      `Cannot use configuration "${configPath}": trustStore: no file at "${config.trustStore}" (create one with "deno task cap init", or "deno task cap keygen --out <dir>" and set trustStore to <dir>/trust.json)`,
+    );
+  }
 }
 
 if (import.meta.main) Deno.exit(await main());

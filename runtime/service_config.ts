@@ -71,6 +71,10 @@ export const ServiceConfig = z.strictObject({
   /** Allowed clock difference for manifest validity, milliseconds. */
   clockSkewMs: z.number().int().min(0).max(24 * 3600 * 1000).default(60_000),
   schedule: z.array(Schedule).default([]),
+  /** Serve Prometheus metrics at `GET http://<listen>/metrics` (default 127.0.0.1:9464). */
+  metrics: z.strictObject({
+    listen: HostPort.default("127.0.0.1:9464"),
+  }).optional(),
   /** Evidence records kept in the local store (newest). */
   evidenceRetention: z.number().int().min(1).default(1000),
   evidence: z.strictObject({

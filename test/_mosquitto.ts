@@ -4,8 +4,18 @@
  * @module
  */
 import { join } from "node:path";
+import { findMosquitto } from "./_preflight.ts";
 
-const _MOSQUITTO = Deno.env.get("MOSQUITTO_BIN") ?? "/usr/sbin/mosquitto";
+/** The broker binary, found as the test preflight finds it. */
+function _mosquittoBin(): string {
+  const bin = findMosquitto();
+  if (bin === null) {
+    throw new Error(
+      "Cannot start mosquitto: it is not installed (not in MOSQUITTO_BIN, PATH or /usr/sbin); run: deno run --allow-read --allow-env --allow-run --allow-sys=uid test/_preflight.ts",
+    );
+  }
+  return bin;
+}
 
 /** Options of {@linkcode startMosquitto}. */
 export interface StartMosquittoOptions {
@@ -131,7 +141,7 @@ class _Mosquitto implements Mosquitto {
 
   async start(): Promise<void> {
     if (this.#child !== null) return;
-    const child = new Deno.Command(_MOSQUITTO, {
+    const child = new Deno.Command(_mosquittoBin(), {
       args: ["-c", this.#confPath],
       stdin: "null",
       stdout: "null",

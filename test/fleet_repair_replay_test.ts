@@ -1,6 +1,5 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { main } from "../cli/cap.ts";
-import "../cli/_commands.ts";
 import { replayRun } from "../cli/replay_run.ts";
 import { fetchRunRecord } from "../fleet/mod.ts";
 import { startFakeOpenAiServer } from "./_fake_openai_server.ts";

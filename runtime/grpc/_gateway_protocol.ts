@@ -32,6 +32,19 @@ export const GatewayCall = z.discriminatedUnion("method", [
     command: Base64.optional(),
   }),
   z.strictObject({ method: z.literal("list") }),
+  z.strictObject({
+    method: z.literal("listRuns"),
+    filter: z.strictObject({
+      label: z.string().optional(),
+      programId: z.string().optional(),
+      outcome: z.string().optional(),
+      since: z.string().optional(),
+      limit: z.number().int().optional(),
+      before: z.number().int().optional(),
+    }),
+  }),
+  z.strictObject({ method: z.literal("getEvidence"), runId: z.string() }),
+  z.strictObject({ method: z.literal("getWorld") }),
 ]);
 /** One forwarded call. */
 export type GatewayCall = z.infer<typeof GatewayCall>;
@@ -102,6 +115,7 @@ export type ToGateway = z.infer<typeof ToGateway>;
 
 /** The gateway's configuration, its only command-line argument (JSON). */
 export const GatewayConfig = z.strictObject({
+  robotId: z.string(),
   listen: z.string(),
   maxMessageBytes: z.number().int().positive(),
   tls: z.strictObject({

@@ -5,6 +5,8 @@ import * as protoLoader from "@grpc/proto-loader";
 export interface _Protos {
   EdgeRuntime: grpc.ServiceClientConstructor;
   Health: grpc.ServiceClientConstructor;
+  /** The package definition both were loaded from (server reflection serves it). */
+  definition: protoLoader.PackageDefinition;
 }
 
 let cached: _Protos | null = null;
@@ -36,6 +38,7 @@ export function _loadProtos(): _Protos {
   cached = {
     EdgeRuntime: loaded.cap.v1.EdgeRuntime,
     Health: loaded.grpc.health.v1.Health,
+    definition,
   };
   return cached;
 }

@@ -1,7 +1,13 @@
 import type { EvidenceRecord } from "../evidence/mod.ts";
 import type { RunEvent } from "../executor/mod.ts";
 import { EstopLatchedError, ExecutorBusyError } from "../executor/mod.ts";
-import type { CachedProgram, Receipt } from "../service/mod.ts";
+import type { WorldState } from "../../skills-bridge/mod.ts";
+import type {
+  CachedProgram,
+  Receipt,
+  RunFilter,
+  RunPage,
+} from "../service/mod.ts";
 import { ProgramNotFoundError, ServiceClosedError } from "../service/mod.ts";
 
 /** The gRPC status names the edge API's failures map onto. */
@@ -53,6 +59,18 @@ export interface EdgeApi {
   resume(options: { command?: Uint8Array }): Promise<boolean> | boolean;
   /** The newest version of every cached program. */
   list(): Promise<CachedProgram[]> | CachedProgram[];
+  /** The robot's id. */
+  readonly robotId: string;
+  /** Runs in the local evidence store, newest first. */
+  listRuns(filter: RunFilter): Promise<RunPage> | RunPage;
+  /** One run's evidence record, `undefined` when the store does not hold it. */
+  getEvidence(
+    runId: string,
+  ): Promise<EvidenceRecord | undefined> | EvidenceRecord | undefined;
+  /** The backend's world estimate and the robot's state. */
+  getWorld(): Promise<
+    { world: WorldState | null; state: string; at: string }
+  >;
 }
 
 /** The status a failure of the edge service maps onto. */

@@ -47,6 +47,54 @@ export interface WireProgram {
   sourceSha256: string;
 }
 
+/** Which runs `ListRuns` returns (every field optional). */
+export interface WireRunFilter {
+  /** Only runs that failed with this label. */
+  label?: string;
+  /** Only runs of this program. */
+  programId?: string;
+  /** Only runs with this outcome. */
+  outcome?: string;
+  /** Only runs started at or after this time (ISO 8601). */
+  since?: string;
+  /** 1-500; default 50. */
+  pageSize?: number;
+  /** `nextPageToken` of the previous page. */
+  pageToken?: string;
+}
+
+/** One run as `ListRuns` reports it. */
+export interface WireRunSummary {
+  /** The run's id (for `GetEvidence`). */
+  runId: string;
+  /** `null` for an unsigned or unreadable program. */
+  programId: string | null;
+  /** `null` when the program has no version. */
+  version: number | null;
+  /** `succeeded`, `failed`, `rejected` or `stopped`. */
+  outcome: string;
+  /** The failure label; `null` when the run succeeded. */
+  label: string | null;
+  /** ISO 8601 */
+  startedAt: string;
+  /** ISO 8601 */
+  endedAt: string;
+  /** Skill calls in the record. */
+  skillCalls: number;
+}
+
+/** The robot's world estimate as `GetWorld` reports it. */
+export interface WireWorld {
+  /** The robot's configured id. */
+  robotId: string;
+  /** `online`, `running` or `stopped` */
+  state: string;
+  /** `{ objects, holding }`, or `null` when the backend has no estimate. */
+  world: { objects: unknown[]; holding: string | null } | null;
+  /** When it was read (ISO 8601). */
+  at: string;
+}
+
 /** An error answered by the robot, with its gRPC status code name. */
 export class EdgeCallError extends Error {
   /** The gRPC status code name, e.g. `FAILED_PRECONDITION`. */
@@ -238,6 +286,64 @@ export class EdgeClient implements Disposable {
       options,
     );
     return response.programs ?? [];
+  }
+
+  /** The runs in the robot's evidence store, newest first, one page at a time. */
+  async listRuns(
+    filter: WireRunFilter = {},
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ runs: WireRunSummary[]; nextPageToken: string }> {
+    const response = await this.#unary<
+      { runs?: Array<Record<string, unknown>>; nextPageToken?: string }
+    >("listRuns", {
+      label: filter.label ?? "",
+      programId: filter.programId ?? "",
+      outcome: filter.outcome ?? "",
+      since: filter.since ?? "",
+      pageSize: filter.pageSize ?? 0,
+      pageToken: filter.pageToken ?? "",
+    }, options);
+    return {
+      runs: (response.runs ?? []).map((r) => ({
+        runId: String(r.runId ?? ""),
+        programId: r.programId ? String(r.programId) : null,
+        version: Number(r.version ?? 0) || null,
+        outcome: String(r.outcome ?? ""),
+        label: r.label ? String(r.label) : null,
+        startedAt: String(r.startedAt ?? ""),
+        endedAt: String(r.endedAt ?? ""),
+        skillCalls: Number(r.skillCalls ?? 0),
+      })),
+      nextPageToken: response.nextPageToken ?? "",
+    };
+  }
+
+  /** One run's evidence record from the robot's store (NOT_FOUND when it has none). */
+  async getEvidence(
+    runId: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<EvidenceRecord> {
+    const response = await this.#unary<{ evidenceJson: string }>(
+      "getEvidence",
+      { runId },
+      options,
+    );
+    return JSON.parse(response.evidenceJson) as EvidenceRecord;
+  }
+
+  /** The robot's current world estimate and state. */
+  async getWorld(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<WireWorld> {
+    const response = await this.#unary<
+      { robotId: string; state: string; worldJson: string; at: string }
+    >("getWorld", {}, options);
+    return {
+      robotId: response.robotId,
+      state: response.state,
+      world: response.worldJson ? JSON.parse(response.worldJson) : null,
+      at: response.at,
+    };
   }
 
   /** The standard health check: `SERVING`, `NOT_SERVING`, … */

@@ -14,7 +14,13 @@ import { Buffer } from "node:buffer";
 import { LineChannel } from "../channel/mod.ts";
 import type { EvidenceRecord } from "../evidence/mod.ts";
 import type { RunEvent } from "../executor/mod.ts";
-import type { CachedProgram, Receipt } from "../service/mod.ts";
+import type { WorldState } from "../../skills-bridge/mod.ts";
+import type {
+  CachedProgram,
+  Receipt,
+  RunFilter,
+  RunPage,
+} from "../service/mod.ts";
 import {
   type FromGateway,
   GATEWAY_PROTOCOL,
@@ -63,6 +69,7 @@ const withCommand = (command?: Uint8Array) =>
 
 /** The core, seen through the channel. */
 const core: EdgeApi = {
+  robotId: "",
   deliver: (envelope, options) =>
     forward({
       method: "deliver",
@@ -90,6 +97,16 @@ const core: EdgeApi = {
       boolean
     >,
   list: () => forward({ method: "list" }) as Promise<CachedProgram[]>,
+  listRuns: (filter: RunFilter) =>
+    forward({ method: "listRuns", filter }) as Promise<RunPage>,
+  getEvidence: async (runId) =>
+    ((await forward({ method: "getEvidence", runId })) ?? undefined) as
+      | EvidenceRecord
+      | undefined,
+  getWorld: () =>
+    forward({ method: "getWorld" }) as Promise<
+      { world: WorldState | null; state: string; at: string }
+    >,
 };
 
 const serving: { server: Awaited<ReturnType<typeof startGrpcServer>> | null } =
@@ -101,6 +118,7 @@ async function serve(): Promise<void> {
   let config: GatewayConfig;
   try {
     config = GatewayConfig.parse(JSON.parse(Deno.args[0] ?? ""));
+    (core as { robotId: string }).robotId = config.robotId;
   } catch (error) {
     send({
       type: "fatal",

@@ -104,6 +104,7 @@ export async function startGrpcGateway(
 
   const spawn = (listen: string) => {
     const config: GatewayConfig = {
+      robotId: api.robotId,
       listen,
       maxMessageBytes: options.maxMessageBytes ?? 2 * 1024 * 1024,
       ...(options.tls ? { tls: options.tls } : {}),
@@ -381,5 +382,18 @@ function serveCall(
     }
     case "list":
       return Promise.resolve(api.list());
+    case "listRuns": {
+      const filter = Object.fromEntries(
+        Object.entries(call.filter).filter(([, v]) => v !== undefined),
+      );
+      return Promise.resolve(api.listRuns(filter));
+    }
+    case "getEvidence":
+      // undefined does not survive JSON: null says "not stored".
+      return Promise.resolve(api.getEvidence(call.runId)).then((r) =>
+        r ?? null
+      );
+    case "getWorld":
+      return api.getWorld();
   }
 }

@@ -1,4 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import {
+  evidenceToWire,
+  InvalidRequestError,
+  runFilterFromWire,
+  runIdFromWire,
+  runPageToWire,
+  type WireListRunsRequest,
+} from "./_runs_wire.ts";
 import { _loadProtos } from "./_protos.ts";
 import type { CachedProgram, Receipt } from "../service/mod.ts";
 import { type EdgeApi, type EdgeStatus, statusOf } from "./edge_api.ts";
@@ -161,6 +170,44 @@ export async function startGrpcServer(
         async () => ({ programs: (await service.list()).map(toWireProgram) }),
       );
     },
+    listRuns: (
+      call: Unary<WireListRunsRequest, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(callback, async () =>
+        runPageToWire(
+          await service.listRuns(runFilterFromWire(call.request)),
+        ));
+    },
+    getEvidence: (
+      call: Unary<{ runId: string }, unknown>,
+      callback: Callback<unknown>,
+    ) => {
+      guard(callback, async () => {
+        const runId = runIdFromWire(call.request);
+        const record = await service.getEvidence(runId);
+        if (record === undefined) {
+          throw (status(
+            grpc.status.NOT_FOUND,
+            `Cannot get evidence: no run "${
+              runId.slice(0, 80)
+            }" in this robot's evidence store (it keeps the newest runs only)`,
+          ));
+        }
+        return evidenceToWire(record);
+      });
+    },
+    getWorld: (_call: Unary<unknown, unknown>, callback: Callback<unknown>) => {
+      guard(callback, async () => {
+        const { world, state, at } = await service.getWorld();
+        return {
+          robotId: service.robotId,
+          state,
+          worldJson: JSON.stringify(world),
+          at,
+        };
+      });
+    },
   });
 
   const healthOf = (name: string) => {
@@ -189,6 +236,10 @@ export async function startGrpcServer(
       call.on("cancelled", () => watchers.delete(stream));
     },
   });
+
+  // Server reflection (grpc.reflection.v1 and v1alpha), so that generic
+  // clients (grpcurl, grpcui, Postman) can list and call the services.
+  new ReflectionService(protos.definition).addToServer(server);
 
   // Without a client CA, grpc-js hands `ca: undefined` to the TLS server,
   // and on Deno that server then answers the handshake with garbage
@@ -293,7 +344,13 @@ const GRPC_STATUS: Record<EdgeStatus, grpc.status> = {
 };
 
 function toStatus(error: unknown): grpc.ServiceError {
+  if (error instanceof Error && "code" in error && "details" in error) {
+    return error as grpc.ServiceError;
+  }
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof InvalidRequestError) {
+    return status(grpc.status.INVALID_ARGUMENT, message);
+  }
   return status(GRPC_STATUS[statusOf(error)], message);
 }
 

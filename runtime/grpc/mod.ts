@@ -17,6 +17,9 @@ export {
   type WireProgram,
   type WireReceipt,
   type WireRunEvent,
+  type WireRunFilter,
+  type WireRunSummary,
+  type WireWorld,
 } from "./edge_client.ts";
 export {
   GatewayStartError,

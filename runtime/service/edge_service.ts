@@ -2,6 +2,7 @@ import {
   type SkillApi,
   type SkillBackend,
   TABLETOP_API,
+  type WorldState,
 } from "../../skills-bridge/mod.ts";
 import {
   checkEnvelope,
@@ -17,7 +18,7 @@ import type {
 } from "../evidence/mod.ts";
 import { sha256Hex } from "../evidence/mod.ts";
 import { Executor, ExecutorBusyError, type RunEvent } from "../executor/mod.ts";
-import type { ProgramCache } from "./program_cache.ts";
+import type { ProgramCache, RunFilter, RunPage } from "./program_cache.ts";
 import { VerifierPool } from "../executor/mod.ts";
 import { buildRecord } from "../evidence/mod.ts";
 import type { EvidenceJournal } from "./evidence_journal.ts";
@@ -107,6 +108,7 @@ const EMPTY_REPORT: VerifierReport = { ok: true, issues: [] };
 export class EdgeService implements AsyncDisposable {
   readonly robotId: string;
   readonly #executor: Executor;
+  readonly #backend: SkillBackend;
   readonly #cache: ProgramCache;
   readonly #api: SkillApi;
   readonly #caps: Caps;
@@ -136,6 +138,7 @@ export class EdgeService implements AsyncDisposable {
     this.#verifierPool = verifierPool;
     this.robotId = options.robotId;
     this.#executor = executor;
+    this.#backend = options.backend;
     this.#cache = options.cache;
     this.#api = options.api ?? TABLETOP_API;
     this.#caps = options.caps;
@@ -254,6 +257,8 @@ export class EdgeService implements AsyncDisposable {
         "info",
         `accepted program "${receipt.programId}" v${receipt.version}`,
         {
+          programId: receipt.programId,
+          version: receipt.version,
           keyId: receipt.keyId,
           idempotent: receipt.idempotent,
         },
@@ -262,6 +267,12 @@ export class EdgeService implements AsyncDisposable {
       this.#log(
         "warn",
         `refused a delivery: ${receipt.reason}: ${receipt.message}`,
+        {
+          reason: receipt.reason,
+          ...(receipt.programId === ""
+            ? {}
+            : { programId: receipt.programId, version: receipt.version }),
+        },
       );
     }
     if (!options.run) return { receipt, evidence: null };
@@ -306,6 +317,7 @@ export class EdgeService implements AsyncDisposable {
       this.#log(
         "warn",
         `refused to run cached program "${programId}": ${receipt.message}`,
+        { programId, reason: receipt.reason },
       );
       return await this.#rejected(
         cached.envelope,
@@ -321,9 +333,14 @@ export class EdgeService implements AsyncDisposable {
   async stop(reason = "emergency stop"): Promise<{ runId: string | null }> {
     const runId = this.#executor.currentRunId;
     this.#log("warn", `emergency stop: ${reason}`, { runId });
+    const started = performance.now();
     const stopping = this.#executor.stop(reason);
     this.#sink.state?.("stopped");
     await stopping;
+    this.#log("info", "emergency stop done", {
+      runId,
+      stopMs: Math.round((performance.now() - started) * 1000) / 1000,
+    });
     return { runId };
   }
 
@@ -341,6 +358,29 @@ export class EdgeService implements AsyncDisposable {
   /** The newest version of every cached program. */
   list(): ReturnType<ProgramCache["list"]> {
     return this.#cache.list();
+  }
+
+  /** Runs in the local evidence store, newest first (see {@linkcode ProgramCache.prototype.listRuns}). */
+  listRuns(filter: RunFilter = {}): RunPage {
+    this.#assertOpen();
+    return this.#cache.listRuns(filter);
+  }
+
+  /** One run's evidence record from the local store, or `undefined`. */
+  getEvidence(runId: string): EvidenceRecord | undefined {
+    this.#assertOpen();
+    return this.#cache.getEvidence(runId);
+  }
+
+  /** The backend's current world estimate (`null` when it has none), and the robot's state. */
+  async getWorld(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<
+    { world: WorldState | null; state: EdgeService["state"]; at: string }
+  > {
+    this.#assertOpen();
+    const world = await this.#backend.world(options);
+    return { world, state: this.state, at: this.#now().toISOString() };
   }
 
   /** Stops what runs (safely, through the e-stop path) and closes the executor. */
@@ -483,6 +523,13 @@ export class EdgeService implements AsyncDisposable {
             ? ` (${evidence.failure.label}: ${evidence.failure.message})`
             : ""
         }`,
+        {
+          runId: evidence.runId,
+          programId: manifest.programId,
+          version: manifest.version,
+          outcome: evidence.outcome,
+          label: evidence.failure?.label ?? null,
+        },
       );
       return evidence;
     } finally {
@@ -542,6 +589,17 @@ export class EdgeService implements AsyncDisposable {
     });
     void envelope;
     const evidence = this.#keep(built);
+    this.#log(
+      "warn",
+      `run ${evidence.runId}: rejected (${evidence.failure?.label})`,
+      {
+        runId: evidence.runId,
+        programId: evidence.program.programId,
+        version: evidence.program.version,
+        outcome: evidence.outcome,
+        label: evidence.failure?.label ?? null,
+      },
+    );
     onEvent?.({ type: "run_ended", runId: evidence.runId, evidence });
     return evidence;
   }

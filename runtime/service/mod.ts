@@ -7,6 +7,9 @@ export {
   CacheClosedError,
   type CachedProgram,
   ProgramCache,
+  type RunFilter,
+  type RunPage,
+  type RunSummary,
 } from "./program_cache.ts";
 export {
   type EdgeLog,

@@ -1,5 +1,49 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { EvidenceRecord } from "../evidence/mod.ts";
+import type { EvidenceRecord, FailureLabel } from "../evidence/mod.ts";
+
+/** Which runs {@linkcode ProgramCache.prototype.listRuns} returns. */
+export interface RunFilter {
+  /** Only runs whose failure has this label. */
+  label?: string;
+  /** Only runs of this program. */
+  programId?: string;
+  /** Only runs with this outcome. */
+  outcome?: string;
+  /** Only runs started at or after this time (ISO 8601, UTC). */
+  since?: string;
+  /** Page size, 1-500; default 50. */
+  limit?: number;
+  /** The `next` cursor of the previous page. */
+  before?: number;
+}
+
+/** One run as listed: what the record says, without the record. */
+export interface RunSummary {
+  /** The run's id. */
+  runId: string;
+  /** The program's id; `null` for an unsigned or unreadable one. */
+  programId: string | null;
+  /** The program's version; `null` when it has none. */
+  version: number | null;
+  /** `succeeded`, `failed`, `rejected` or `stopped`. */
+  outcome: EvidenceRecord["outcome"];
+  /** The failure label; `null` when the run succeeded. */
+  label: FailureLabel | null;
+  /** ISO 8601 */
+  startedAt: string;
+  /** ISO 8601 */
+  endedAt: string;
+  /** How many skill calls the record holds. */
+  skillCalls: number;
+}
+
+/** A page of runs, newest first, and the cursor of the next page. */
+export interface RunPage {
+  /** The runs, newest first. */
+  runs: RunSummary[];
+  /** Pass as `before` for the next page; `null` on the last page. */
+  next: number | null;
+}
 
 /** A program the robot accepted, as the cache keeps it. */
 export interface CachedProgram {
@@ -281,6 +325,71 @@ export class ProgramCache implements Disposable {
     return this.#listEvidence.all(limit).map((row) =>
       JSON.parse(String((row as { record: string }).record)) as EvidenceRecord
     );
+  }
+
+  /**
+   * Runs in the local evidence store, newest first, filtered and paged:
+   * `before` is the `next` cursor of the previous page.
+   */
+  listRuns(filter: RunFilter = {}): RunPage {
+    const db = this.#open();
+    const limit = Math.min(Math.max(Math.trunc(filter.limit ?? 50), 1), 500);
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.label !== undefined) {
+      where.push("json_extract(record, '$.failure.label') = ?");
+      params.push(filter.label);
+    }
+    if (filter.programId !== undefined) {
+      where.push("program_id = ?");
+      params.push(filter.programId);
+    }
+    if (filter.outcome !== undefined) {
+      where.push("outcome = ?");
+      params.push(filter.outcome);
+    }
+    if (filter.since !== undefined) {
+      where.push("json_extract(record, '$.startedAt') >= ?");
+      params.push(filter.since);
+    }
+    if (filter.before !== undefined) {
+      where.push("seq < ?");
+      params.push(filter.before);
+    }
+    const rows = db.prepare(
+      `SELECT seq, run_id, program_id, outcome,
+        json_extract(record, '$.program.version') AS version,
+        json_extract(record, '$.failure.label') AS label,
+        json_extract(record, '$.startedAt') AS started_at, ended_at,
+        json_array_length(record, '$.calls') AS calls
+      FROM evidence ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY seq DESC LIMIT ?`,
+    ).all(...params, limit + 1) as Record<string, unknown>[];
+    const page = rows.slice(0, limit);
+    return {
+      runs: page.map((r) => ({
+        runId: String(r.run_id),
+        programId: r.program_id === null ? null : String(r.program_id),
+        version: r.version === null ? null : Number(r.version),
+        outcome: String(r.outcome) as RunSummary["outcome"],
+        label: r.label === null ? null : String(r.label) as FailureLabel,
+        startedAt: String(r.started_at ?? ""),
+        endedAt: String(r.ended_at),
+        skillCalls: Number(r.calls ?? 0),
+      })),
+      next: rows.length > limit ? Number(page.at(-1)!.seq) : null,
+    };
+  }
+
+  /** One run's evidence record from the local store, or `undefined`. */
+  getEvidence(runId: string): EvidenceRecord | undefined {
+    const db = this.#open();
+    const row = db.prepare(
+      "SELECT record FROM evidence WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+    ).get(runId) as { record: string } | undefined;
+    return row === undefined
+      ? undefined
+      : JSON.parse(String(row.record)) as EvidenceRecord;
   }
 
   /** Closes the database. */
