@@ -85,6 +85,10 @@ export const ServiceConfig = z.strictObject({
     /** Most milliseconds a journaled skill call waits before it is written (a crash loses at most these). */
     journalFlushMs: z.number().int().min(0).max(1000).default(5),
   }).prefault({}),
+  limits: z.strictObject({
+    /** Manifests valid for longer than this are refused (`lifetime_too_long`); contract. */
+    maxManifestLifetimeDays: z.number().positive().max(3650).default(90),
+  }).prefault({}),
 });
 
 /** The parsed service configuration, defaults filled in, paths absolute. */

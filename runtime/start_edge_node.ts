@@ -133,6 +133,7 @@ export async function startEdgeNode(
       trustStore,
       caps: config.caps,
       clockSkewMs: config.clockSkewMs,
+      maxManifestLifetimeDays: config.limits.maxManifestLifetimeDays,
       replay: state.replay,
       journal: state.journal,
       evidenceMaxBytes: config.evidence.maxBytes,
@@ -160,6 +161,15 @@ export async function startEdgeNode(
     }
     telemetry?.start();
 
+    const host = config.grpc.listen.slice(
+      0,
+      config.grpc.listen.lastIndexOf(":"),
+    );
+    if (!config.grpc.tls && !isLoopback(host)) {
+      throw new ConfigError(
+        `Cannot serve gRPC on "${config.grpc.listen}" (grpc.listen) without TLS: an address that is not loopback needs grpc.tls (cert and key, and clientCa for mutual TLS)`,
+      );
+    }
     if (config.grpc.tls) await readTls(config.grpc.tls);
     let grpc: GrpcGateway;
     try {
@@ -191,7 +201,8 @@ export async function startEdgeNode(
         );
         return;
       }
-      edge.run(programId).catch((error) =>
+      // The robot's own configuration asks: no operator command needed.
+      edge.run(programId, { origin: "schedule" }).catch((error) =>
         log(
           "warn",
           `scheduled run of "${programId}" (${why}) did not start: ${
@@ -325,4 +336,11 @@ async function readTls(
       ? { clientCa: await read(tls.clientCa, "client CA") }
       : {}),
   };
+}
+
+/** Whether `host` (a name or an address, IPv6 in brackets or not) is this machine only. */
+function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return bare === "localhost" || bare === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }

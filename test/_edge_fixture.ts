@@ -8,10 +8,13 @@ import {
   parseServiceConfig,
   startEdgeNode,
 } from "../runtime/mod.ts";
+import { EdgeClient, type EdgeClientOptions } from "../runtime/grpc/mod.ts";
 import {
   type Envelope,
   generateSigningKey,
   type Manifest,
+  OPERATOR_ROLE,
+  PROGRAM_SIGNER_ROLE,
   signManifest,
 } from "../verifier/mod.ts";
 
@@ -26,7 +29,10 @@ export interface TestKey {
 /** Makes a temp dir with a signing key and its trust store. */
 export async function makeKey(keyId = "k1"): Promise<TestKey> {
   const dir = await Deno.makeTempDir({ prefix: "cap-edge-test-" });
-  const { privateJwk, trustStore } = await generateSigningKey(keyId);
+  // Signs programs and operator commands (a bench key; production keys get one role).
+  const { privateJwk, trustStore } = await generateSigningKey(keyId, {
+    roles: [PROGRAM_SIGNER_ROLE, OPERATOR_ROLE],
+  });
   const trustPath = `${dir}/trust.json`;
   await Deno.writeTextFile(trustPath, JSON.stringify(trustStore));
   return { keyId, privateJwk, trustPath, dir };
@@ -92,5 +98,21 @@ export async function startNode(
   });
   return await startEdgeNode(config, {
     ...(options.log ? { log: (level, msg) => console.error(level, msg) } : {}),
+  });
+}
+
+/**
+ * A gRPC client of robot `robotId` at `target` that signs an operator
+ * command with `key` for every call that moves the robot or resumes it.
+ */
+export function clientFor(
+  target: string,
+  key: TestKey,
+  robotId: string,
+  options: EdgeClientOptions = {},
+): EdgeClient {
+  return new EdgeClient(target, {
+    ...options,
+    operator: { privateJwk: key.privateJwk, keyId: key.keyId, robotId },
   });
 }

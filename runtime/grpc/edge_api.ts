@@ -86,5 +86,8 @@ export function statusOf(error: unknown): EdgeStatus {
   if (error instanceof Error && error.name === "CommandRejectedError") {
     return "permission_denied";
   }
+  if (error instanceof Error && error.name === "BackendUnavailableError") {
+    return "unavailable";
+  }
   return "internal";
 }

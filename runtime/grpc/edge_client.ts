@@ -4,6 +4,7 @@ import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { _loadProtos } from "./_protos.ts";
 import type { EvidenceRecord } from "../evidence/mod.ts";
 import type { Receipt } from "../service/mod.ts";
+import { signCommand } from "../../verifier/mod.ts";
 
 /** Client TLS: PEM text. `cert`/`key` for mutual TLS. */
 export interface EdgeClientTls {
@@ -19,6 +20,12 @@ const _IP_SNI_PLACEHOLDER = "ip-address.invalid";
 
 /** Options of an {@linkcode EdgeClient}. */
 export interface EdgeClientOptions {
+  /**
+   * An operator key: the client then signs a fresh command (`run` or
+   * `resume`, for `robotId`) for every call that needs one and carries no
+   * command of its own.
+   */
+  operator?: { privateJwk: JsonWebKey; keyId?: string; robotId: string };
   tls?: EdgeClientTls;
   /** Default deadline of unary calls, milliseconds; default 30 000. */
   timeoutMs?: number;
@@ -131,6 +138,7 @@ export class EdgeClient implements Disposable {
   // deno-lint-ignore no-explicit-any
   readonly #health: any;
   readonly #timeoutMs: number;
+  readonly #operator: EdgeClientOptions["operator"];
   #closed = false;
 
   /** Connects lazily to `target` (`host:port`). */
@@ -140,6 +148,7 @@ export class EdgeClient implements Disposable {
     }
     this.target = target;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#operator = options.operator;
     const protos = _loadProtos();
     const channelOptions: Record<string, unknown> = {
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
@@ -179,16 +188,32 @@ export class EdgeClient implements Disposable {
   /** Delivers a signed envelope; with `run`, runs it and returns its evidence. */
   async deliver(
     envelope: string | Uint8Array,
-    options: { run?: boolean; signal?: AbortSignal; timeoutMs?: number } = {},
+    options: {
+      run?: boolean;
+      /** With `run`: an operator command (DSSE envelope) for `run`. */
+      command?: string | Uint8Array;
+      signal?: AbortSignal;
+      timeoutMs?: number;
+    } = {},
   ): Promise<{ receipt: WireReceipt; evidence: EvidenceRecord | null }> {
     const bytes = typeof envelope === "string"
       ? new TextEncoder().encode(envelope)
       : envelope;
+    const command = options.run
+      ? await this.#command(options.command, {
+        command: "run",
+        ...programOf(bytes),
+      })
+      : undefined;
     const response = await this.#unary<
       { receipt: WireReceipt; evidenceJson: string }
     >(
       "deliver",
-      { envelope: bytes, run: options.run === true },
+      {
+        envelope: bytes,
+        run: options.run === true,
+        ...(command ? { command } : {}),
+      },
       {
         ...options,
         timeoutMs: options.timeoutMs ??
@@ -222,12 +247,35 @@ export class EdgeClient implements Disposable {
     programId: string,
     options: {
       version?: number;
+      /** An operator command (DSSE envelope) for `run` of this program. */
+      command?: string | Uint8Array;
       signal?: AbortSignal;
       onEvent?: (event: WireRunEvent) => void;
     } = {},
   ): Promise<EvidenceRecord> {
+    const signing = this.#command(options.command, {
+      command: "run",
+      programId,
+      ...(options.version ? { version: options.version } : {}),
+    });
+    return signing.then((command) => this.#run(programId, options, command));
+  }
+
+  #run(
+    programId: string,
+    options: {
+      version?: number;
+      signal?: AbortSignal;
+      onEvent?: (event: WireRunEvent) => void;
+    },
+    command: Uint8Array | undefined,
+  ): Promise<EvidenceRecord> {
     return new Promise((resolve, reject) => {
-      const call = this.#stub.run({ programId, version: options.version ?? 0 });
+      const call = this.#stub.run({
+        programId,
+        version: options.version ?? 0,
+        ...(command ? { command } : {}),
+      });
       let evidence: EvidenceRecord | null = null;
       const onAbort = () => call.cancel();
       options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -273,9 +321,41 @@ export class EdgeClient implements Disposable {
 
   /** Allows runs again after an emergency stop. */
   async resume(
-    options: { signal?: AbortSignal } = {},
+    options: {
+      /** An operator command (DSSE envelope) for `resume`. */
+      command?: string | Uint8Array;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<{ wasStopped: boolean }> {
-    return await this.#unary("resume", {}, options);
+    const command = await this.#command(options.command, {
+      command: "resume",
+    });
+    return await this.#unary(
+      "resume",
+      command ? { command } : {},
+      options,
+    );
+  }
+
+  /** The command to send: the caller's, or one signed with the operator key, or none. */
+  async #command(
+    given: string | Uint8Array | undefined,
+    what:
+      | { command: "run"; programId?: string; version?: number }
+      | { command: "resume" },
+  ): Promise<Uint8Array | undefined> {
+    if (given !== undefined) {
+      return typeof given === "string"
+        ? new TextEncoder().encode(given)
+        : given;
+    }
+    if (this.#operator === undefined) return undefined;
+    const envelope = await signCommand(
+      { ...what, robot: this.#operator.robotId },
+      this.#operator.privateJwk,
+      this.#operator.keyId ? { keyId: this.#operator.keyId } : {},
+    );
+    return new TextEncoder().encode(JSON.stringify(envelope));
   }
 
   /** The programs cached on the robot. */
@@ -421,4 +501,27 @@ function normalizeReceipt(receipt: WireReceipt): WireReceipt {
       issues: receipt.verifier?.issues ?? [],
     },
   };
+}
+
+/** The program id and version an envelope's manifest names (for the run command), when it can be read. */
+function programOf(
+  envelope: Uint8Array,
+): { programId?: string; version?: number } {
+  try {
+    const { payload } = JSON.parse(new TextDecoder().decode(envelope));
+    const manifest = JSON.parse(
+      new TextDecoder().decode(Uint8Array.fromBase64(payload)),
+    );
+    return {
+      ...(typeof manifest.programId === "string"
+        ? { programId: manifest.programId }
+        : {}),
+      ...(typeof manifest.version === "number"
+        ? { version: manifest.version }
+        : {}),
+    };
+  } catch {
+    // Not readable: the robot refuses the envelope anyway.
+    return {};
+  }
 }

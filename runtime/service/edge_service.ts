@@ -5,6 +5,7 @@ import {
   type WorldState,
 } from "../../skills-bridge/mod.ts";
 import {
+  checkCommand,
   checkEnvelope,
   type EnvelopeCheck,
   type Manifest,
@@ -59,6 +60,8 @@ export interface EdgeServiceOptions {
   journal?: EvidenceJournal;
   /** Size bound of every record (MQTT, gRPC, local store): `evidence.maxBytes`. Default 262144. */
   evidenceMaxBytes?: number;
+  /** Manifests valid for longer are refused (`lifetime_too_long`); `limits.maxManifestLifetimeDays`, default 90. */
+  maxManifestLifetimeDays?: number;
 }
 
 /** What the robot made of a delivered envelope. */
@@ -97,6 +100,34 @@ export class ServiceClosedError extends Error {
   }
 }
 
+/**
+ * Thrown when a call that moves the robot or releases its stop carries no
+ * valid operator command: the call fails with `PERMISSION_DENIED` and
+ * nothing happens.
+ */
+export class CommandRejectedError extends Error {
+  /** `missing_command` or the command check's reason code. */
+  readonly reason: string;
+  /** Creates the error naming what was refused and why. */
+  constructor(what: string, reason: string, message: string) {
+    super(`Cannot ${what}: ${message}`);
+    this.name = "CommandRejectedError";
+    this.reason = reason;
+  }
+}
+
+/** Thrown when the skills backend cannot take a run (the ROS 2 bridge is down). */
+export class BackendUnavailableError extends Error {
+  /** Creates the error naming why. */
+  constructor(why: string) {
+    super(`Cannot start a run: ${why}`);
+    this.name = "BackendUnavailableError";
+  }
+}
+
+/** Who asks for a run: a client (needs an operator command) or the robot's own schedule. */
+export type RunOrigin = "client" | "schedule";
+
 const EMPTY_REPORT: VerifierReport = { ok: true, issues: [] };
 
 /**
@@ -109,6 +140,7 @@ export class EdgeService implements AsyncDisposable {
   readonly robotId: string;
   readonly #executor: Executor;
   readonly #backend: SkillBackend;
+  readonly #maxManifestLifetimeDays: number;
   readonly #cache: ProgramCache;
   readonly #api: SkillApi;
   readonly #caps: Caps;
@@ -139,6 +171,7 @@ export class EdgeService implements AsyncDisposable {
     this.robotId = options.robotId;
     this.#executor = executor;
     this.#backend = options.backend;
+    this.#maxManifestLifetimeDays = options.maxManifestLifetimeDays ?? 90;
     this.#cache = options.cache;
     this.#api = options.api ?? TABLETOP_API;
     this.#caps = options.caps;
@@ -241,11 +274,14 @@ export class EdgeService implements AsyncDisposable {
     envelope: string | Uint8Array,
     options: {
       run?: boolean;
+      /** With `run`: the operator's command (DSSE envelope) for `run`. */
+      command?: Uint8Array | string;
       signal?: AbortSignal;
       onEvent?: (event: RunEvent) => void;
     } = {},
   ): Promise<{ receipt: Receipt; evidence: EvidenceRecord | null }> {
     this.#assertOpen();
+    if (options.run) this.#assertBackendReady();
     // Deliveries are checked and stored one at a time so that the replay
     // state cannot be raced by two deliveries of the same program.
     const checked = this.#serialize(() =>
@@ -285,6 +321,14 @@ export class EdgeService implements AsyncDisposable {
       );
       return { receipt, evidence };
     }
+    await this.#authorize("run", options.command, {
+      command: "run",
+      programId: manifest.programId,
+      version: manifest.version,
+    });
+    if (this.#executor.currentRunId !== null) {
+      throw new ExecutorBusyError(this.#executor.currentRunId);
+    }
     const evidence = await this.#runManifest(manifest, check, options);
     return { receipt, evidence };
   }
@@ -298,20 +342,35 @@ export class EdgeService implements AsyncDisposable {
     programId: string,
     options: {
       version?: number;
+      /** The operator's command (DSSE envelope) for `run`; not needed for the robot's own schedule. */
+      command?: Uint8Array | string;
+      /** `schedule`: the robot's own configuration asks (no command needed). Default `client`. */
+      origin?: RunOrigin;
       signal?: AbortSignal;
       onEvent?: (event: RunEvent) => void;
     } = {},
   ): Promise<EvidenceRecord> {
     this.#assertOpen();
+    this.#assertBackendReady();
     const cached = this.#cache.get(programId, options.version);
     if (cached === undefined) {
       throw new ProgramNotFoundError(programId, options.version);
     }
+    if (options.origin !== "schedule") {
+      await this.#authorize("run", options.command, {
+        command: "run",
+        programId,
+        version: cached.version,
+      });
+    }
     if (this.#executor.currentRunId !== null) {
       throw new ExecutorBusyError(this.#executor.currentRunId);
     }
+    // Only the newest accepted version runs: an older cached one (recalled
+    // by a newer delivery) is refused as superseded.
     const { receipt, manifest, check } = await this.#check(cached.envelope, {
       replay: false,
+      purpose: "run",
     });
     if (!receipt.accepted || manifest === null || check === null) {
       this.#log(
@@ -344,8 +403,16 @@ export class EdgeService implements AsyncDisposable {
     return { runId };
   }
 
-  /** Allows runs again; returns whether the e-stop was latched. */
-  resume(): boolean {
+  /**
+   * Allows runs again; returns whether the e-stop was latched. A client
+   * needs an operator's command for `resume`.
+   */
+  async resume(
+    options: { command?: Uint8Array | string; origin?: RunOrigin } = {},
+  ): Promise<boolean> {
+    if (options.origin !== "schedule") {
+      await this.#authorize("resume", options.command, { command: "resume" });
+    }
     const was = this.#executor.stopReason !== null;
     this.#executor.resume();
     if (was) {
@@ -395,6 +462,58 @@ export class EdgeService implements AsyncDisposable {
     if (this.#closed) throw new ServiceClosedError();
   }
 
+  /** Refuses a run while the backend says it cannot take one (a ROS 2 bridge that is down). */
+  #assertBackendReady(): void {
+    const backend = this.#backend as SkillBackend & { connected?: boolean };
+    if (backend.connected === false) {
+      throw new BackendUnavailableError(
+        `the ${backend.kind} backend is not connected (the ROS 2 bridge is down or starting); try again once it is back`,
+      );
+    }
+  }
+
+  /**
+   * Checks an operator command for what a call is about to do; refuses
+   * (and logs why) a missing or invalid one. Stopping never needs one.
+   */
+  async #authorize(
+    what: "run" | "resume",
+    command: Uint8Array | string | undefined,
+    expect: { command: "run" | "resume"; programId?: string; version?: number },
+  ): Promise<void> {
+    const doing = what === "run"
+      ? `run program "${expect.programId}"`
+      : "resume after the emergency stop";
+    const refuse = (reason: string, message: string): never => {
+      this.#log("warn", `refused to ${doing}: ${reason}: ${message}`, {
+        reason,
+        programId: expect.programId ?? null,
+        version: expect.version ?? null,
+      });
+      throw new CommandRejectedError(doing, reason, message);
+    };
+    if (command === undefined || command.length === 0) {
+      refuse(
+        "missing_command",
+        "the call carries no operator command (sign one with a key that has the operator role: --operator-key)",
+      );
+    }
+    const check = await checkCommand(command!, {
+      trustStore: this.#trustStore,
+      robotId: this.robotId,
+      now: this.#now(),
+      clockSkewMs: this.#clockSkewMs,
+      seenNonce: (nonce, expiresAt) => this.seenNonce(nonce, expiresAt),
+      expect,
+    });
+    if (!check.ok) refuse(check.reason, check.message);
+    this.#log("info", `operator command "${what}" accepted`, {
+      keyId: (check as { keyId: string }).keyId,
+      programId: expect.programId ?? null,
+      version: expect.version ?? null,
+    });
+  }
+
   #serialize<T>(job: () => Promise<T>): Promise<T> {
     const next = this.#checking.then(job, job);
     this.#checking = next.catch(() => {});
@@ -403,7 +522,7 @@ export class EdgeService implements AsyncDisposable {
 
   async #check(
     envelope: string | Uint8Array,
-    options: { replay: boolean; store?: boolean },
+    options: { replay: boolean; store?: boolean; purpose?: "deliver" | "run" },
   ): Promise<
     {
       receipt: Receipt;
@@ -418,7 +537,9 @@ export class EdgeService implements AsyncDisposable {
       clockSkewMs: this.#clockSkewMs,
       apiVersion: this.#api.version,
       caps: this.#caps,
-      ...(options.replay
+      limits: { maxManifestLifetimeDays: this.#maxManifestLifetimeDays },
+      ...(options.purpose ? { purpose: options.purpose } : {}),
+      ...(options.replay || options.purpose === "run"
         ? {
           lastAccepted: (id: string) =>
             (this.#replay ?? this.#cache).lastAccepted(id),
