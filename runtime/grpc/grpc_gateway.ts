@@ -11,6 +11,22 @@ import {
 import { PROTOS_DIR } from "./_protos.ts";
 import { type EdgeApi, statusOf } from "./edge_api.ts";
 
+/**
+ * The protos that @grpc/reflection reads from its own package when the
+ * server starts (the gateway serves reflection): the gateway may read them.
+ */
+const REFLECTION_PROTOS: string[] = (() => {
+  try {
+    const url = new URL(
+      "../proto/",
+      import.meta.resolve("@grpc/reflection"),
+    );
+    return url.protocol === "file:" ? [url.pathname.replace(/\/$/, "")] : [];
+  } catch {
+    return [];
+  }
+})();
+
 /** Options of {@linkcode startGrpcGateway}. */
 export interface GrpcGatewayOptions {
   /** `host:port`; port 0 picks a free one (kept across restarts). */
@@ -111,6 +127,7 @@ export async function startGrpcGateway(
     };
     const reads = [
       PROTOS_DIR.replace(/\/$/, ""),
+      ...REFLECTION_PROTOS,
       ...(options.tls
         ? [options.tls.cert, options.tls.key, options.tls.clientCa].filter(
           (p): p is string => p !== undefined,
