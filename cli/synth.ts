@@ -30,6 +30,8 @@ import {
   type SynthesisLimits,
 } from "./_synthesis_flags.ts";
 import { _describeFailure, _evidenceLines } from "./_describe_run.ts";
+import { _operatorKey } from "./_operator_key.ts";
+import { UsageError } from "./_usage_error.ts";
 
 /** Options for {@linkcode synthCommand}. */
 export interface SynthCommandOptions {
@@ -39,10 +41,12 @@ export interface SynthCommandOptions {
 const USAGE =
   `Usage: cap synth "<instruction>" --world <scene.json> [--check <expr>]… [--to <host:port>]… [--run]
        [--key <private.jwk.json>] [--key-id <id>] [--out <envelope.json>] [--program-id <id>]
+       [--operator-key <private.jwk.json>]
        [--robot <id>]… [--model <name>] [--max-attempts N] [--max-helper-depth N] [--replay] [--json]
        [--ca <pem> [--cert <pem> --client-key <pem>] [--server-name <name>]]
 Delivery: --to sends the signed program over gRPC to each robot named (repeatable; needs --key);
---run runs it there and prints each robot's evidence. --ca enables TLS, --cert/--client-key mTLS.
+--run runs it there and prints each robot's evidence; the robot asks for a run command signed
+with --operator-key (a key with the "operator" role; default $CAP_OPERATOR_KEY). --ca enables TLS, --cert/--client-key mTLS.
 Model: OPENAI_BASE_URL, OPENAI_API_KEY, CAP_MODEL (any OpenAI-compatible server); with neither
 OPENAI_API_KEY nor OPENAI_BASE_URL set, recorded answers from the replay server are used.
 Defaults: --max-attempts ${DEFAULT_MAX_ATTEMPTS}, --max-helper-depth ${DEFAULT_MAX_HELPER_DEPTH}, robots ["*"], program id from the instruction.
@@ -84,6 +88,7 @@ export async function synthCommand(
         "server-name": { type: "string" },
         key: { type: "string" },
         "key-id": { type: "string" },
+        "operator-key": { type: "string" },
         out: { type: "string" },
         "program-id": { type: "string" },
         robot: { type: "string", multiple: true },
@@ -142,6 +147,16 @@ export async function synthCommand(
   }
   if ((values.cert === undefined) !== (values["client-key"] === undefined)) {
     return usage("--cert and --client-key go together (mutual TLS)");
+  }
+
+  let operatorKey: (JsonWebKey & { kid?: string }) | null = null;
+  if (run) {
+    try {
+      operatorKey = await _operatorKey(values);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      return usage(error.message);
+    }
   }
 
   let scene;
@@ -244,6 +259,12 @@ export async function synthCommand(
       }
       deliveries = await deliverToRobots(envelope, targets, {
         run,
+        ...(operatorKey === null ? {} : {
+          operator: {
+            privateJwk: operatorKey,
+            ...(operatorKey.kid ? { keyId: operatorKey.kid } : {}),
+          },
+        }),
         ...(tls === undefined ? {} : { tls }),
         ...(signal ? { signal } : {}),
       });

@@ -25,14 +25,17 @@ import {
   _SYNTHESIS_OPTIONS,
   _synthesisLimits,
 } from "./_synthesis_flags.ts";
+import { _operatorKey } from "./_operator_key.ts";
+import { UsageError } from "./_usage_error.ts";
 
 const USAGE =
   `Usage: cap synth --from-run <runId> --console <url> [--to <host:port>]… [--run]
        [--key <private.jwk.json>] [--key-id <id>] [--out <envelope.json>] [--login user:password]
-       [--model <name>] [--max-attempts N] [--replay] [--json]
+       [--operator-key <private.jwk.json>] [--model <name>] [--max-attempts N] [--replay] [--json]
 Feeds a recorded run (instruction, program, failure, calls, world) into the repair loop,
 dry-runs the repair in the recorded world, signs it as the next version of the program for
-that robot (--key) and delivers it (--to).`;
+that robot (--key) and delivers it (--to); --run runs it there with a run command signed by
+--operator-key (a key with the "operator" role; default $CAP_OPERATOR_KEY).`;
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
@@ -122,6 +125,7 @@ export async function synthFromRunCommand(
         run: { type: "boolean" },
         key: { type: "string" },
         "key-id": { type: "string" },
+        "operator-key": { type: "string" },
         out: { type: "string" },
         ..._SYNTHESIS_OPTIONS,
       },
@@ -168,6 +172,15 @@ export async function synthFromRunCommand(
     return usage((error as Error).message);
   }
   const json = values.json === true;
+  let operatorKey: (JsonWebKey & { kid?: string }) | null = null;
+  if (values.run) {
+    try {
+      operatorKey = await _operatorKey(values);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      return usage(error.message);
+    }
+  }
 
   let record: EvidenceRecord;
   let scene: Scene;
@@ -267,6 +280,12 @@ export async function synthFromRunCommand(
     if (targets.length > 0) {
       deliveries = await deliverToRobots(envelope, targets, {
         run: values.run === true,
+        ...(operatorKey === null ? {} : {
+          operator: {
+            privateJwk: operatorKey,
+            ...(operatorKey.kid ? { keyId: operatorKey.kid } : {}),
+          },
+        }),
         ...(signal ? { signal } : {}),
       });
     }

@@ -4,7 +4,7 @@ import {
   type EdgeClientTls,
   type WireReceipt,
 } from "../runtime/grpc/mod.ts";
-import type { Envelope } from "../verifier/mod.ts";
+import { type Envelope, signCommand } from "../verifier/mod.ts";
 
 /** What the delivery to one robot ended with. */
 export interface RobotDelivery {
@@ -24,6 +24,18 @@ export interface RobotDelivery {
 export interface DeliverToRobotsOptions {
   /** Run the program at once on every robot that accepts it. */
   run?: boolean;
+  /**
+   * With `run`: the operator key (a trust-store key with the `operator`
+   * role) that signs a `run` command for each robot; without it the robots
+   * refuse to run (PERMISSION_DENIED). `robotIds` maps a target to the
+   * robot id the command names; a target not in it is asked for its id
+   * (`GetWorld`) first.
+   */
+  operator?: {
+    privateJwk: JsonWebKey;
+    keyId?: string;
+    robotIds?: Readonly<Record<string, string>>;
+  };
   /** TLS (or mTLS) to the robots; default plaintext. */
   tls?: EdgeClientTls;
   /** Deadline of a delivery without `run`, milliseconds. Default: the client's (30 s). */
@@ -35,7 +47,8 @@ const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
 /**
  * Delivers a signed envelope over gRPC to every robot in `targets`
- * (`host:port`), concurrently, and with `run` runs it there. A robot that
+ * (`host:port`), concurrently, and with `run` runs it there (signing a
+ * `run` command for each robot with `options.operator`). A robot that
  * refuses the program or cannot be reached does not stop the others: its
  * result says why. Throws a `TypeError` before contacting any robot when a
  * target is not `host:port`.
@@ -67,8 +80,12 @@ export async function deliverToRobots(
       ...(options.tls === undefined ? {} : { tls: options.tls }),
     });
     try {
+      const command = run && options.operator !== undefined
+        ? await _runCommand(client, target, text, options.operator, options)
+        : undefined;
       const { receipt, evidence } = await client.deliver(text, {
         run,
+        ...(command === undefined ? {} : { command }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(options.timeoutMs === undefined || run
           ? {}
@@ -87,6 +104,44 @@ export async function deliverToRobots(
       };
     }
   }));
+}
+
+/** A `run` command for the program in `text`, for the robot at `target`, signed with the operator key. */
+async function _runCommand(
+  client: EdgeClient,
+  target: string,
+  text: string,
+  operator: NonNullable<DeliverToRobotsOptions["operator"]>,
+  options: DeliverToRobotsOptions,
+): Promise<string> {
+  const robot = operator.robotIds?.[target] ??
+    (await client.getWorld(
+      options.signal === undefined ? {} : { signal: options.signal },
+    )).robotId;
+  let programId: string | undefined;
+  let version: number | undefined;
+  try {
+    const manifest = JSON.parse(
+      new TextDecoder().decode(
+        Uint8Array.fromBase64(JSON.parse(text).payload),
+      ),
+    );
+    if (typeof manifest.programId === "string") programId = manifest.programId;
+    if (typeof manifest.version === "number") version = manifest.version;
+  } catch {
+    // Not readable: the robot refuses the envelope before the command.
+  }
+  const envelope = await signCommand(
+    {
+      command: "run",
+      robot,
+      programId: programId ?? "unknown",
+      ...(version === undefined ? {} : { version }),
+    },
+    operator.privateJwk,
+    operator.keyId === undefined ? {} : { keyId: operator.keyId },
+  );
+  return JSON.stringify(envelope);
 }
 
 function _result(

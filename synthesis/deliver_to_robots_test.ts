@@ -20,7 +20,15 @@ Deno.test("deliverToRobots delivers to two robots over gRPC and runs the program
       `127.0.0.1:${a.grpc.port}`,
       `127.0.0.1:${b.grpc.port}`,
     ];
-    const results = await deliverToRobots(envelope, targets, { run: true });
+    // The first robot's id is given, the second one is asked for it.
+    const results = await deliverToRobots(envelope, targets, {
+      run: true,
+      operator: {
+        privateJwk: key.privateJwk,
+        keyId: key.keyId,
+        robotIds: { [targets[0]!]: "arm-01" },
+      },
+    });
     assertEquals(results.map((r) => r.target), targets);
     for (const r of results) {
       assert(r.ok, r.message);
@@ -80,4 +88,42 @@ Deno.test("deliverToRobots refuses a malformed target before contacting any robo
     error.message,
     'Cannot deliver to "no-port": expected host:port',
   );
+});
+
+Deno.test("deliverToRobots with run but no operator key: the robot accepts the program but refuses to run it", async () => {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key);
+    const target = `127.0.0.1:${node.grpc.port}`;
+    const results = await deliverToRobots(await signed(key), [target], {
+      run: true,
+    });
+    assertEquals(results[0]?.ok, false);
+    assertEquals(results[0]?.evidence, null);
+    assertStringIncludes(results[0]?.message ?? "", "PERMISSION_DENIED");
+    assertEquals(node.service.listRuns().runs.length, 0);
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("deliverToRobots signs the run command for the robot id given: another robot's command is refused", async () => {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key);
+    const target = `127.0.0.1:${node.grpc.port}`;
+    const results = await deliverToRobots(await signed(key), [target], {
+      run: true,
+      operator: {
+        privateJwk: key.privateJwk,
+        keyId: key.keyId,
+        robotIds: { [target]: "arm-99" },
+      },
+    });
+    assertEquals(results[0]?.ok, false);
+    assertEquals(results[0]?.evidence, null);
+    assertStringIncludes(results[0]?.message ?? "", "PERMISSION_DENIED");
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
 });
