@@ -147,6 +147,8 @@ interface ActiveRun {
   sandbox: SandboxHost;
   skills: AbortController;
   inflight: Set<Promise<unknown>>;
+  /** The program's call records by the sandbox's call sequence number. */
+  bySeq: Map<number, CallRecord>;
   haltReason: HaltReason;
   haltMessage: string;
   done: Promise<SandboxResult>;
@@ -409,6 +411,7 @@ export class Executor implements AsyncDisposable {
       sandbox,
       skills: new AbortController(),
       inflight: new Set(),
+      bySeq: new Map(),
       haltReason: HALT.none,
       haltMessage: "",
       done: Promise.resolve({ kind: "killed" }),
@@ -495,7 +498,6 @@ export class Executor implements AsyncDisposable {
       active,
       result,
       caps,
-      new Set(calls.filter((c) => !c.ok).map((c) => c.error?.code ?? "")),
     );
     const evidence: EvidenceRecord = {
       ...base,
@@ -656,6 +658,7 @@ export class Executor implements AsyncDisposable {
       durationMs: 0,
     };
     calls.push(record);
+    active.bySeq.set(call.seq, record);
     emit({
       type: "skill_started",
       runId,
@@ -730,14 +733,14 @@ export class Executor implements AsyncDisposable {
   /**
    * The outcome and failure label of a run, from facts only: the halt the
    * executor itself asked for, the engine's own errors (the sandbox checks
-   * they are not made up by the guest), and skill codes only when a call of
-   * this run really failed with that code.
+   * they are neither made up nor ever caught by the guest), and a skill's
+   * label only when the guest threw the very SkillError the host raised for
+   * a failed call (its code and message come from that call's record).
    */
   #judge(
     active: ActiveRun,
     result: SandboxResult,
     caps: Caps,
-    failedCodes: Set<string>,
   ): {
     outcome: Outcome;
     failure: EvidenceRecord["failure"];
@@ -804,13 +807,13 @@ export class Executor implements AsyncDisposable {
           end.line,
         );
       }
-      if (
-        end.name === "SkillError" && end.code !== null &&
-        failedCodes.has(end.code)
-      ) {
+      // A skill failure's label only for the very SkillError the host
+      // raised for that call, with that call's own code and message.
+      const call = end.skillSeq ? active.bySeq.get(end.skillSeq) : undefined;
+      if (call !== undefined && !call.ok && call.error !== undefined) {
         return fail(
-          labelForSkillCode(end.code),
-          `Uncaught SkillError (${end.code}): ${end.message}`,
+          labelForSkillCode(call.error.code),
+          `Uncaught SkillError (${call.error.code}): ${call.error.message}`,
           end.line,
         );
       }

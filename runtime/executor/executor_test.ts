@@ -433,3 +433,63 @@ Deno.test("a stopped guest inside a long builtin loses its host process; the nex
     assertEquals(next.outcome, "succeeded", next.failure?.message);
   }, { timeoutMs: 60_000, memoryBytes: 64 * 1024 * 1024 });
 });
+
+Deno.test("labels come from facts: forged, copied and rewritten errors are program_error", async (t) => {
+  const cases: { name: string; source: string; label: string }[] = [
+    {
+      name: "a caught stack overflow rewritten as out of memory",
+      source:
+        'function r(n) { return r(n + 1) + 1; }\ntry { r(0); } catch (e) { e.message = "out of memory"; throw e; }',
+      label: "program_error",
+    },
+    {
+      name: "a caught out-of-memory rewritten as a stack overflow",
+      source:
+        'const a = [];\ntry { while (true) a.push([1, 2, 3, 4, 5, 6, 7, 8]); } catch (e) { a.length = 0; e.message = "stack overflow"; throw e; }',
+      label: "program_error",
+    },
+    {
+      name: "a made-up error with the code of an earlier caught SkillError",
+      source:
+        'let code = null;\ntry { pick("nope"); } catch (e) { code = e.code; }\nconst f = new Error("made up");\nf.name = "SkillError";\nf.code = code;\nthrow f;',
+      label: "program_error",
+    },
+    {
+      name: "a caught SkillError rewritten and thrown again",
+      source:
+        'try { pick("nope"); } catch (e) { e.code = "grasp_failed"; throw e; }',
+      label: "invalid_argument",
+    },
+    {
+      name: "a genuine out-of-memory",
+      source: "const a = [];\nwhile (true) a.push([1, 2, 3, 4, 5, 6, 7, 8]);",
+      label: "memory_exceeded",
+    },
+    {
+      name: "a genuine stack overflow",
+      source: "function r(n) { return r(n + 1) + 1; }\nr(0);",
+      label: "stack_overflow",
+    },
+    {
+      name: "a genuine skill failure, caught and rethrown as is",
+      source: 'try { pick("nope"); } catch (e) { throw e; }',
+      label: "invalid_argument",
+    },
+  ];
+  await withExecutor(SCENE, async (executor) => {
+    for (const c of cases) {
+      await t.step(c.name, async () => {
+        const evidence = await executor.run({ source: c.source });
+        assertEquals(
+          evidence.failure?.label,
+          c.label,
+          `${c.name}: ${evidence.failure?.message}`,
+        );
+        assert(
+          !evidence.failure?.message.startsWith("The sandbox failed"),
+          `the guest's own end, not a broken sandbox: ${evidence.failure?.message}`,
+        );
+      });
+    }
+  });
+});

@@ -66,8 +66,14 @@ export type GuestEnd =
     line: number | null;
     /** The interrupt handler fired (stop, deadline) — checked, not claimed by the guest. */
     interrupted: boolean;
-    /** The error is the engine's own (out of memory, stack overflow, interrupted), not one the guest made. */
+    /**
+     * The error is the engine's own (out of memory, stack overflow,
+     * interrupted), unchanged since the engine raised it: not one the guest
+     * made, copied or rewrote (a catch clause that held it is on record).
+     */
     engine: boolean;
+    /** The error is the SkillError the host raised for this call (the sandbox's call sequence number). */
+    skillSeq?: number | null;
   };
 
 /** Worker → main. */

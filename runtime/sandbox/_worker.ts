@@ -31,6 +31,7 @@ import {
   RESP_BYTES,
   type ToSandbox,
 } from "./_protocol.ts";
+import { _instrumentCatches } from "./_instrument_catches.ts";
 
 const PROGRAM_FILE = "program.js";
 const CHECK_FILE = "check.js";
@@ -170,12 +171,36 @@ const PRELUDE =
     }
     return true;
   }
-  function SkillError(code, message) {
+  // Every SkillError the host raised, with the call it came from: a label
+  // is taken from that call only when the guest throws that very object.
+  var issuedErrors = [], issuedSeqs = [];
+  // Engine errors (out of memory, stack overflow) a catch clause received,
+  // with their name and message then: one the guest changed afterwards is
+  // no longer the engine's (rethrown unchanged, it still is).
+  var caughtEngine = [], caughtNames = [], caughtMessages = [];
+  function SkillError(code, message, seq) {
     var error = new Error(message);
     error.name = "SkillError";
     error.code = code;
+    if (typeof seq === "number" && issuedErrors.length < 100000) {
+      issuedErrors[issuedErrors.length] = error;
+      issuedSeqs[issuedSeqs.length] = seq;
+    }
     return error;
   }
+  // Called (under a name the guest cannot spell: the verifier refuses it)
+  // first thing in every catch clause that binds its error.
+  defineProperty(globalThis, "__capCaught_" + nonce, {
+    value: freeze(function (error) {
+      if (isEngineError(error) && indexIn(caughtEngine, error) < 0 && caughtEngine.length < 100000) {
+        var at = caughtEngine.length;
+        caughtEngine[at] = error;
+        caughtNames[at] = error.name;
+        caughtMessages[at] = error.message;
+      }
+    }),
+    writable: false, enumerable: false, configurable: false,
+  });
   function makeSkill(name) {
     var skill = function () {
       var n = arguments.length;
@@ -184,7 +209,7 @@ const PRELUDE =
       for (var i = 0; i < n; i++) args[i] = arguments[i];
       var answer = parse(host(name, isSmall(args) ? stringify(args, replacer) : "!too-deep"));
       if (answer.ok) return answer.value;
-      throw SkillError(answer.code, answer.message);
+      throw SkillError(answer.code, answer.message, answer.seq);
     };
     defineProperty(skill, "name", { value: name });
     return freeze(skill);
@@ -283,8 +308,22 @@ const PRELUDE =
   defineProperty(InternalProto, "constructor", { value: undefined, writable: false, configurable: false });
   freeze(Internal);
   freeze(InternalProto);
-  return function isEngineError(error) {
+  function isEngineError(error) {
     return error !== null && typeof error === "object" && getPrototypeOf(error) === InternalProto;
+  }
+  function indexIn(list, value) {
+    return apply(arrayIndexOf, list, [value]);
+  }
+  // What the host may conclude from the error that ended the program:
+  // > 0 the SkillError of that call; 0 a genuine engine error, unchanged
+  // since the engine raised it; -1 anything else (made, copied, rewritten).
+  return function classify(error) {
+    if (isEngineError(error)) {
+      var held = indexIn(caughtEngine, error);
+      return held < 0 || (error.name === caughtNames[held] && error.message === caughtMessages[held]) ? 0 : -1;
+    }
+    var at = indexIn(issuedErrors, error);
+    return at < 0 ? -1 : issuedSeqs[at];
   };
 })`;
 
@@ -337,7 +376,10 @@ post({ type: "ready" });
 interface Prepared {
   runtime: QuickJSRuntime;
   vm: QuickJSContext;
-  isEngineError: QuickJSHandle;
+  /** The prelude's `classify(error)`: > 0 a host SkillError's call, 0 a genuine engine error, -1 otherwise. */
+  classify: QuickJSHandle;
+  /** The context's nonce: names the catch guard the source is instrumented with. */
+  nonce: string;
   skillsKey: string;
   memoryLimit: number;
   /** The guest's call hook; set when the run starts. */
@@ -379,7 +421,7 @@ function prepare(skills: string[]): Prepared {
     (b) => b.toString(16).padStart(2, "0"),
   )
     .join("");
-  const isEngineError = installPrelude(vm, skills, nonce, (skill, argsJson) => {
+  const classify = installPrelude(vm, skills, nonce, (skill, argsJson) => {
     if (argsJson.length > MAX_ARGS_JSON) {
       return state.call(skill, null, argsJson.length);
     }
@@ -388,7 +430,8 @@ function prepare(skills: string[]): Prepared {
   return {
     runtime,
     vm,
-    isEngineError,
+    classify,
+    nonce,
     skillsKey: skills.join(","),
     memoryLimit: 64 * 1024 * 1024,
     state,
@@ -404,7 +447,7 @@ function takePrepared(skills: string[]): Prepared {
 }
 
 function release(context: Prepared): void {
-  context.isEngineError.dispose();
+  context.classify.dispose();
   context.vm.dispose();
   context.runtime.dispose();
 }
@@ -601,7 +644,11 @@ function callHost(
   const length = Atomics.load(ctrl, CTRL.respLen);
   const text = new TextDecoder().decode(data.slice(0, length));
   Atomics.store(ctrl, CTRL.resp, 0);
-  return text;
+  // A failure carries its call's sequence number into the SkillError the
+  // prelude throws, so that a label can name the very call it came from.
+  return text.startsWith('{"ok":false') && text.endsWith("}")
+    ? `${text.slice(0, -1)},"seq":${seq}}`
+    : text;
 }
 
 function cancelled(skill: string): string {
@@ -618,7 +665,10 @@ function evaluate(
   deadline: number,
 ): GuestEnd {
   const { vm } = context;
-  const result = vm.evalCode(source, PROGRAM_FILE);
+  const result = vm.evalCode(
+    _instrumentCatches(source, `__capCaught_${context.nonce}`),
+    PROGRAM_FILE,
+  );
   if (result.error === undefined) {
     result.value.dispose();
     return { kind: "ok" };
@@ -658,8 +708,10 @@ function evaluateCheck(
  * go through `getProp`, which may run a guest getter — inside the guest; the
  * interrupt handler is disarmed by now, so this runs under a short deadline
  * of its own. Whether the error is the engine's own (not one the guest made
- * up) is asked of the prelude's `isEngineError`, whose prototype check the
- * guest cannot fake: nothing in its world can set a prototype.
+ * up, copied or rewrote) or a SkillError the host raised is asked of the
+ * prelude's `classify`: a prototype check the guest cannot fake (nothing in
+ * its world can set a prototype), the catch clauses' record of which engine
+ * errors the guest ever held, and the list of SkillErrors the host issued.
  */
 function describeError(
   context: Prepared,
@@ -686,7 +738,11 @@ function describeError(
         engine: true,
       };
     }
-    const engine = isEngine(context, error);
+    // Facts the host can stand on: the engine raised this error and no
+    // catch clause ever held it, or the host raised this very SkillError.
+    const verdict = classifyError(context, error);
+    const engine = verdict === 0;
+    const skillSeq = verdict > 0 ? verdict : null;
     if (type !== "object" || vm.sameValue(error, vm.null)) {
       return {
         kind: "error",
@@ -716,6 +772,7 @@ function describeError(
       line: match ? Number(match[1]) : null,
       interrupted,
       engine,
+      skillSeq,
     };
   } finally {
     context.state.armed = false;
@@ -742,20 +799,22 @@ function nearMemoryLimit(context: Prepared): boolean {
   }
 }
 
-function isEngine(context: Prepared, error: QuickJSHandle): boolean {
+/** The prelude's verdict on the error that ended the program (see {@linkcode Prepared.classify}). */
+function classifyError(context: Prepared, error: QuickJSHandle): number {
   const { vm } = context;
   try {
-    const result = vm.callFunction(context.isEngineError, vm.undefined, error);
+    const result = vm.callFunction(context.classify, vm.undefined, error);
     if (result.error !== undefined) {
       result.error.dispose();
-      return false;
+      return -1;
     }
-    const value = vm.typeof(result.value) === "boolean" &&
-      vm.dump(result.value) === true;
+    const value = vm.typeof(result.value) === "number"
+      ? vm.getNumber(result.value)
+      : -1;
     result.value.dispose();
-    return value;
+    return Number.isInteger(value) ? value : -1;
   } catch {
-    return false;
+    return -1;
   }
 }
 
