@@ -15,6 +15,7 @@ import {
   type Manifest,
   OPERATOR_ROLE,
   PROGRAM_SIGNER_ROLE,
+  signCommand,
   signManifest,
 } from "../verifier/mod.ts";
 
@@ -115,4 +116,57 @@ export function clientFor(
     ...options,
     operator: { privateJwk: key.privateJwk, keyId: key.keyId, robotId },
   });
+}
+
+/**
+ * A fresh operator command (the DSSE envelope's JSON text) signed with
+ * `key` for robot `robotId`: pass it as `command` to the service's `run`,
+ * `resume` or `deliver` with `run`.
+ */
+export async function commandFor(
+  key: TestKey,
+  robotId: string,
+  what:
+    | { command: "run"; programId: string; version?: number }
+    | { command: "resume" },
+  options: { issuedAt?: string; expiresAt?: string; nonce?: string } = {},
+): Promise<string> {
+  return JSON.stringify(
+    await signCommand(
+      { ...what, robot: robotId, ...options },
+      key.privateJwk,
+      { keyId: key.keyId },
+    ),
+  );
+}
+
+/** Writes `key`'s private JWK (with its `kid`) for `--operator-key`; returns the path. */
+export async function operatorKeyFile(key: TestKey): Promise<string> {
+  const path = `${key.dir}/operator.jwk.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ ...key.privateJwk, kid: key.keyId }),
+  );
+  return path;
+}
+
+/**
+ * Adds a second key to `key`'s trust store with `roles` (default
+ * `["operator"]`); returns it (same dir and trust store as `key`).
+ */
+export async function addKey(
+  key: TestKey,
+  keyId: string,
+  roles: string[] = [OPERATOR_ROLE],
+): Promise<TestKey> {
+  const extra = await generateSigningKey(keyId, { roles });
+  const trust = JSON.parse(await Deno.readTextFile(key.trustPath));
+  trust.keys.push(...extra.trustStore.keys);
+  await Deno.writeTextFile(key.trustPath, JSON.stringify(trust));
+  return {
+    keyId,
+    privateJwk: extra.privateJwk,
+    trustPath: key.trustPath,
+    dir: key.dir,
+  };
 }

@@ -1,18 +1,20 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import {
-  EdgeCallError,
-  EdgeClient,
-  type WireRunEvent,
-} from "../runtime/grpc/mod.ts";
+import { EdgeCallError, type WireRunEvent } from "../runtime/grpc/mod.ts";
 import { generateSigningKey } from "../verifier/mod.ts";
-import { makeKey, signed, startNode } from "./_edge_fixture.ts";
+import {
+  addKey,
+  clientFor,
+  makeKey,
+  signed,
+  startNode,
+} from "./_edge_fixture.ts";
 
 Deno.test("deliver → run → events → evidence over gRPC, and the cache survives a restart", async () => {
   const key = await makeKey();
   try {
     {
       await using node = await startNode(key);
-      using client = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+      using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
       assertEquals(await client.health(), "SERVING");
       const envelope = await signed(key, {
         checks: ['detect("red block")[0].on === "blue_bowl"'],
@@ -40,7 +42,7 @@ Deno.test("deliver → run → events → evidence over gRPC, and the cache surv
     }
     // Restart: the cached program runs with no re-delivery, streaming its events.
     await using node = await startNode(key);
-    using client = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
     const events: WireRunEvent[] = [];
     const evidence = await client.run("pick-red", {
       onEvent: (e) => events.push(e),
@@ -64,7 +66,7 @@ Deno.test("the robot's own verifier refuses a validly signed hostile program", a
   const key = await makeKey();
   try {
     await using node = await startNode(key);
-    using client = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
     const { receipt, evidence } = await client.deliver(
       await signed(key, {
         programId: "escape",
@@ -94,7 +96,7 @@ Deno.test("bad envelopes are refused with their reason and the service keeps ser
     trust.keys.push({ ...revokedKey.trustStore.keys[0], revoked: true });
     await Deno.writeTextFile(key.trustPath, JSON.stringify(trust));
     await using node = await startNode(key);
-    using client = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
     const good = await signed(key, { programId: "p", version: 5 });
     assertEquals((await client.deliver(good)).receipt.accepted, true);
     const goodParsed = JSON.parse(good);
@@ -245,7 +247,7 @@ Deno.test("Stop over gRPC ends a running program and refuses runs until Resume",
   const key = await makeKey();
   try {
     await using node = await startNode(key);
-    using client = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
     const programs = [
       {
         name: "tight loop",
@@ -320,8 +322,10 @@ Deno.test("Stop over gRPC ends a running program and refuses runs until Resume",
 Deno.test("a key revoked in the trust store stops its cached programs after a reload", async () => {
   const key = await makeKey();
   try {
+    // The operator's own key stays valid: only the program's signer is revoked.
+    const operator = await addKey(key, "op");
     await using node = await startNode(key);
-    using client = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, operator, "arm-01");
     assertEquals(
       (await client.deliver(await signed(key))).receipt.accepted,
       true,

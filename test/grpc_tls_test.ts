@@ -14,7 +14,14 @@ import {
   EdgeClient,
   type EdgeClientTls,
 } from "../runtime/grpc/mod.ts";
-import { makeKey, signed, startNode } from "./_edge_fixture.ts";
+import {
+  clientFor,
+  makeKey,
+  operatorKeyFile,
+  signed,
+  startNode,
+  type TestKey,
+} from "./_edge_fixture.ts";
 import { makeTestPki, type TestCert, type TestPki } from "./_test_pki.ts";
 import { runCap, showRun } from "./_run_cli.ts";
 
@@ -42,11 +49,16 @@ function serverTls(pki: TestPki, mutual: boolean) {
 }
 
 /** A client whose failed calls fail within seconds, not the default 30 s. */
-function client(port: number, tls?: EdgeClientTls, host = "127.0.0.1") {
-  return new EdgeClient(`${host}:${port}`, {
-    timeoutMs: 5000,
-    ...(tls ? { tls } : {}),
-  });
+function client(
+  port: number,
+  tls?: EdgeClientTls,
+  host = "127.0.0.1",
+  operator?: TestKey,
+) {
+  const options = { timeoutMs: 5000, ...(tls ? { tls } : {}) };
+  return operator
+    ? clientFor(`${host}:${port}`, operator, "arm-01", options)
+    : new EdgeClient(`${host}:${port}`, options);
 }
 
 Deno.test("TLS: a client that trusts the CA is served; a plaintext client is not", async () => {
@@ -64,7 +76,7 @@ Deno.test("TLS: a client that trusts the CA is served; a plaintext client is not
       using secure = client(port, await clientTls(pki.ca), host);
       assertEquals(await secure.health(), "SERVING", host);
     }
-    using secure = client(port, await clientTls(pki.ca));
+    using secure = client(port, await clientTls(pki.ca), "127.0.0.1", key);
     const { receipt, evidence } = await secure.deliver(
       await signed(key, { source: 'say("over TLS");' }),
       { run: true },
@@ -107,7 +119,12 @@ Deno.test("mutual TLS: only a client certificate from the configured CA gets in"
       },
     });
     const port = node.grpc.port;
-    using operator = client(port, await clientTls(pki.ca, pki.client));
+    using operator = client(
+      port,
+      await clientTls(pki.ca, pki.client),
+      "127.0.0.1",
+      key,
+    );
     assertEquals(await operator.health(), "SERVING");
 
     const attempts: [string, EdgeClient][] = [
@@ -171,6 +188,8 @@ Deno.test("cap send --ca --cert --key delivers and runs over mutual TLS", async 
       "--key",
       pki.client.key,
       "--run",
+      "--operator-key",
+      await operatorKeyFile(key),
       "--json",
     ]);
     assertEquals(result.code, 0, showRun(result));
