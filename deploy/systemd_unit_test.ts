@@ -105,7 +105,7 @@ Deno.test("the units grant the service exactly its permissions", async () => {
     "--allow-run=/usr/local/bin/deno",
     "--allow-read=/opt/cap-edge,/etc/cap-edge,/var/lib/cap-edge",
     "--allow-write=/var/lib/cap-edge",
-    "--allow-net=127.0.0.1:1883",
+    "--allow-net=127.0.0.1:1883,unix:/var/lib/cap-edge/ros2/bridge.sock",
     "--allow-env",
     "--allow-sys=uid",
   ]);
@@ -344,19 +344,6 @@ Deno.test("the service runs under the unit's exact ExecStart: health, a signed p
   }
 });
 
-/**
- * The core's ExecStart with the one grant the ros2 backend adds to
- * cap-edge.service: Deno asks net permission for a Unix socket, so the core
- * needs `unix:/var/lib/cap-edge/ros2/bridge.sock` in `--allow-net` (swapped
- * into the test layout here). cap-edge.service does not carry it yet.
- */
-function _withBridgeSocket(argv: string[], layout: _TestLayout): string[] {
-  const socket = `unix:${layout.state}/ros2/bridge.sock`;
-  return argv.map((arg) =>
-    arg.startsWith("--allow-net=") ? `${arg},${socket}` : arg
-  );
-}
-
 Deno.test("the core under its unit drives the bridge under its unit: a signed program runs through ROS 2 (rclnodejs stand-in), SIGTERM ends both with 0", async () => {
   await _cacheServiceModules();
   await using broker = await startMosquitto();
@@ -396,7 +383,7 @@ Deno.test("the core under its unit drives the bridge under its unit: a signed pr
 
     const unit = await readUnit(SIM_UNIT_PATH);
     await using service = _spawnService(
-      _withBridgeSocket(execStart(unit, layout), layout),
+      execStart(unit, layout),
       { env: _childEnv(_unitEnvironment(unit)), cwd: _ROOT },
     );
     await service.waitForLine(/serving gRPC on 127\.0\.0\.1:/);
@@ -437,7 +424,7 @@ Deno.test("the core with the ros2 backend and no bridge exits 1 naming the socke
     });
     const unit = await readUnit(SIM_UNIT_PATH);
     await using service = _spawnService(
-      _withBridgeSocket(execStart(unit, layout), layout),
+      execStart(unit, layout),
       { env: _childEnv(_unitEnvironment(unit)), cwd: _ROOT },
     );
     const status = await service.status;

@@ -159,6 +159,16 @@ export async function startEdgeNode(
           });
       stack.defer(() => subscription[Symbol.dispose]());
     }
+    if (backend.kind === "ros2" && "onFault" in backend) {
+      // The bridge died or went silent: the run in progress ends stopped
+      // with the reason (not latched); new runs wait until it is back.
+      const subscription = (backend as SkillBackend & {
+        onFault(cb: (fault: { reason: string }) => void): Disposable;
+      }).onFault((fault) => {
+        edge.interrupt(`the ROS 2 bridge is gone: ${fault.reason}`);
+      });
+      stack.defer(() => subscription[Symbol.dispose]());
+    }
     telemetry?.start();
 
     const host = config.grpc.listen.slice(

@@ -8,6 +8,7 @@ import {
   type WorldState,
 } from "../../skills-bridge/mod.ts";
 import { VerifierPool } from "./verifier_pool.ts";
+import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
 import { SandboxHost, type SandboxResult } from "../sandbox/mod.ts";
 import { HALT, MAX_ARGS_JSON } from "../sandbox/mod.ts";
 import { type Caps, DEFAULT_CAPS, lowerCaps } from "./caps.ts";
@@ -468,7 +469,14 @@ export class Executor implements AsyncDisposable {
       );
     }, caps.timeoutMs);
     const onAbort = () => {
-      this.#halt(active, HALT.estop, "the caller cancelled the run");
+      const reason = options.signal?.reason;
+      this.#halt(
+        active,
+        HALT.estop,
+        reason instanceof Error && reason.name === "RunInterrupted"
+          ? reason.message
+          : "the caller cancelled the run",
+      );
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
@@ -673,7 +681,7 @@ export class Executor implements AsyncDisposable {
           code: "invalid_argument",
           message: call.argsBytes > MAX_ARGS_JSON
             ? `Cannot call ${call.skill}: its arguments are ${call.argsBytes} characters of JSON, over the limit of ${MAX_ARGS_JSON}`
-            : `Cannot call ${call.skill}: its arguments are not plain data (nested deeper than 32 levels, over 10000 values, or cyclic)`,
+            : `Cannot call ${call.skill}: its arguments are not plain data (nested deeper than ${SANDBOX_LIMITS.maxSkillArgumentDepth} levels, over ${SANDBOX_LIMITS.maxSkillArgumentValues} values, or cyclic)`,
         },
       }
       : await callSkill(this.#backend, this.#api, call.skill, args, {

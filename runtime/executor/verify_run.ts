@@ -2,19 +2,27 @@ import type { SkillApi } from "../../skills-bridge/mod.ts";
 import { verifyProgram } from "../../verifier/mod.ts";
 import type { VerifierIssue, VerifierReport } from "../evidence/mod.ts";
 
+/** The most issues a report lists (contract); `omitted` counts the rest. */
+const MAX_ISSUES = 100;
+
 /**
  * One verifier report for a program and its postconditions: the program's
  * issues, then each check's (checks may use only the query skills), the
- * latter prefixed with the check they belong to.
+ * latter prefixed with the check they belong to; the first 100 in all, and
+ * how many more were found.
  */
 export function verifyRun(
   source: string,
   checks: readonly string[],
   api: SkillApi,
 ): VerifierReport {
-  const issues: VerifierIssue[] = [...verifyProgram(source, { api }).issues];
+  const program = verifyProgram(source, { api });
+  const issues: VerifierIssue[] = [...program.issues];
+  let omitted = program.omitted ?? 0;
   checks.forEach((expr, i) => {
-    for (const issue of verifyProgram(expr, { api, mode: "check" }).issues) {
+    const report = verifyProgram(expr, { api, mode: "check" });
+    omitted += report.omitted ?? 0;
+    for (const issue of report.issues) {
       issues.push({
         ...issue,
         message: `check ${i + 1} (${
@@ -23,5 +31,10 @@ export function verifyRun(
       });
     }
   });
-  return { ok: issues.length === 0, issues };
+  omitted += Math.max(0, issues.length - MAX_ISSUES);
+  return {
+    ok: issues.length === 0 && omitted === 0,
+    issues: issues.slice(0, MAX_ISSUES),
+    ...(omitted > 0 ? { omitted } : {}),
+  };
 }

@@ -7,6 +7,7 @@
  * main thread has run the skill and written the answer.
  * @module
  */
+import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
 
 /** Int32 slots of the control buffer. */
 export const CTRL = {
@@ -32,7 +33,7 @@ export const CTRL_BYTES = 64;
 /** Bytes available for one skill response (JSON, UTF-8). */
 export const RESP_BYTES = 1 << 20;
 /** Longest argument JSON a guest may send with one skill call (longer: `invalid_argument`). */
-export const MAX_ARGS_JSON = 64 * 1024;
+export const MAX_ARGS_JSON: number = SANDBOX_LIMITS.maxSkillArgumentsJsonBytes;
 
 /** Limits for one run inside the sandbox. */
 export interface SandboxLimits {

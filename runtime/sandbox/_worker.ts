@@ -32,11 +32,12 @@ import {
   type ToSandbox,
 } from "./_protocol.ts";
 import { _instrumentCatches } from "./_instrument_catches.ts";
+import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
 
 const PROGRAM_FILE = "program.js";
 const CHECK_FILE = "check.js";
 /** Array methods refuse longer arrays (their loops run in C, uninterruptible). */
-export const MAX_ARRAY_LENGTH = 100_000;
+export const MAX_ARRAY_LENGTH = SANDBOX_LIMITS.maxArrayLength;
 /** Longest error message kept from the guest. */
 const MAX_MESSAGE = 2000;
 
@@ -51,7 +52,7 @@ const RARE_GUARDS =
   "use strict";
   // Comparing one string costs its length: cap elements x characters for the
   // builtins that compare every element (about 30 ms of C at the cap).
-  var MAX_WORK = 1e7;
+  var MAX_WORK = ${SANDBOX_LIMITS.maxCompareWork};
   function checkWork(what, work) {
     if (work > MAX_WORK) {
       throw new RangeError("Cannot run " + what + ": it would compare " + work + " characters, over the sandbox's limit of " + MAX_WORK);
@@ -161,7 +162,7 @@ const PRELUDE =
       top--;
       var value = stack[top], depth = depths[top];
       if (value === null || typeof value !== "object") continue;
-      if (depth > 32 || ++seen > 10000) return false;
+      if (depth > ${SANDBOX_LIMITS.maxSkillArgumentDepth} || ++seen > ${SANDBOX_LIMITS.maxSkillArgumentValues}) return false;
       var names = objectKeys(value);
       for (var k = 0; k < names.length; k++) {
         stack[top] = value[names[k]];

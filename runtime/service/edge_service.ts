@@ -141,6 +141,8 @@ export class EdgeService implements AsyncDisposable {
   readonly #executor: Executor;
   readonly #backend: SkillBackend;
   readonly #maxManifestLifetimeDays: number;
+  /** Aborts the run in progress without latching the stop (see {@linkcode interrupt}). */
+  #interruptible: AbortController | null = null;
   readonly #cache: ProgramCache;
   readonly #api: SkillApi;
   readonly #caps: Caps;
@@ -388,6 +390,22 @@ export class EdgeService implements AsyncDisposable {
     return await this.#runManifest(manifest, check, options);
   }
 
+  /**
+   * Ends the run in progress (outcome `stopped`, with `reason`) without
+   * latching the emergency stop: for a backend that lost its robot (the
+   * ROS 2 bridge died); new runs are refused while the backend is down.
+   */
+  interrupt(reason: string): void {
+    const run = this.#interruptible;
+    if (run === null) return;
+    this.#log("warn", `interrupting run ${this.currentRunId}: ${reason}`, {
+      runId: this.currentRunId,
+    });
+    const error = new Error(reason);
+    error.name = "RunInterrupted";
+    run.abort(error);
+  }
+
   /** Emergency stop; resolves once the guest halted and skills were cancelled. */
   async stop(reason = "emergency stop"): Promise<{ runId: string | null }> {
     const runId = this.#executor.currentRunId;
@@ -616,6 +634,11 @@ export class EdgeService implements AsyncDisposable {
   ): Promise<EvidenceRecord> {
     this.#sink.state?.("running");
     const verified = this.#reports.get(payloadSha256);
+    const interruptible = new AbortController();
+    this.#interruptible = interruptible;
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, interruptible.signal])
+      : interruptible.signal;
     let kept: EvidenceRecord | null = null;
     try {
       const raw = await this.#executor.run({
@@ -628,7 +651,7 @@ export class EdgeService implements AsyncDisposable {
         keyId,
         ...(verified ? { verified } : {}),
       }, {
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal,
         onEvent: (event) => {
           const out = this.#keeper.event(event);
           if (out.type === "run_ended") kept = out.evidence;
@@ -654,6 +677,7 @@ export class EdgeService implements AsyncDisposable {
       );
       return evidence;
     } finally {
+      if (this.#interruptible === interruptible) this.#interruptible = null;
       this.#sink.state?.(this.state);
     }
   }
