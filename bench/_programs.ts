@@ -109,6 +109,19 @@ while (true) {
   if (keep.length > 20000) keep = [];
 }
 `,
+  /**
+   * Compares two 4-million-character strings over and over: each comparison
+   * runs in C, where QuickJS never polls its interrupt handler, so only the
+   * kill of its host stops it.
+   */
+  longBuiltin: `const s = "a".repeat(4000000);
+const t = s + "b";
+say("go");
+let n = 0;
+while (true) {
+  if (s < t) n = n + 1;
+}
+`,
   /** Blocks inside a long skill call (a 30 s wait). */
   inSkill: `say("go");
 wait(30);

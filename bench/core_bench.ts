@@ -16,6 +16,7 @@ export interface StopFigures {
   memoryThrash: number;
   inSkill: number;
   deepRecursion: number;
+  longBuiltin: number;
 }
 
 /** What {@linkcode benchCore} measures; every time is in milliseconds. */
@@ -28,6 +29,16 @@ export interface CoreFigures {
   stopP99Ms: StopFigures;
   /** The same, medians. */
   stopMedianMs: StopFigures;
+  /**
+   * CPU the guest's host used after the stop returned, worst case per
+   * state: a killed host's time from the stop to its exit (an upper bound),
+   * a halted host's CPU over the next 100 ms (from /proc, 10 ms ticks).
+   */
+  cpuAfterStopMaxMs: StopFigures;
+  /** Skill-call round trip through the host boundary (answer out, next call in): median, µs. */
+  roundTripP50Us: number;
+  /** The same, 99th percentile, µs. */
+  roundTripP99Us: number;
   /** How far past its deadline a CPU-bound guest is stopped: median. */
   overshootP50Ms: number;
   /** The same, 99th percentile. */
@@ -102,6 +113,7 @@ export async function benchCore(
       log,
       signal,
     );
+    const roundTrip = await benchRoundTrip(executor, times(20, 2), log, signal);
     const stop = await benchStop(executor, times(40, 3), log, signal);
     return {
       admissionP50Ms: admission.median,
@@ -111,13 +123,18 @@ export async function benchCore(
         memoryThrash: stop.memoryThrash.p99,
         inSkill: stop.inSkill.p99,
         deepRecursion: stop.deepRecursion.p99,
+        longBuiltin: stop.longBuiltin.p99,
       },
       stopMedianMs: {
         tightLoop: stop.tightLoop.median,
         memoryThrash: stop.memoryThrash.median,
         inSkill: stop.inSkill.median,
         deepRecursion: stop.deepRecursion.median,
+        longBuiltin: stop.longBuiltin.median,
       },
+      cpuAfterStopMaxMs: stop.cpuAfterMaxMs,
+      roundTripP50Us: roundTrip.median,
+      roundTripP99Us: roundTrip.p99,
       overshootP50Ms: overshoot.median,
       overshootP99Ms: overshoot.p99,
       throughputPerS,
@@ -342,8 +359,11 @@ async function benchStop(
   iterations: number,
   log: Log,
   signal: AbortSignal | undefined,
-): Promise<Record<StopCase, Summary>> {
-  const result = {} as Record<StopCase, Summary>;
+): Promise<Record<StopCase, Summary> & { cpuAfterMaxMs: StopFigures }> {
+  const result = {} as Record<StopCase, Summary> & {
+    cpuAfterMaxMs: StopFigures;
+  };
+  result.cpuAfterMaxMs = {} as StopFigures;
   for (const name of Object.keys(STOP_PROGRAMS) as StopCase[]) {
     const source = STOP_PROGRAMS[name];
     // The guest runs once `say("go")` ended, or is inside `wait(30)`.
@@ -351,16 +371,21 @@ async function benchStop(
       ? (e: RunEvent) => e.type === "skill_started" && e.skill === "wait"
       : (e: RunEvent) => e.type === "skill_ended" && e.call.skill === "say";
     let killed = 0;
+    let cpuAfterMax = 0;
     const samples = await sampleEach(iterations, signal, async () => {
       const stop = await stopOnce(executor, source, running, name);
-      if (stop.rewarmMs > 5) killed += 1;
+      if (stop.killed) killed += 1;
+      cpuAfterMax = Math.max(cpuAfterMax, stop.cpuAfterMs);
       return stop.ms;
     });
     result[name] = summarize(samples);
+    result.cpuAfterMaxMs[name] = Math.round(cpuAfterMax * 1000) / 1000;
     log(
       `stop ${name}: ${
         describe(result[name])
-      }; worker replaced after ${killed} of ${iterations}`,
+      }; host killed after ${killed} of ${iterations}; guest CPU after the stop at most ${
+        result.cpuAfterMaxMs[name]
+      } ms`,
     );
   }
   return result;
@@ -375,8 +400,9 @@ async function stopOnce(
   source: string,
   running: (event: RunEvent) => boolean,
   name: string,
-): Promise<{ ms: number; rewarmMs: number }> {
+): Promise<{ ms: number; killed: boolean; cpuAfterMs: number }> {
   await executor.warm();
+  const pid = executor.hostPids[0]!;
   const started = Promise.withResolvers<void>();
   const run = executor.run({ source }, {
     onEvent: (event) => {
@@ -394,13 +420,76 @@ async function stopOnce(
   await sleep(3);
   const t0 = performance.now();
   await executor.stop("bench stop");
-  const ms = performance.now() - t0;
+  const stoppedAt = performance.now();
+  const ms = stoppedAt - t0;
+  const cpuAtStop = await cpuMs(pid);
   const evidence = await run;
   expectOutcome(evidence.outcome, "stopped", `the ${name} program`);
+  // Killed: the process is gone (or a zombie) soon after; its CPU after the
+  // stop is at most the time until then. Halted: it idles; read its CPU.
+  let cpuAfterMs = 0;
+  let killed = false;
+  for (;;) {
+    const cpu = await cpuMs(pid);
+    if (cpu === null) {
+      killed = true;
+      cpuAfterMs = performance.now() - stoppedAt;
+      break;
+    }
+    if (performance.now() - stoppedAt >= 100) {
+      cpuAfterMs = cpu - (cpuAtStop ?? cpu);
+      break;
+    }
+    await sleep(2);
+  }
   executor.resume();
-  const t1 = performance.now();
   await executor.warm();
-  return { ms, rewarmMs: performance.now() - t1 };
+  return { ms, killed, cpuAfterMs };
+}
+
+/** CPU time (user + system) of process `pid`, ms; `null` when it is gone or a zombie. */
+async function cpuMs(pid: number): Promise<number | null> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return null;
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 here.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The round trip of a skill call through the host boundary: for a program
+ * of back-to-back `holding()` calls, the gap between one call's end (its
+ * answer leaves the core) and the next call's start (it arrives).
+ */
+async function benchRoundTrip(
+  executor: Executor,
+  iterations: number,
+  log: Log,
+  signal: AbortSignal | undefined,
+): Promise<Summary> {
+  const gaps: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    signal?.throwIfAborted();
+    const evidence = await executor.run({
+      source: "for (let i = 0; i < 200; i++) holding();",
+    });
+    expectOutcome(evidence.outcome, "succeeded", "the round-trip program");
+    for (let k = 1; k < evidence.calls.length; k++) {
+      const previous = evidence.calls[k - 1]!;
+      const gap = evidence.calls[k]!.startMs - previous.startMs -
+        previous.durationMs;
+      gaps.push(Math.round(gap * 1000));
+    }
+  }
+  const summary = summarize(gaps);
+  log(
+    `skill round trip: n=${summary.n} median=${summary.median} p99=${summary.p99} µs`,
+  );
+  return summary;
 }
 
 /** `iterations` samples of `measure`, one after another; checks `signal` before each. */

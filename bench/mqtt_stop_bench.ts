@@ -14,7 +14,7 @@ import mqtt from "mqtt";
 import { join } from "node:path";
 import { type RunEvent } from "../runtime/executor/mod.ts";
 import { parseServiceConfig, startEdgeNode } from "../runtime/mod.ts";
-import { makeKey, signed } from "../test/_edge_fixture.ts";
+import { commandFor, makeKey, signed } from "../test/_edge_fixture.ts";
 import { startMosquitto } from "../test/_mosquitto.ts";
 import { summarize } from "./_summarize.ts";
 
@@ -86,7 +86,13 @@ export async function benchMqttStop(
           if (event.type === "skill_ended") said.resolve();
           if (event.type === "run_ended") ended.resolve(performance.now());
         };
-        const run = node.service.run("spin", { onEvent });
+        const run = node.service.run("spin", {
+          command: await commandFor(key, "bench-stop", {
+            command: "run",
+            programId: "spin",
+          }),
+          onEvent,
+        });
         run.catch((error) => {
           said.reject(error);
           ended.reject(error);
@@ -108,7 +114,9 @@ export async function benchMqttStop(
         }
         halted.push(Date.parse(evidence.endedAt) - startedWall);
         written.push(endedAt - started);
-        node.service.resume();
+        await node.service.resume({
+          command: await commandFor(key, "bench-stop", { command: "resume" }),
+        });
         if ((i + 1) % 10 === 0) {
           options.log?.(`${i + 1}/${iterations} stops`);
         }
