@@ -17,8 +17,21 @@ const Limits = z.strictObject({
 });
 
 /** Core → host. */
+const GuestLimits = z.strictObject({
+  maxArrayLength: z.number().int().positive(),
+  maxCompareWork: z.number().int().positive(),
+  maxSkillArgumentDepth: z.number().int().positive(),
+  maxSkillArgumentValues: z.number().int().positive(),
+  maxSkillArgumentsJsonBytes: z.number().int().positive(),
+});
+
 export const ToHost = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("hello"), protocol: z.string() }),
+  z.strictObject({
+    type: z.literal("hello"),
+    protocol: z.string(),
+    /** The sandbox's numeric limits (the verifier's SANDBOX_LIMITS). */
+    limits: GuestLimits,
+  }),
   z.strictObject({
     type: z.literal("run"),
     gen: z.number().int().nonnegative(),

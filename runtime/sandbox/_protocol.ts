@@ -7,7 +7,6 @@
  * main thread has run the skill and written the answer.
  * @module
  */
-import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
 
 /** Int32 slots of the control buffer. */
 export const CTRL = {
@@ -32,8 +31,18 @@ export const HALT = {
 export const CTRL_BYTES = 64;
 /** Bytes available for one skill response (JSON, UTF-8). */
 export const RESP_BYTES = 1 << 20;
-/** Longest argument JSON a guest may send with one skill call (longer: `invalid_argument`). */
-export const MAX_ARGS_JSON: number = SANDBOX_LIMITS.maxSkillArgumentsJsonBytes;
+/**
+ * The sandbox's numeric limits as the guest's world enforces them: the
+ * verifier's `SANDBOX_LIMITS` (the one place they are declared), sent by the
+ * core to each host and by the host to its worker.
+ */
+export interface GuestLimits {
+  maxArrayLength: number;
+  maxCompareWork: number;
+  maxSkillArgumentDepth: number;
+  maxSkillArgumentValues: number;
+  maxSkillArgumentsJsonBytes: number;
+}
 
 /** Limits for one run inside the sandbox. */
 export interface SandboxLimits {

@@ -10,7 +10,7 @@
  * is inside WebAssembly. So the guest's environment is trimmed here until no
  * builtin can run for long without allocating (memory-capped) or calling
  * back into the interpreter (interruptible): array methods refuse arrays
- * longer than {@linkcode MAX_ARRAY_LENGTH}.
+ * longer than the verifier's `SANDBOX_LIMITS.maxArrayLength`.
  * @module
  */
 import {
@@ -26,18 +26,21 @@ import {
   CTRL_BYTES,
   type FromSandbox,
   type GuestEnd,
+  type GuestLimits,
   HALT,
-  MAX_ARGS_JSON,
   RESP_BYTES,
   type ToSandbox,
 } from "./_protocol.ts";
 import { _instrumentCatches } from "./_instrument_catches.ts";
-import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
 
 const PROGRAM_FILE = "program.js";
 const CHECK_FILE = "check.js";
 /** Array methods refuse longer arrays (their loops run in C, uninterruptible). */
-export const MAX_ARRAY_LENGTH = SANDBOX_LIMITS.maxArrayLength;
+/**
+ * The sandbox's numeric limits (the verifier's SANDBOX_LIMITS, sent by the
+ * core with `init`: this worker may read no file but its own folder's).
+ */
+let limits: GuestLimits | null = null;
 /** Longest error message kept from the guest. */
 const MAX_MESSAGE = 2000;
 
@@ -47,12 +50,12 @@ const MAX_MESSAGE = 2000;
  * only what the prelude hands it: the guest may have replaced any prototype
  * method by then, so it calls none.
  */
-const RARE_GUARDS =
+const rareGuards = (limits: GuestLimits) =>
   `(function (apply, isArray, checkLength, maxLength, toNumber, toString, checkpoint, ceil, log2, RangeError) {
   "use strict";
   // Comparing one string costs its length: cap elements x characters for the
   // builtins that compare every element (about 30 ms of C at the cap).
-  var MAX_WORK = ${SANDBOX_LIMITS.maxCompareWork};
+  var MAX_WORK = ${limits.maxCompareWork};
   function checkWork(what, work) {
     if (work > MAX_WORK) {
       throw new RangeError("Cannot run " + what + ": it would compare " + work + " characters, over the sandbox's limit of " + MAX_WORK);
@@ -130,7 +133,7 @@ const RARE_GUARDS =
  * the host never touches a guest object, getter, `toString` or `valueOf`.
  * Non-finite numbers are marked with the nonce, which the guest cannot read.
  */
-const PRELUDE =
+const prelude = (limits: GuestLimits) =>
   `(function (host, skills, nonce, allowedObject, maxLength, poll) {
   "use strict";
   var stringify = JSON.stringify, parse = JSON.parse, isFiniteNumber = Number.isFinite;
@@ -162,7 +165,7 @@ const PRELUDE =
       top--;
       var value = stack[top], depth = depths[top];
       if (value === null || typeof value !== "object") continue;
-      if (depth > ${SANDBOX_LIMITS.maxSkillArgumentDepth} || ++seen > ${SANDBOX_LIMITS.maxSkillArgumentValues}) return false;
+      if (depth > ${limits.maxSkillArgumentDepth} || ++seen > ${limits.maxSkillArgumentValues}) return false;
       var names = objectKeys(value);
       for (var k = 0; k < names.length; k++) {
         stack[top] = value[names[k]];
@@ -236,12 +239,12 @@ const PRELUDE =
     return length === undefined ? 0 : length;
   }
   // Guards only some builtins need are compiled on their first use, from
-  // RARE_GUARDS: a run pays for parsing them only if it calls one.
+  // rareGuards(): a run pays for parsing them only if it calls one.
   var evaluate = eval, rare = null;
   function rareGuards() {
     if (rare === null) {
       rare = evaluate(${
-    JSON.stringify(RARE_GUARDS)
+    JSON.stringify(rareGuards(limits))
   })(apply, isArray, checkLength, maxLength, toNumber, toString, checkpoint, ceil, log2, RangeError);
     }
     return rare;
@@ -349,8 +352,10 @@ self.onmessage = (event: MessageEvent) => {
   const data = event.data as ToSandbox | {
     type: "init";
     buffer: SharedArrayBuffer;
+    limits: GuestLimits;
   };
   if (data.type === "init") {
+    limits = data.limits;
     shared = {
       ctrl: new Int32Array(data.buffer, 0, CTRL_BYTES / 4),
       data: new Uint8Array(data.buffer, CTRL_BYTES, RESP_BYTES),
@@ -423,7 +428,7 @@ function prepare(skills: string[]): Prepared {
   )
     .join("");
   const classify = installPrelude(vm, skills, nonce, (skill, argsJson) => {
-    if (argsJson.length > MAX_ARGS_JSON) {
+    if (argsJson.length > limits!.maxSkillArgumentsJsonBytes) {
       return state.call(skill, null, argsJson.length);
     }
     return state.call(skill, decodeArgs(argsJson, nonce), argsJson.length);
@@ -565,9 +570,9 @@ function installPrelude(
     handle.dispose();
   });
   const nonceHandle = vm.newString(nonce);
-  const maxLength = vm.newNumber(MAX_ARRAY_LENGTH);
+  const maxLength = vm.newNumber(limits!.maxArrayLength);
   try {
-    const fn = vm.unwrapResult(vm.evalCode(PRELUDE, "prelude.js"));
+    const fn = vm.unwrapResult(vm.evalCode(prelude(limits!), "prelude.js"));
     try {
       return vm.unwrapResult(
         vm.callFunction(

@@ -3,6 +3,7 @@ import {
   CTRL_BYTES,
   type FromSandbox,
   type GuestEnd,
+  type GuestLimits,
   HALT,
   RESP_BYTES,
   type ToSandbox,
@@ -44,7 +45,8 @@ export class _WorkerSandbox {
     }
     | null = null;
 
-  constructor() {
+  /** Starts the worker with the sandbox's numeric limits. */
+  constructor(limits: GuestLimits) {
     const buffer = new SharedArrayBuffer(CTRL_BYTES + RESP_BYTES);
     this.#ctrl = new Int32Array(buffer, 0, CTRL_BYTES / 4);
     this.#data = new Uint8Array(buffer, CTRL_BYTES, RESP_BYTES);
@@ -92,7 +94,7 @@ export class _WorkerSandbox {
       reject(new Error(`Cannot start the sandbox: ${event.message}`));
       this.#settle({ kind: "crashed", message: event.message });
     };
-    this.#worker.postMessage({ type: "init", buffer });
+    this.#worker.postMessage({ type: "init", buffer, limits });
   }
 
   /** True once the worker has loaded QuickJS and can take a run at once. */

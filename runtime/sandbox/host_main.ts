@@ -19,11 +19,8 @@ const channel = new LineChannel<ToHost, FromHost>(
 const send = (message: FromHost) => void channel.send(message);
 send({ type: "hello", protocol: SANDBOX_PROTOCOL, pid: Deno.pid });
 
-const sandbox = new _WorkerSandbox();
-sandbox.ready.then(
-  () => send({ type: "ready" }),
-  (error) => fail(`Cannot start the sandbox worker: ${error.message}`),
-);
+/** The worker, started when the core's hello brings the sandbox's limits. */
+let sandbox: _WorkerSandbox | null = null;
 
 type Path = (string | number)[];
 
@@ -64,14 +61,24 @@ function fail(message: string): never {
 try {
   for await (const message of channel) {
     switch (message.type) {
-      case "hello":
+      case "hello": {
         if (message.protocol !== SANDBOX_PROTOCOL) {
           fail(`Cannot serve protocol "${message.protocol}"`);
         }
+        if (sandbox !== null) break;
+        const started = new _WorkerSandbox(message.limits);
+        sandbox = started;
+        started.ready.then(
+          () => send({ type: "ready" }),
+          (error) => fail(`Cannot start the sandbox worker: ${error.message}`),
+        );
         break;
+      }
       case "run": {
+        if (sandbox === null) fail("Cannot run: the core sent no hello");
         const { type: _, ...request } = message;
-        sandbox.run(request, (call) => {
+        const current = sandbox!;
+        current.run(request, (call) => {
           const nonFinite = findNonFinite(call.args);
           send(nonFinite.length > 0 ? { ...call, nonFinite } : call);
         }).then((result) => {
@@ -81,7 +88,7 @@ try {
             result,
             rss: Deno.memoryUsage().rss,
           });
-          if (!sandbox.alive) {
+          if (!current.alive) {
             // The worker died with the run: this host is done.
             setTimeout(() => Deno.exit(1), 20);
           }
@@ -89,10 +96,10 @@ try {
         break;
       }
       case "answer":
-        sandbox.respond(message, message.json);
+        sandbox?.respond(message, message.json);
         break;
       case "halt":
-        sandbox.halt(message.reason as 0 | 1 | 2 | 3);
+        sandbox?.halt(message.reason as 0 | 1 | 2 | 3);
         break;
     }
   }

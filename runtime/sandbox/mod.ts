@@ -7,10 +7,11 @@
  * @module
  */
 export {
+  MAX_ARGS_JSON,
   type SandboxCall,
   SandboxHost,
   type SandboxHostOptions,
   type SandboxResult,
   type SandboxRun,
 } from "./sandbox_host.ts";
-export { HALT, MAX_ARGS_JSON, type SandboxLimits } from "./_protocol.ts";
+export { HALT, type SandboxLimits } from "./_protocol.ts";

@@ -6,6 +6,10 @@ import {
 } from "../channel/mod.ts";
 import type { GuestEnd, SandboxLimits } from "./_protocol.ts";
 import { HALT } from "./_protocol.ts";
+import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
+
+/** Longest argument JSON a guest may send with one skill call (longer: `invalid_argument`). */
+export const MAX_ARGS_JSON: number = SANDBOX_LIMITS.maxSkillArgumentsJsonBytes;
 import { FromHost, SANDBOX_PROTOCOL, ToHost } from "./_host_protocol.ts";
 
 /** What a sandbox run ended with: the guest's own end, or the host died. */
@@ -122,7 +126,11 @@ export class SandboxHost implements AsyncDisposable {
         maxLineBytes: 8 * 1024 * 1024,
       },
     );
-    void this.#channel.send({ type: "hello", protocol: SANDBOX_PROTOCOL });
+    void this.#channel.send({
+      type: "hello",
+      protocol: SANDBOX_PROTOCOL,
+      limits: { ...SANDBOX_LIMITS },
+    });
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.ready = promise;
     promise.then(() => this.#warm = true, () => {});
