@@ -687,7 +687,8 @@ async function handKey(keyId: string): Promise<HandKey> {
       keys: [{
         keyId,
         publicKeyJwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x },
-        roles: ["program-signer"],
+        // Signs programs and operator commands (DESIGN.md "Operator commands").
+        roles: ["program-signer", "operator"],
         revoked: false,
       }],
     }),
@@ -736,6 +737,49 @@ async function handEnvelope(
   });
 }
 
+/** An operator command exactly as DESIGN.md "Operator commands" lists it, signed by hand. */
+async function handCommand(
+  key: HandKey,
+  command: { command: "run" | "resume"; programId?: string; version?: number },
+  robot = "arm-01",
+): Promise<Uint8Array> {
+  const type = "application/vnd.cap-edge.command+json";
+  const now = Date.now();
+  const body = new TextEncoder().encode(JSON.stringify({
+    ...command,
+    robot,
+    issuedAt: new Date(now - 1000).toISOString(),
+    expiresAt: new Date(now + 120_000).toISOString(),
+    nonce: encodeBase64(crypto.getRandomValues(new Uint8Array(18)))
+      .replaceAll("+", "-").replaceAll("/", "_"),
+  }));
+  const sig = new Uint8Array(
+    await crypto.subtle.sign("Ed25519", key.privateKey, pae(type, body)),
+  );
+  return new TextEncoder().encode(JSON.stringify({
+    payloadType: type,
+    payload: encodeBase64(body),
+    signatures: [{ keyid: key.keyId, sig: encodeBase64(sig) }],
+  }));
+}
+
+/** The program id a program envelope's manifest names, or "unknown". */
+function programIdOf(envelope: string): string {
+  try {
+    const body = JSON.parse(envelope).payload as string;
+    const manifest = JSON.parse(
+      new TextDecoder().decode(
+        Uint8Array.from(atob(body), (c) => c.charCodeAt(0)),
+      ),
+    );
+    return typeof manifest.programId === "string"
+      ? manifest.programId
+      : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 Deno.test("contract: hand-made DSSE envelopes and the trust/expiry/replay/target/budget rules", async () => {
   const key = await handKey("hand");
   const stranger = await handKey("stranger");
@@ -751,7 +795,13 @@ Deno.test("contract: hand-made DSSE envelopes and the trust/expiry/replay/target
   );
   using client = new EdgeClient(node.grpc.address);
   const deliver = async (envelope: string) =>
-    await client.deliver(envelope, { run: true });
+    await client.deliver(envelope, {
+      run: true,
+      command: await handCommand(key, {
+        command: "run",
+        programId: programIdOf(envelope),
+      }),
+    });
 
   const first = await handEnvelope(key, { version: 3 });
   const ran = await deliver(first);
@@ -850,14 +900,25 @@ Deno.test("contract: hand-made DSSE envelopes and the trust/expiry/replay/target
   });
   await client.deliver(spin);
   const started = Promise.withResolvers<void>();
-  const running = client.run("spin", { onEvent: () => started.resolve() });
+  const running = client.run("spin", {
+    command: await handCommand(key, { command: "run", programId: "spin" }),
+    onEvent: () => started.resolve(),
+  });
   await started.promise;
   await client.stop("contract test");
   const stopped = Evidence.parse(await running);
   assertEquals(stopped.outcome, "stopped");
   assertEquals(stopped.failure?.label, "estop");
-  await assertRejects(() => client.run("spin"), Error);
-  await client.resume();
+  const stoppedRun = await handCommand(key, {
+    command: "run",
+    programId: "spin",
+  });
+  await assertRejects(() => client.run("spin", { command: stoppedRun }), Error);
+  // Without a command nothing runs or resumes; Stop never needs one.
+  await assertRejects(() => client.resume(), Error);
+  await client.resume({
+    command: await handCommand(key, { command: "resume" }),
+  });
 });
 
 // ---------------------------------------------------------------- service + MQTT
@@ -907,7 +968,10 @@ Deno.test("contract: the design's example config starts the service; MQTT status
 
   using client = new EdgeClient(`127.0.0.1:${port}`);
   assertEquals(await client.health(), "SERVING");
-  const answer = await client.deliver(await handEnvelope(key), { run: true });
+  const answer = await client.deliver(await handEnvelope(key), {
+    run: true,
+    command: await handCommand(key, { command: "run", programId: "contract" }),
+  });
   const local = Evidence.parse(answer.evidence);
   assertEquals(local.outcome, "succeeded", JSON.stringify(local.failure));
   const evidenceTopic = `${base}evidence`;

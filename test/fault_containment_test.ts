@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { EdgeClient, type WireRunEvent } from "../runtime/grpc/mod.ts";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
-import { makeKey, signed } from "./_edge_fixture.ts";
+import { clientFor, commandFor, makeKey, signed } from "./_edge_fixture.ts";
 import { freePort, startMosquitto } from "./_mosquitto.ts";
 import { connectProbe } from "./_mqtt_probe.ts";
 import { runCommand } from "./_run_cli.ts";
@@ -106,8 +106,36 @@ Deno.test("an ordinary Node.js grpc-js client cannot take the service down: 1000
       `some calls were answered: ${JSON.stringify(rounds.codes)}`,
     );
     await answers(target);
-    const cancels = await runNodeClient(target, "cancel", "chatty", "20");
+    // Each Run carries its own operator command (a nonce is single-use).
+    const commands = `${key.dir}/commands.json`;
+    await Deno.writeTextFile(
+      commands,
+      JSON.stringify(
+        await Promise.all(
+          Array.from(
+            { length: 20 },
+            () =>
+              commandFor(key, "arm-07", {
+                command: "run",
+                programId: "chatty",
+              }),
+          ),
+        ),
+      ),
+    );
+    const cancels = await runNodeClient(
+      target,
+      "cancel",
+      "chatty",
+      "20",
+      commands,
+    );
     assert(Object.keys(cancels.codes).length > 0, JSON.stringify(cancels));
+    assertEquals(
+      cancels.codes.PERMISSION_DENIED,
+      undefined,
+      JSON.stringify(cancels),
+    );
     await answers(target);
     const resets = await runNodeClient(target, "reset", "30");
     assertEquals(resets.codes.OK, 30, JSON.stringify(resets));
@@ -140,7 +168,7 @@ Deno.test("a gateway killed with SIGKILL during a run comes back; the run finish
     });
     await using service = ServiceProcess.task(["--config", config]);
     assertEquals(await service.serving(), target);
-    using client = new EdgeClient(target);
+    using client = clientFor(target, key, "arm-07");
     const { receipt } = await client.deliver(
       await signed(key, {
         programId: "slow",
@@ -209,7 +237,7 @@ Deno.test("a Stop is answered while heavy 64 KiB programs are being verified", a
     const config = await writeConfig(key, port);
     await using service = ServiceProcess.task(["--config", config]);
     assertEquals(await service.serving(), target);
-    using control = new EdgeClient(target);
+    using control = clientFor(target, key, "arm-07");
     const { receipt } = await control.deliver(
       await signed(key, {
         programId: "spin",

@@ -9,7 +9,7 @@ import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
 import { EdgeClient, type WireRunEvent } from "../runtime/grpc/mod.ts";
 import { ProgramCache } from "../runtime/service/mod.ts";
-import { makeKey, signed } from "./_edge_fixture.ts";
+import { clientFor, makeKey, signed } from "./_edge_fixture.ts";
 import { freePort } from "./_mosquitto.ts";
 import { ServiceProcess, writeConfig } from "./_service_process.ts";
 
@@ -91,7 +91,7 @@ Deno.test("SIGTERM stops a spinning program safely; after a restart the cache ru
       async () => {
         await using service = ServiceProcess.task(["--config", config]);
         assertEquals(await service.serving(), target);
-        using client = new EdgeClient(target);
+        using client = clientFor(target, key, "arm-07");
         for (
           const [programId, source] of [
             ["spin", 'say("go");\nwhile (true) {}'],
@@ -131,7 +131,7 @@ Deno.test("SIGTERM stops a spinning program safely; after a restart the cache ru
       async () => {
         await using service = ServiceProcess.task(["--config", config]);
         assertEquals(await service.serving(), target);
-        using client = new EdgeClient(target);
+        using client = clientFor(target, key, "arm-07");
         assertEquals(
           (await client.list()).map((p) => p.programId),
           ["hello", "spin"],
