@@ -1,6 +1,5 @@
-import { EdgeClient } from "../runtime/grpc/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "../test/_assert.ts";
-import { makeKey, signed } from "../test/_edge_fixture.ts";
+import { clientFor, makeKey, signed } from "../test/_edge_fixture.ts";
 import { freePort } from "../test/_mosquitto.ts";
 import {
   _flagValue,
@@ -108,7 +107,7 @@ Deno.test({
         { env: { NO_COLOR: "1" }, cwd: dir },
       );
       await service.waitForLine(/serving gRPC on 127\.0\.0\.1:/);
-      using client = new EdgeClient(`127.0.0.1:${layout.grpcPort}`);
+      using client = clientFor(`127.0.0.1:${layout.grpcPort}`, key, "arm-01");
       assertEquals(await client.health(), "SERVING");
       // The sandbox worker, loaded by URL, made it into the binary.
       const { receipt, evidence } = await client.deliver(await signed(key), {

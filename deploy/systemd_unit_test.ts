@@ -1,11 +1,10 @@
-import { EdgeClient } from "../runtime/grpc/mod.ts";
 import {
   assert,
   assertEquals,
   assertStringIncludes,
   assertThrows,
 } from "../test/_assert.ts";
-import { makeKey, signed } from "../test/_edge_fixture.ts";
+import { clientFor, makeKey, signed } from "../test/_edge_fixture.ts";
 import { freePort, startMosquitto } from "../test/_mosquitto.ts";
 import { connectProbe } from "../test/_mqtt_probe.ts";
 import {
@@ -309,7 +308,7 @@ Deno.test("the service runs under the unit's exact ExecStart: health, a signed p
     });
     await service.waitForLine(/serving gRPC on 127\.0\.0\.1:/);
 
-    using client = new EdgeClient(`127.0.0.1:${layout.grpcPort}`);
+    using client = clientFor(`127.0.0.1:${layout.grpcPort}`, key, "arm-01");
     assertEquals(await client.health(), "SERVING");
     const { receipt, evidence } = await client.deliver(
       await signed(key, { robots: ["arm-01"] }),
@@ -387,7 +386,7 @@ Deno.test("the core under its unit drives the bridge under its unit: a signed pr
       { env: _childEnv(_unitEnvironment(unit)), cwd: _ROOT },
     );
     await service.waitForLine(/serving gRPC on 127\.0\.0\.1:/);
-    using client = new EdgeClient(`127.0.0.1:${layout.grpcPort}`);
+    using client = clientFor(`127.0.0.1:${layout.grpcPort}`, key, "arm-01");
     const { receipt, evidence } = await client.deliver(
       await signed(key, { robots: ["arm-01"] }),
       { run: true },
