@@ -447,10 +447,20 @@ async function stopOnce(
   return { ms, killed, cpuAfterMs };
 }
 
-/** CPU time (user + system) of process `pid`, ms; `null` when it is gone or a zombie. */
+/**
+ * CPU time (user + system) of process `pid`, ms; `null` when it is gone or
+ * a zombie. Read by `cat` (another process's /proc needs all permissions in
+ * Deno).
+ */
 async function cpuMs(pid: number): Promise<number | null> {
   try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const out = await new Deno.Command("cat", {
+      args: [`/proc/${pid}/stat`],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!out.success) return null;
+    const stat = new TextDecoder().decode(out.stdout);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (fields[0] === "Z") return null;
     // utime and stime are fields 14 and 15 of the line: 12 and 13 here.

@@ -206,47 +206,33 @@ async function benchFlood(
   };
 }
 
-/** The process ids of `pid` and its descendants. */
-async function family(pid: number): Promise<number[]> {
-  const all: number[] = [pid];
-  for (let i = 0; i < all.length; i++) {
-    for (const task of await list(`/proc/${all[i]}/task`)) {
-      try {
-        const children = await Deno.readTextFile(
-          `/proc/${all[i]}/task/${task}/children`,
-        );
-        for (const child of children.trim().split(/\s+/)) {
-          if (child !== "") all.push(Number(child));
-        }
-      } catch {
-        // The task ended.
+/**
+ * The resident memory of `pid` and all its descendants, MiB, from `ps`
+ * (reading another process's /proc needs all permissions in Deno).
+ */
+export async function rssMiB(pid: number): Promise<number> {
+  const out = await new Deno.Command("ps", {
+    args: ["-e", "-o", "pid=,ppid=,rss="],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const rows = new TextDecoder().decode(out.stdout).trim().split("\n").map(
+    (line) => line.trim().split(/\s+/).map(Number),
+  );
+  const family = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [child, parent] of rows) {
+      if (!family.has(child!) && family.has(parent!)) {
+        family.add(child!);
+        grew = true;
       }
     }
   }
-  return all;
-}
-
-async function list(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  } catch {
-    // Gone.
-  }
-  return names;
-}
-
-async function rssMiB(pid: number): Promise<number> {
-  let kib = 0;
-  for (const member of await family(pid)) {
-    try {
-      const status = await Deno.readTextFile(`/proc/${member}/status`);
-      const match = /VmRSS:\s+(\d+) kB/.exec(status);
-      if (match) kib += Number(match[1]);
-    } catch {
-      // Gone.
-    }
-  }
+  const kib = rows.filter(([p]) => family.has(p!)).reduce(
+    (sum, row) => sum + (row[2] ?? 0),
+    0,
+  );
   return Math.round(kib / 1024 * 10) / 10;
 }
 
