@@ -36,7 +36,9 @@ export const MAX_ARGS_JSON = 64 * 1024;
 
 /** Limits for one run inside the sandbox. */
 export interface SandboxLimits {
+  /** QuickJS heap limit, bytes. */
   memoryBytes: number;
+  /** QuickJS stack limit, bytes. */
   stackBytes: number;
   /** Absolute deadline, `Date.now()` clock. */
   deadline: number;
