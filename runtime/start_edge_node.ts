@@ -32,9 +32,11 @@ export const DEFAULT_SCENE = {
 
 /** A running edge node: service, gRPC server, optional MQTT telemetry, schedules. */
 export interface EdgeNode extends AsyncDisposable {
+  /** The edge service (the core's state: cache, executor, evidence). */
   readonly service: EdgeService;
   /** The gRPC gateway process (restarted by the core when it dies). */
   readonly grpc: GrpcGateway;
+  /** MQTT telemetry, or `null` when the configuration has none. */
   readonly telemetry: MqttTelemetry | null;
   /**
    * Stops a running program safely (e-stop path), then closes everything.
@@ -53,9 +55,11 @@ export interface EdgeNode extends AsyncDisposable {
 
 /** Options of {@linkcode startEdgeNode}. */
 export interface StartEdgeNodeOptions {
+  /** Where the node tells what happens; default stderr. */
   log?: EdgeLog;
   /** Without a trust store file: start with an empty one (every delivery refused) instead of failing. */
   allowMissingTrustStore?: boolean;
+  /** Aborting stops the start. */
   signal?: AbortSignal;
 }
 

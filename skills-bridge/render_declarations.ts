@@ -4,8 +4,11 @@ import { SKILL_ERROR_CODES } from "./skill_error.ts";
 
 /** A schema rendered as a named `interface` wherever it appears. */
 export interface NamedType {
+  /** Name of the rendered `interface`. */
   readonly name: string;
+  /** The zod schema rendered as the interface body. */
   readonly schema: z.ZodType;
+  /** Doc comment rendered above the interface. */
   readonly doc?: string;
 }
 

@@ -37,31 +37,43 @@ export type Workspace = z.infer<typeof Workspace>;
 
 /** A world-state estimate as the evidence record keeps it. */
 export interface WorldState {
+  /** The objects believed to be in the world. */
   objects: Obj[];
+  /** Id of the object in the gripper, or `null`. */
   holding: string | null;
 }
 
 /** One parameter of a skill: its name, its zod schema, whether it may be left out. */
 export interface ParamSpec {
+  /** Name of the parameter, as rendered in declarations. */
   readonly name: string;
+  /** The zod schema an argument must pass. */
   readonly schema: z.ZodType;
+  /** Whether the argument may be left out. */
   readonly optional: boolean;
+  /** What the parameter means, as rendered in declarations. */
   readonly doc: string;
 }
 
 /** One skill of the API: its ports (zod schemas) and what it does. */
 export interface SkillSpec {
+  /** Name of the skill, the function the program calls. */
   readonly name: string;
   /** `query` skills only read the world (allowed in postcondition checks). */
   readonly kind: "query" | "action";
+  /** What the skill does, as rendered in declarations and the prompt. */
   readonly doc: string;
+  /** The parameters, in call order. */
   readonly params: readonly ParamSpec[];
+  /** The zod schema of the value the skill returns. */
   readonly result: z.ZodType;
 }
 
 /** A whole skill API: the single description the verifier, the executor and the prompt use. */
 export interface SkillApi {
+  /** Version of the API, recorded in the evidence. */
   readonly version: string;
+  /** The skills, in the order declarations list them. */
   readonly skills: readonly SkillSpec[];
 }
 

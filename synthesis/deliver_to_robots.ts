@@ -40,6 +40,7 @@ export interface DeliverToRobotsOptions {
   tls?: EdgeClientTls;
   /** Deadline of a delivery without `run`, milliseconds. Default: the client's (30 s). */
   timeoutMs?: number;
+  /** Aborting stops the deliveries. */
   signal?: AbortSignal;
 }
 

@@ -13,15 +13,21 @@ import { SimBackend } from "../skills-bridge/mod.ts";
 
 /** Options for one dry-run. */
 export interface DryRunOptions {
+  /** The simulated world to run in. */
   scene: Scene;
+  /** The instruction the program was written for, kept in the evidence. */
   instruction?: string | null;
+  /** Postconditions: JavaScript expressions over the query skills. */
   checks?: readonly string[];
+  /** Aborting halts the dry-run. */
   signal?: AbortSignal;
 }
 
 /** Options for {@linkcode DryRunner.create}. */
 export interface DryRunnerOptions {
+  /** The skill API; default the tabletop API. */
   api?: SkillApi;
+  /** Caps of the dry-runs; default the executor's. */
   caps?: Partial<Caps>;
   /** Multiplies `wait` and skill latencies of the simulator. Default 0: a dry-run does not wait. */
   timeScale?: number;

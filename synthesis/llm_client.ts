@@ -1,6 +1,8 @@
 /** One chat message, as OpenAI-compatible chat completion APIs take it. */
 export interface ChatMessage {
+  /** Who says it. */
   role: "system" | "user" | "assistant";
+  /** The text of the message. */
   content: string;
 }
 

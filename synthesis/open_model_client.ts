@@ -8,6 +8,7 @@ import type { ReplayAnswers } from "./replay_server.ts";
 
 /** A model client, possibly backed by the replay server it owns. */
 export interface ModelConnection extends AsyncDisposable {
+  /** The client to ask. */
   readonly client: LlmClient;
   /** True when the answers are recordings, not a model. */
   readonly replay: boolean;
@@ -21,6 +22,7 @@ export interface OpenModelClientOptions extends OpenAiClientOptions {
   replay?: boolean;
   /** Recordings for the replay server. Default: the shipped ones. */
   answers?: ReplayAnswers;
+  /** Aborting stops the replay server's start. */
   signal?: AbortSignal;
 }
 

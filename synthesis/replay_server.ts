@@ -73,6 +73,7 @@ export interface ReplayServerOptions {
   answers?: ReplayAnswers;
   /** Port on 127.0.0.1. Default: 0 (a free one). */
   port?: number;
+  /** Aborting stops the server. */
   signal?: AbortSignal;
 }
 

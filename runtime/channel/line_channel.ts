@@ -48,6 +48,7 @@ const encoder = new TextEncoder();
  */
 export class LineChannel<In, Out = unknown>
   implements AsyncIterable<In>, AsyncDisposable {
+  /** Name of the peer, used in error messages. */
   readonly name: string;
   readonly #readable: ReadableStream<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;

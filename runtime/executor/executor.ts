@@ -61,15 +61,21 @@ export interface ExecutorOptions {
 
 /** One program to run. */
 export interface RunRequest {
+  /** The program's JavaScript source. */
   source: string;
+  /** The instruction the program was written for, kept in the evidence. */
   instruction?: string | null;
   /** Postconditions: JavaScript expressions over the query skills. */
   checks?: readonly string[];
   /** Lower the robot's caps for this run (never raise them). */
   budgets?: Partial<Caps>;
+  /** Id of the delivered program, when the run is of a cached program. */
   programId?: string | null;
+  /** Version of the delivered program. */
   version?: number | null;
+  /** Id of the key that signed the program. */
   keyId?: string | null;
+  /** Id of the run; default a fresh one. */
   runId?: string;
   /**
    * The verifier's report of this source and checks, when the caller
@@ -109,6 +115,7 @@ export type RunEvent =
 export interface RunOptions {
   /** Aborting halts this run (outcome `stopped`) without latching the e-stop. */
   signal?: AbortSignal;
+  /** Called with every event of the run, in order. */
   onEvent?: (event: RunEvent) => void;
 }
 

@@ -11,16 +11,21 @@ import { Executor, type RunEvent } from "./executor.ts";
 export interface RunLocalOptions {
   /** The simulated world to run against. */
   scene: Scene;
+  /** The instruction the program was written for, kept in the evidence. */
   instruction?: string | null;
   /** Postconditions: JavaScript expressions over the query skills. */
   checks?: readonly string[];
   /** The caps of this run (here they are the robot's own caps). */
   caps?: Partial<Caps>;
+  /** Robot id written into the evidence; default `"local"`. */
   robotId?: string;
+  /** The skill API; default the tabletop API. */
   api?: SkillApi;
   /** Multiplies `wait` and skill latencies of the simulator; default 1. */
   timeScale?: number;
+  /** Aborting halts the run (outcome `stopped`). */
   signal?: AbortSignal;
+  /** Called with every event of the run, in order. */
   onEvent?: (event: RunEvent) => void;
 }
 

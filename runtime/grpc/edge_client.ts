@@ -8,8 +8,11 @@ import { signCommand } from "../../verifier/mod.ts";
 
 /** Client TLS: PEM text. `cert`/`key` for mutual TLS. */
 export interface EdgeClientTls {
+  /** CA certificates the server certificate must chain to, PEM. */
   ca: string;
+  /** Client certificate chain for mTLS, PEM. */
   cert?: string;
+  /** Client private key for mTLS, PEM. */
   key?: string;
   /** Expected server name when it differs from the target host. */
   serverName?: string;
@@ -26,6 +29,7 @@ export interface EdgeClientOptions {
    * command of its own.
    */
   operator?: { privateJwk: JsonWebKey; keyId?: string; robotId: string };
+  /** TLS (or mTLS); default plaintext. */
   tls?: EdgeClientTls;
   /** Default deadline of unary calls, milliseconds; default 30 000. */
   timeoutMs?: number;
@@ -36,7 +40,9 @@ export type WireReceipt = Receipt;
 
 /** One run event as streamed by `Run`. */
 export interface WireRunEvent {
+  /** Id of the run the event belongs to. */
   runId: string;
+  /** The event type (`run_started`, `skill_started`, …, `run_ended`). */
   type: string;
   /** The event (for `run_ended`: the evidence record). */
   data: unknown;
@@ -44,13 +50,21 @@ export interface WireRunEvent {
 
 /** A cached program as `ListPrograms` reports it. */
 export interface WireProgram {
+  /** Id of the program. */
   programId: string;
+  /** Version of the program. */
   version: number;
+  /** Hex SHA-256 of the envelope payload. */
   payloadSha256: string;
+  /** Id of the key that signed the program. */
   keyId: string;
+  /** The instruction the program was written for. */
   instruction: string;
+  /** When the robot accepted the program, ISO 8601. */
   acceptedAt: string;
+  /** When the program expires, ISO 8601. */
   expiresAt: string;
+  /** Hex SHA-256 of the program's source. */
   sourceSha256: string;
 }
 
@@ -132,6 +146,7 @@ export class EdgeCallError extends Error {
  * ```
  */
 export class EdgeClient implements Disposable {
+  /** The `host:port` the client talks to. */
   readonly target: string;
   // deno-lint-ignore no-explicit-any
   readonly #stub: any;

@@ -14,8 +14,11 @@ import { type EdgeApi, type EdgeStatus, statusOf } from "./edge_api.ts";
 
 /** TLS of the gRPC server: PEM text. With `clientCa`, client certificates are required (mTLS). */
 export interface GrpcTls {
+  /** The server certificate chain, PEM. */
   cert: string;
+  /** The server private key, PEM. */
   key: string;
+  /** CA certificates that client certificates must chain to, PEM; turns on mTLS. */
   clientCa?: string;
 }
 
@@ -23,9 +26,11 @@ export interface GrpcTls {
 export interface GrpcServerOptions {
   /** `host:port`; port 0 picks a free one. */
   listen: string;
+  /** TLS (or mTLS); default plaintext. */
   tls?: GrpcTls;
   /** Largest request accepted, bytes; default 2 MiB. */
   maxMessageBytes?: number;
+  /** Where the server tells what happens; default silent. */
   log?: (level: "info" | "warn" | "error", message: string) => void;
 }
 

@@ -46,7 +46,9 @@ export interface GuestLimits {
 
 /** Limits for one run inside the sandbox. */
 export interface SandboxLimits {
+  /** QuickJS heap limit, bytes. */
   memoryBytes: number;
+  /** QuickJS stack limit, bytes. */
   stackBytes: number;
   /** Absolute deadline, `Date.now()` clock. */
   deadline: number;

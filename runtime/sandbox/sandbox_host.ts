@@ -24,9 +24,13 @@ export type SandboxResult =
 
 /** One skill call of the guest, as the host forwards it. */
 export interface SandboxCall {
+  /** Generation of the run the call belongs to (answers to an older run are dropped). */
   gen: number;
+  /** Sequence number of the call within its run. */
   seq: number;
+  /** Whether the call came from the program or from a postcondition check. */
   phase: "program" | "check";
+  /** Name of the skill called. */
   skill: string;
   /** The arguments as plain data, or `null` when they were not (too large, malformed). */
   args: unknown[] | null;
@@ -36,10 +40,15 @@ export interface SandboxCall {
 
 /** One program for the sandbox. */
 export interface SandboxRun {
+  /** The program's JavaScript source. */
   source: string;
+  /** Postconditions: JavaScript expressions evaluated after the program. */
   checks: string[];
+  /** Names of the skills the program may call. */
   skills: string[];
+  /** Names of the query skills the checks may call. */
   querySkills: string[];
+  /** Memory, stack and time limits of this run. */
   limits: SandboxLimits;
 }
 

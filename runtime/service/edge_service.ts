@@ -30,7 +30,9 @@ import type { ReplayState } from "./replay_state.ts";
 export interface EdgeSink {
   /** Durably queue one evidence record (the outbox); must not throw. */
   evidence?(record: EvidenceRecord): void;
+  /** One event of a run (must not throw). */
   runEvent?(runId: string, event: RunEvent): void;
+  /** The robot's state changed (must not throw). */
   state?(state: "online" | "running" | "stopped"): void;
 }
 
@@ -43,14 +45,23 @@ export type EdgeLog = (
 
 /** Options of {@linkcode EdgeService.create}. */
 export interface EdgeServiceOptions {
+  /** Id of this robot; envelopes must target it. */
   robotId: string;
+  /** The skills backend programs drive. */
   backend: SkillBackend;
+  /** The program cache (accepted programs, SQLite). */
   cache: ProgramCache;
+  /** Keys whose signatures the robot accepts. */
   trustStore: TrustStore;
+  /** The robot's caps; a program may lower them, never raise them. */
   caps: Caps;
+  /** Tolerated clock difference when checking expiry, milliseconds; default 60 000. */
   clockSkewMs?: number;
+  /** The robot's own skill API, used to verify again; default the tabletop API. */
   api?: SkillApi;
+  /** Where evidence and run events go; default nowhere. */
   sink?: EdgeSink;
+  /** Where the service tells what happens; default silent. */
   log?: EdgeLog;
   /** The clock (tests); default `() => new Date()`. */
   now?: () => Date;
@@ -66,15 +77,23 @@ export interface EdgeServiceOptions {
 
 /** What the robot made of a delivered envelope. */
 export interface Receipt {
+  /** Whether the program is now in the cache. */
   accepted: boolean;
   /** `""` when accepted; an envelope reason code or `verification_rejected`. */
   reason: string;
+  /** What the robot made of it, in words. */
   message: string;
+  /** Id of the delivered program. */
   programId: string;
+  /** Version of the delivered program. */
   version: number;
+  /** Hex SHA-256 of the envelope payload. */
   payloadSha256: string;
+  /** Id of the key that signed it. */
   keyId: string;
+  /** True when the same envelope had been accepted before. */
   idempotent: boolean;
+  /** The robot's own verifier report of the program. */
   verifier: VerifierReport;
 }
 
@@ -137,6 +156,7 @@ const EMPTY_REPORT: VerifierReport = { ok: true, issues: [] };
  * record to its sink before answering.
  */
 export class EdgeService implements AsyncDisposable {
+  /** Id of this robot. */
   readonly robotId: string;
   readonly #executor: Executor;
   readonly #backend: SkillBackend;

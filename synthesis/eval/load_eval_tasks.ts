@@ -3,11 +3,15 @@ import { parseScene } from "../../skills-bridge/mod.ts";
 
 /** One evaluation task: an instruction, a scene, postconditions and a reference program that passes. */
 export interface EvalTask {
+  /** Id of the task, the file name without `.json`. */
   id: string;
   /** `pick_place`, `long_horizon`, `spatial` or `faults`. */
   category: string;
+  /** The instruction given to the model. */
   instruction: string;
+  /** The world the program runs in. */
   scene: Scene;
+  /** Postconditions the run must meet. */
   checks: string[];
   /** The reference program's source. */
   reference: string;
@@ -20,6 +24,7 @@ export const DEFAULT_EVAL_DIR: URL = new URL("./tasks/", import.meta.url);
 export interface LoadEvalTasksOptions {
   /** Only the tasks whose id contains one of these. */
   only?: readonly string[];
+  /** Aborting stops the loading. */
   signal?: AbortSignal;
 }
 

@@ -6,8 +6,11 @@ import type { EvalTask } from "./load_eval_tasks.ts";
 
 /** The result of one task. */
 export interface EvalTaskResult {
+  /** Id of the task. */
   id: string;
+  /** The instruction given to the model. */
   instruction: string;
+  /** Whether a program passed the dry-run and its checks. */
   ok: boolean;
   /** Attempts used (first answer plus repairs). */
   attempts: number;
@@ -21,9 +24,13 @@ export interface EvalTaskResult {
 
 /** The suite's result. */
 export interface EvalReport {
+  /** The model that answered, or the replay note. */
   model: string;
+  /** One result per task, in order. */
   tasks: EvalTaskResult[];
+  /** Tasks passed. */
   passed: number;
+  /** Tasks run. */
   total: number;
   /** Attempts over all tasks. */
   attempts: number;
@@ -31,13 +38,17 @@ export interface EvalReport {
 
 /** Options for {@linkcode runEval}. */
 export interface RunEvalOptions {
+  /** The model client. */
   client: LlmClient;
+  /** Attempts per task (first answer plus repairs); default the synthesizer's. */
   maxAttempts?: number;
+  /** Depth of hierarchical helper generation; default the synthesizer's. */
   maxHelperDepth?: number;
   /** The dry-runner to share. Default: one warm `DryRunner` for the whole suite. */
   dryRunner?: DryRunner;
   /** Called after each task (progress output). */
   onTask?: (result: EvalTaskResult) => void;
+  /** Aborting stops the suite. */
   signal?: AbortSignal;
 }
 
