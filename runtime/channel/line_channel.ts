@@ -50,8 +50,9 @@ export class LineChannel<In, Out = unknown>
   implements AsyncIterable<In>, AsyncDisposable {
   /** Name of the peer, used in error messages. */
   readonly name: string;
-  readonly #readable: ReadableStream<Uint8Array>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #readable: ReadableStream<Uint8Array> | RawReader;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array> | null;
+  readonly #rawWriter: RawWriter | null;
   readonly #schema: z.ZodType<In>;
   readonly #maxLineBytes: number;
   #writeChain: Promise<void> = Promise.resolve();
@@ -59,17 +60,18 @@ export class LineChannel<In, Out = unknown>
 
   /** Wraps a byte stream pair (a child's stdout/stdin, or a socket). */
   constructor(
-    readable: ReadableStream<Uint8Array>,
-    writable: WritableStream<Uint8Array>,
+    readable: ReadableStream<Uint8Array> | RawReader,
+    writable: WritableStream<Uint8Array> | RawWriter,
     options: LineChannelOptions<In>,
   ) {
     this.name = options.name;
     this.#readable = readable;
-    this.#writer = writable.getWriter();
+    this.#rawWriter = "writeSync" in writable ? writable : null;
+    this.#writer = "writeSync" in writable ? null : writable.getWriter();
     this.#schema = options.schema;
     this.#maxLineBytes = options.maxLineBytes ?? 16 * 1024 * 1024;
     // A peer that went away must not surface as an unhandled rejection.
-    this.#writer.closed.catch(() => {});
+    this.#writer?.closed.catch(() => {});
   }
 
   /** False once the channel was closed or a write failed. */
@@ -84,7 +86,21 @@ export class LineChannel<In, Out = unknown>
   send(message: Out): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
     const line = encoder.encode(`${JSON.stringify(message)}\n`);
-    const next = this.#writeChain.then(() => this.#writer.write(line));
+    if (this.#rawWriter !== null) {
+      // A whole line in one synchronous write: nothing to queue.
+      try {
+        let at = 0;
+        while (at < line.length) {
+          at += this.#rawWriter.writeSync(line.subarray(at));
+        }
+        return Promise.resolve(true);
+      } catch {
+        this.#closed = true;
+        return Promise.resolve(false);
+      }
+    }
+    const writer = this.#writer!;
+    const next = this.#writeChain.then(() => writer.write(line));
     this.#writeChain = next.catch(() => {});
     return next.then(() => true, () => {
       this.#closed = true;
@@ -97,7 +113,7 @@ export class LineChannel<In, Out = unknown>
     const decoder = new TextDecoder("utf-8", { fatal: true });
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
-    for await (const chunk of this.#readable) {
+    for await (const chunk of chunksOf(this.#readable)) {
       let start = 0;
       for (;;) {
         const end = chunk.indexOf(NEWLINE, start);
@@ -134,7 +150,8 @@ export class LineChannel<In, Out = unknown>
     if (this.#closed) return;
     this.#closed = true;
     await this.#writeChain;
-    await this.#writer.close().catch(() => {});
+    if (this.#rawWriter !== null) this.#rawWriter.close?.();
+    else await this.#writer!.close().catch(() => {});
   }
 
   /** Same as {@linkcode close}. */
@@ -173,5 +190,32 @@ export class LineChannel<In, Out = unknown>
       );
     }
     return parsed.data;
+  }
+}
+
+/** A file-like reader (`Deno.stdin`): read straight into a buffer, no stream machinery. */
+export interface RawReader {
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/** A file-like writer (`Deno.stdout`): a whole line per synchronous write. */
+export interface RawWriter {
+  writeSync(data: Uint8Array): number;
+  close?(): void;
+}
+
+async function* chunksOf(
+  source: ReadableStream<Uint8Array> | RawReader,
+): AsyncGenerator<Uint8Array> {
+  if (!("read" in source) || source instanceof ReadableStream) {
+    yield* source as ReadableStream<Uint8Array>;
+    return;
+  }
+  const buffer = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await source.read(buffer);
+    if (n === null) return;
+    // The line splitter keeps views of the chunk: hand it a copy.
+    yield buffer.slice(0, n);
   }
 }

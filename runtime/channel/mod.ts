@@ -8,6 +8,8 @@ export {
   ChannelProtocolError,
   LineChannel,
   type LineChannelOptions,
+  type RawReader,
+  type RawWriter,
 } from "./line_channel.ts";
 export { forEachLine } from "./for_each_line.ts";
 export { HelperPermissionError, helperProgram } from "./helper_program.ts";

@@ -32,8 +32,8 @@ import { type EdgeApi, EdgeApiError } from "./edge_api.ts";
 import { startGrpcServer } from "./grpc_server.ts";
 
 const channel = new LineChannel<ToGateway, FromGateway>(
-  Deno.stdin.readable,
-  Deno.stdout.writable,
+  Deno.stdin,
+  Deno.stdout,
   { name: "the core", schema: ToGateway, maxLineBytes: 64 * 1024 * 1024 },
 );
 const send = (message: FromGateway) => void channel.send(message);

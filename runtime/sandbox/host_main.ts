@@ -12,8 +12,8 @@ import { FromHost, SANDBOX_PROTOCOL, ToHost } from "./_host_protocol.ts";
 import { _WorkerSandbox } from "./_worker_sandbox.ts";
 
 const channel = new LineChannel<ToHost, FromHost>(
-  Deno.stdin.readable,
-  Deno.stdout.writable,
+  Deno.stdin,
+  Deno.stdout,
   { name: "the core", schema: ToHost, maxLineBytes: 8 * 1024 * 1024 },
 );
 const send = (message: FromHost) => void channel.send(message);
