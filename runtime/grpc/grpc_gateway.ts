@@ -127,6 +127,7 @@ export async function startGrpcGateway(
     };
     const reads = [
       PROTOS_DIR.replace(/\/$/, ""),
+      ...reflectionProtoDirs(),
       ...REFLECTION_PROTOS,
       ...(options.tls
         ? [options.tls.cert, options.tls.key, options.tls.clientCa].filter(
@@ -413,4 +414,44 @@ function serveCall(
     case "getWorld":
       return api.getWorld();
   }
+}
+
+/**
+ * Where `@grpc/reflection` reads its own `.proto` files when it loads (its
+ * package's `build/proto`, in Deno's npm cache or a node_modules folder): the
+ * gateway may read those and nothing else of the cache.
+ */
+function reflectionProtoDirs(): string[] {
+  const home = Deno.env.get("HOME");
+  const denoDir = Deno.env.get("DENO_DIR") ??
+    `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/deno`;
+  const root = new URL("../../", import.meta.url).pathname;
+  const packages = [
+    `${denoDir}/npm/registry.npmjs.org/@grpc/reflection`,
+    `${root}node_modules/@grpc/reflection`,
+  ];
+  const found: string[] = [];
+  for (const dir of packages) {
+    try {
+      if (Deno.statSync(`${dir}/build/proto`).isDirectory) {
+        found.push(`${dir}/build/proto`);
+        continue;
+      }
+    } catch {
+      // Not a package folder itself: versions below it.
+    }
+    try {
+      for (const entry of Deno.readDirSync(dir)) {
+        const proto = `${dir}/${entry.name}/build/proto`;
+        try {
+          if (Deno.statSync(proto).isDirectory) found.push(proto);
+        } catch {
+          // Not a version folder.
+        }
+      }
+    } catch {
+      // No such cache.
+    }
+  }
+  return found;
 }
