@@ -6,7 +6,8 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
-import { makeKey, type TestKey } from "./_edge_fixture.ts";
+import type { EdgeClient, EdgeClientOptions } from "../runtime/grpc/mod.ts";
+import { clientFor, makeKey, type TestKey } from "./_edge_fixture.ts";
 import {
   freePort,
   type Mosquitto,
@@ -24,6 +25,8 @@ export interface ServiceProcess extends AsyncDisposable {
   readonly child: Deno.ChildProcess;
   readonly lines: string[];
   readonly address: string;
+  /** A gRPC client of it that signs operator commands (robot `arm-01`) with the test key. */
+  client(options?: EdgeClientOptions): EdgeClient;
   /** SIGKILL, then waits for the exit and the end of its stderr. */
   kill9(): Promise<void>;
   /** SIGTERM (a clean shutdown), then waits like {@linkcode kill9}. */
@@ -139,6 +142,8 @@ export async function spawnService(
     child,
     lines,
     address: `127.0.0.1:${port}`,
+    client: (options = {}) =>
+      clientFor(`127.0.0.1:${port}`, key, "arm-01", options),
     kill9: async () => {
       await finish("SIGKILL");
     },

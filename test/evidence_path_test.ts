@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
-import { EdgeClient, type WireRunEvent } from "../runtime/grpc/mod.ts";
+import type { EdgeClient, WireRunEvent } from "../runtime/grpc/mod.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { signed } from "./_edge_fixture.ts";
 import type { ProbeMessage } from "./_mqtt_probe.ts";
@@ -73,7 +73,7 @@ async function _assertStops(
 Deno.test("an oversized record arrives bounded through a broker with max_packet_size; the next record arrives and cmd/stop still stops", async () => {
   await using env = await setup({ extraConfig: "max_packet_size 262144" });
   await using service = await spawnService(env.key, env.stateDir, env.broker);
-  using client = new EdgeClient(service.address);
+  using client = service.client();
   await env.probe.waitFor(
     (m) => statuses(m).includes("online"),
     "the robot online",
@@ -137,7 +137,7 @@ Deno.test("kill -9 mid-run: after the restart the run's record arrives as failed
       env.stateDir,
       env.broker,
     );
-    using client = new EdgeClient(service.address);
+    using client = service.client();
     await env.probe.waitFor(
       (m) => statuses(m).includes("online"),
       "the robot online",
@@ -183,7 +183,7 @@ Deno.test("kill -9 mid-run: after the restart the run's record arrives as failed
     ),
   );
   // At-least-once, and nothing else: every record since the restart is this one.
-  using client = new EdgeClient(service.address);
+  using client = service.client();
   const { receipt } = await client.deliver(await signed(env.key, _TICK));
   assertEquals(receipt.accepted, true, receipt.message);
   const tick = await client.run("tick");
@@ -207,7 +207,7 @@ Deno.test("kill -9 mid-run: after the restart the run's record arrives as failed
 Deno.test("every malformed payload on cmd/stop stops a running program, and the heartbeat counts it", async () => {
   await using env = await setup();
   await using service = await spawnService(env.key, env.stateDir, env.broker);
-  using client = new EdgeClient(service.address);
+  using client = service.client();
   await env.probe.waitFor(
     (m) => statuses(m).includes("online"),
     "the robot online",
@@ -251,7 +251,7 @@ Deno.test("random, truncated or empty state files are set aside; the service sta
       env.stateDir,
       env.broker,
     );
-    using client = new EdgeClient(service.address);
+    using client = service.client();
     const { receipt } = await client.deliver(await signed(env.key, _TICK));
     assertEquals(receipt.accepted, true, receipt.message);
     for (let i = 0; i < 20; i++) await client.run("tick");
@@ -309,7 +309,7 @@ Deno.test("random, truncated or empty state files are set aside; the service sta
         service.lines.some((l) => l.includes("replay protection restarted")),
         `replay protection restarted in the log:\n${service.lines.join("\n")}`,
       );
-      using client = new EdgeClient(service.address);
+      using client = service.client();
       version++;
       const { receipt } = await client.deliver(
         await signed(env.key, { ..._TICK, version }),

@@ -7,11 +7,7 @@
  * @module
  */
 import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
-import {
-  EdgeCallError,
-  EdgeClient,
-  type WireRunEvent,
-} from "../runtime/grpc/mod.ts";
+import { EdgeCallError, type WireRunEvent } from "../runtime/grpc/mod.ts";
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { signed } from "./_edge_fixture.ts";
 import { connectProbe } from "./_mqtt_probe.ts";
@@ -30,7 +26,7 @@ const _TICK = { programId: "tick", source: 'say("tick");' };
 Deno.test("evidence of every run arrives over MQTT across a broker restart", async () => {
   await using env = await setup();
   await using service = await spawnService(env.key, env.stateDir, env.broker);
-  using client = new EdgeClient(service.address);
+  using client = service.client();
   await env.probe.waitFor(
     (m) => statuses(m).includes("online"),
     "the robot online",
@@ -85,7 +81,7 @@ Deno.test("kill -9 loses no evidence: the outbox drains after a restart on the s
       env.stateDir,
       env.broker,
     );
-    using client = new EdgeClient(service.address);
+    using client = service.client();
     await env.probe.waitFor(
       (m) => statuses(m).includes("online"),
       "the robot online",
@@ -106,7 +102,7 @@ Deno.test("kill -9 loses no evidence: the outbox drains after a restart on the s
       env.stateDir,
       env.broker,
     );
-    using client = new EdgeClient(service.address);
+    using client = service.client();
     await assertEvidence(env.probe, queued, "queued before the kill");
     const onlineAt = env.probe.messages.length;
     const running = (async () => {
@@ -150,7 +146,7 @@ Deno.test("kill -9 loses no evidence: the outbox drains after a restart on the s
 Deno.test("a stop on cmd/stop ends a spinning program as stopped/estop; runs are refused until Resume", async () => {
   await using env = await setup();
   await using service = await spawnService(env.key, env.stateDir, env.broker);
-  using client = new EdgeClient(service.address);
+  using client = service.client();
   await env.probe.waitFor(
     (m) => statuses(m).includes("online"),
     "the robot online",
@@ -199,7 +195,7 @@ Deno.test("a stop on cmd/stop ends a spinning program as stopped/estop; runs are
 Deno.test("garbage on the robot's other topics does not disturb the service", async () => {
   await using env = await setup();
   await using service = await spawnService(env.key, env.stateDir, env.broker);
-  using client = new EdgeClient(service.address);
+  using client = service.client();
   await env.probe.waitFor(
     (m) => statuses(m).includes("online"),
     "the robot online",
@@ -248,7 +244,7 @@ Deno.test("a full outbox is said in the log and the heartbeat; runs go on and wh
   await using service = await spawnService(env.key, env.stateDir, env.broker, {
     outbox: { maxRecords: 3 },
   });
-  using client = new EdgeClient(service.address);
+  using client = service.client();
   await env.probe.waitFor(
     (m) => statuses(m).includes("online"),
     "the robot online",
