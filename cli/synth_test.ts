@@ -58,6 +58,8 @@ Deno.test("cap synth signs, writes and delivers an envelope over gRPC to a robot
         "--to",
         target,
         "--run",
+        "--operator-key",
+        `${dir}/key.json`,
         "--replay",
         "--json",
       ])
@@ -129,6 +131,8 @@ Deno.test("cap synth without --json prints the program, and each robot's outcome
         "--to",
         nobody,
         "--run",
+        "--operator-key",
+        `${dir}/key.json`,
         "--replay",
       ])
     );
@@ -213,6 +217,18 @@ Deno.test("cap synth refuses bad usage with exit code 2", async () => {
     ["put it there", "--world", "x.json", "--ca", "a.pem", "--cert", "c.pem"],
     ["put it there", "--world", "x.json", "--max-attempts", "0"],
     ["put it there", "--world", "x.json", "--bogus"],
+    [
+      "put it there",
+      "--world",
+      "x.json",
+      "--key",
+      "k.json",
+      "--to",
+      "127.0.0.1:1",
+      "--run",
+      "--operator-key",
+      "/nonexistent/operator.jwk.json",
+    ],
   ];
   for (const args of cases) {
     const { value } = await captured(() => synthCommand(args));

@@ -6,8 +6,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
-import { EdgeClient } from "../runtime/grpc/mod.ts";
-import { signed, startNode } from "./_edge_fixture.ts";
+import { clientFor, signed, startNode } from "./_edge_fixture.ts";
 import { runCap, type RunResult, showRun as show } from "./_run_cli.ts";
 
 /** `deno task cap args…` in the repository. */
@@ -68,7 +67,17 @@ Deno.test("cap keygen → sign → verify → send --run → list → exec → s
     });
     const to = `127.0.0.1:${node.grpc.port}`;
 
-    const send = await cap("send", envelope, "--to", to, "--run", "--json");
+    // `cap keygen` keys sign programs and operator commands by default.
+    const operatorKey = ["--operator-key", `${keys}/private.jwk.json`];
+    const send = await cap(
+      "send",
+      envelope,
+      "--to",
+      to,
+      "--run",
+      ...operatorKey,
+      "--json",
+    );
     assertEquals(send.code, 0, show(send));
     const evidence: EvidenceRecord = JSON.parse(send.stdout);
     assertEquals(evidence.outcome, "succeeded", show(send));
@@ -90,12 +99,19 @@ Deno.test("cap keygen → sign → verify → send --run → list → exec → s
       [["put-red", 3]],
     );
 
-    const exec = await cap("exec", "put-red", "--to", to, "--json");
+    const exec = await cap(
+      "exec",
+      "put-red",
+      "--to",
+      to,
+      ...operatorKey,
+      "--json",
+    );
     assertEquals(exec.code, 0, show(exec));
     assertEquals(JSON.parse(exec.stdout).program.version, 3);
 
     // A program that spins, run from here; `cap stop` halts it.
-    using client = new EdgeClient(to);
+    using client = clientFor(to, key, "arm-01");
     const { receipt } = await client.deliver(
       await signed(key, {
         programId: "spin",
@@ -118,7 +134,11 @@ Deno.test("cap keygen → sign → verify → send --run → list → exec → s
     assertEquals(stopped.failure?.label, "estop");
     assertEquals(node.service.state, "stopped");
 
-    const resume = await cap("resume", "--to", to);
+    // Releasing the stop needs the operator's signed command.
+    const unsigned = await cap("resume", "--to", to);
+    assertEquals(unsigned.code, 1, show(unsigned));
+    assertEquals(node.service.state, "stopped");
+    const resume = await cap("resume", "--to", to, ...operatorKey);
     assertEquals(resume.code, 0, show(resume));
     assertStringIncludes(resume.stdout, "resumed");
     assertEquals(node.service.state, "online");

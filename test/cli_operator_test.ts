@@ -9,7 +9,13 @@ import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import { EdgeClient } from "../runtime/grpc/mod.ts";
 import { parseServiceConfig } from "../runtime/mod.ts";
-import { makeKey, signed, startNode } from "./_edge_fixture.ts";
+import {
+  clientFor,
+  makeKey,
+  operatorKeyFile,
+  signed,
+  startNode,
+} from "./_edge_fixture.ts";
 import { freePort } from "./_mosquitto.ts";
 import { runCap, type RunResult, showRun as show } from "./_run_cli.ts";
 
@@ -170,7 +176,17 @@ Deno.test("cap stop --to A --to B stops both robots; one unreachable robot fails
     assertStringIncludes(both.stdout, `${toA}: stopped`);
     assertStringIncludes(both.stdout, `${toB}: stopped`);
 
-    const json = await cap("resume", "--to", toA, "--to", toB, "--json");
+    // Stopping needs nothing; resuming needs the operator's signed command.
+    const json = await cap(
+      "resume",
+      "--to",
+      toA,
+      "--to",
+      toB,
+      "--operator-key",
+      await operatorKeyFile(key),
+      "--json",
+    );
     assertEquals(json.code, 0, show(json));
     assertEquals(
       JSON.parse(json.stdout).map((
@@ -200,7 +216,7 @@ Deno.test("cap exec shows the run view; cap runs, evidence (--mcap) and world re
   const to = `127.0.0.1:${node.grpc.port}`;
   try {
     {
-      using client = new EdgeClient(to);
+      using client = clientFor(to, key, "arm-01");
       const good = await client.deliver(
         await signed(key, { programId: "put-red", version: 1 }),
         { run: true },
@@ -217,7 +233,14 @@ Deno.test("cap exec shows the run view; cap runs, evidence (--mcap) and world re
       assertEquals(bad.evidence?.failure?.label, "invalid_argument");
     }
     // The robot's world now has the red block in the bowl; exec runs put-red again.
-    const exec = await cap("exec", "put-red", "--to", to);
+    const exec = await cap(
+      "exec",
+      "put-red",
+      "--to",
+      to,
+      "--operator-key",
+      await operatorKeyFile(key),
+    );
     assertEquals(exec.code, 0, show(exec));
     assert(/^run \S+ started$/m.test(exec.stdout), show(exec));
     assertStringIncludes(exec.stdout, '  #1 pick("red_block") ok');
