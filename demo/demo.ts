@@ -25,7 +25,12 @@ import {
   SynthesisError,
   synthesize,
 } from "../synthesis/mod.ts";
-import { checkEnvelope, generateSigningKey } from "../verifier/mod.ts";
+import {
+  checkEnvelope,
+  generateSigningKey,
+  OPERATOR_ROLE,
+  PROGRAM_SIGNER_ROLE,
+} from "../verifier/mod.ts";
 import { _describeFailure, _evidenceLines } from "../cli/_describe_run.ts";
 
 /** The instruction the demo synthesizes without `--instruction`. */
@@ -135,7 +140,11 @@ export async function demo(
   const stateDir = values["state-dir"] ??
     await Deno.makeTempDir({ prefix: "cap-edge-demo-" });
   await Deno.mkdir(stateDir, { recursive: true });
-  const { privateJwk, trustStore } = await generateSigningKey(KEY_ID);
+  // One key for the whole bench: it signs the program and the operator's run
+  // command (a production deployment gives each key one role).
+  const { privateJwk, trustStore } = await generateSigningKey(KEY_ID, {
+    roles: [PROGRAM_SIGNER_ROLE, OPERATOR_ROLE],
+  });
   const keyPath = `${stateDir}/cloud-key.jwk.json`;
   const trustPath = `${stateDir}/trust.json`;
   await Deno.writeTextFile(keyPath, JSON.stringify(privateJwk, null, 2), {
@@ -143,7 +152,7 @@ export async function demo(
   });
   await Deno.writeTextFile(trustPath, JSON.stringify(trustStore, null, 2));
   say(
-    `\n[1/5] Signing key "${KEY_ID}" and the robot's trust store in ${stateDir}`,
+    `\n[1/5] Signing key "${KEY_ID}" (program-signer, operator) and the robot's trust store in ${stateDir}`,
   );
 
   // 2. The robot: an edge node with the simulator, gRPC on a free loopback port.
@@ -234,6 +243,12 @@ export async function demo(
   say(`  delivering to ${target} over gRPC and running it…`);
   const [delivery] = await deliverToRobots(envelope, [target], {
     run: true,
+    // The robot runs it only on the operator's signed command.
+    operator: {
+      privateJwk,
+      keyId: KEY_ID,
+      robotIds: { [target]: ROBOT_ID },
+    },
     ...withSignal,
   });
   if (delivery === undefined) throw new Error("unreachable: no delivery");
