@@ -5,7 +5,13 @@
  */
 import type { EdgeNode } from "../runtime/mod.ts";
 import { type FleetConsole, startFleetConsole } from "../fleet/mod.ts";
-import { makeKey, signed, startNode, type TestKey } from "./_edge_fixture.ts";
+import {
+  commandFor,
+  makeKey,
+  signed,
+  startNode,
+  type TestKey,
+} from "./_edge_fixture.ts";
 import { type Mosquitto, startMosquitto } from "./_mosquitto.ts";
 
 /** Two robots and a broker; dispose to stop them all. */
@@ -95,7 +101,14 @@ export async function startFleetBench(): Promise<FleetBench> {
       const node = robots[robot];
       const { evidence } = await node.service.deliver(
         await signed(key, { programId, version, source }),
-        { run: true },
+        {
+          run: true,
+          command: await commandFor(key, robot, {
+            command: "run",
+            programId,
+            version,
+          }),
+        },
       );
       if (evidence === null) throw new Error("Cannot run: no evidence");
       return evidence;

@@ -111,6 +111,8 @@ Deno.test("repair and replay from a run recorded by the fleet console", async (t
           "--to",
           robot.grpc.address,
           "--run",
+          "--operator-key",
+          keyPath,
           "--json",
         ], {
           OPENAI_BASE_URL: model.baseURL,
