@@ -59,6 +59,14 @@ export class GatewayStartError extends Error {
 
 const GATEWAY_MAIN = new URL("./gateway_main.ts", import.meta.url);
 const DENO_JSON = new URL("../../deno.json", import.meta.url);
+/**
+ * The folder of `@grpc/reflection`'s own `.proto` files: it reads them when
+ * the gateway's server starts, so the gateway may read them (and nothing
+ * else of the package cache).
+ */
+const REFLECTION_PROTOS = decodeURIComponent(
+  new URL("../proto/", import.meta.resolve("@grpc/reflection")).pathname,
+).replace(/\/$/, "");
 /** The environment variables grpc-js reads when it loads. */
 const GRPC_ENV = [
   "GRPC_NODE_VERBOSITY",
@@ -111,6 +119,7 @@ export async function startGrpcGateway(
     };
     const reads = [
       PROTOS_DIR.replace(/\/$/, ""),
+      REFLECTION_PROTOS,
       ...(options.tls
         ? [options.tls.cert, options.tls.key, options.tls.clientCa].filter(
           (p): p is string => p !== undefined,
