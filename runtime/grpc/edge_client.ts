@@ -179,7 +179,13 @@ export class EdgeClient implements Disposable {
   /** Delivers a signed envelope; with `run`, runs it and returns its evidence. */
   async deliver(
     envelope: string | Uint8Array,
-    options: { run?: boolean; signal?: AbortSignal; timeoutMs?: number } = {},
+    options: {
+      run?: boolean;
+      /** With `run`: the signed operator command (JSON bytes of its DSSE envelope). */
+      command?: Uint8Array;
+      signal?: AbortSignal;
+      timeoutMs?: number;
+    } = {},
   ): Promise<{ receipt: WireReceipt; evidence: EvidenceRecord | null }> {
     const bytes = typeof envelope === "string"
       ? new TextEncoder().encode(envelope)
@@ -188,7 +194,11 @@ export class EdgeClient implements Disposable {
       { receipt: WireReceipt; evidenceJson: string }
     >(
       "deliver",
-      { envelope: bytes, run: options.run === true },
+      {
+        envelope: bytes,
+        run: options.run === true,
+        ...(options.command ? { command: options.command } : {}),
+      },
       {
         ...options,
         timeoutMs: options.timeoutMs ??
@@ -222,12 +232,18 @@ export class EdgeClient implements Disposable {
     programId: string,
     options: {
       version?: number;
+      /** The signed operator command (JSON bytes of its DSSE envelope). */
+      command?: Uint8Array;
       signal?: AbortSignal;
       onEvent?: (event: WireRunEvent) => void;
     } = {},
   ): Promise<EvidenceRecord> {
     return new Promise((resolve, reject) => {
-      const call = this.#stub.run({ programId, version: options.version ?? 0 });
+      const call = this.#stub.run({
+        programId,
+        version: options.version ?? 0,
+        ...(options.command ? { command: options.command } : {}),
+      });
       let evidence: EvidenceRecord | null = null;
       const onAbort = () => call.cancel();
       options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -273,9 +289,17 @@ export class EdgeClient implements Disposable {
 
   /** Allows runs again after an emergency stop. */
   async resume(
-    options: { signal?: AbortSignal } = {},
+    options: {
+      /** The signed operator command (JSON bytes of its DSSE envelope). */
+      command?: Uint8Array;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<{ wasStopped: boolean }> {
-    return await this.#unary("resume", {}, options);
+    return await this.#unary(
+      "resume",
+      options.command ? { command: options.command } : {},
+      options,
+    );
   }
 
   /** The programs cached on the robot. */
