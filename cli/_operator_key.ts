@@ -4,6 +4,7 @@
  * moves or releases its stop. Stopping never needs one.
  * @module
  */
+import { signCommand } from "../verifier/mod.ts";
 import { _readText } from "./_read_text.ts";
 import { UsageError } from "./_usage_error.ts";
 
@@ -50,40 +51,19 @@ export interface OperatorCommandInit {
   version?: number;
 }
 
-/** `signCommand` of verifier/mod.ts, as this CLI calls it. */
-type _SignCommand = (
-  command: OperatorCommandInit,
-  privateJwk: JsonWebKey,
-  options?: { keyId?: string },
-) => Promise<unknown>;
-
 /**
- * The signed command's bytes for the gRPC `command` field (the DSSE
- * envelope's JSON), or `null` without an operator key.
- *
- * HOOK(verifier): `signCommand` comes from verifier/mod.ts (the verifier
- * helper's branch); it is looked up when called, so this signs as soon as
- * main has it. Until then an operator key is bad usage: the command cannot
- * be signed.
+ * The signed command's bytes for the gRPC `command` field (the JSON of its
+ * DSSE envelope, signed with the verifier's `signCommand`), or `null`
+ * without an operator key.
  */
 export async function _signOperatorCommand(
   init: OperatorCommandInit,
   key: (JsonWebKey & { kid?: string }) | null,
 ): Promise<Uint8Array | null> {
   if (key === null) return null;
-  const verifier = await import("../verifier/mod.ts") as Record<
-    string,
-    unknown
-  >;
-  const sign = verifier.signCommand as _SignCommand | undefined;
-  if (typeof sign !== "function") {
-    throw new UsageError(
-      "cannot sign the operator command: this build's verifier has no signCommand",
-    );
-  }
   let envelope;
   try {
-    envelope = await sign(init, key, key.kid ? { keyId: key.kid } : {});
+    envelope = await signCommand(init, key, key.kid ? { keyId: key.kid } : {});
   } catch (error) {
     throw new UsageError(
       `cannot sign the operator command: ${(error as Error).message}`,
@@ -92,13 +72,7 @@ export async function _signOperatorCommand(
   return new TextEncoder().encode(JSON.stringify(envelope));
 }
 
-/**
- * `{ command }` for an EdgeClient call when there is one, else `{}`.
- *
- * HOOK(gateway): the client passes `command` as the request's `command`
- * bytes (RunRequest 3, ResumeRequest 1, DeliverRequest 3) once main's
- * client takes it; until then the field is ignored.
- */
+/** `{ command }` for an EdgeClient call (`deliver`, `run`, `resume`) when there is one, else `{}`. */
 export function _withCommand(
   command: Uint8Array | null,
 ): { command?: Uint8Array } {

@@ -173,6 +173,36 @@ async function main(): Promise<number> {
         () => [[{}, telemetry.stats().evidenceRefused]],
       );
     }
+    const outbox = () => telemetry?.outboxStats() ?? null;
+    metrics.gauge(
+      "cap_outbox_depth",
+      "Evidence records waiting in the outbox.",
+      () => {
+        const stats = outbox();
+        return stats === null ? [] : [[{}, stats.depth]];
+      },
+    );
+    metrics.gauge(
+      "cap_outbox_oldest_age_seconds",
+      "Age of the oldest record waiting in the outbox.",
+      () => {
+        const stats = outbox();
+        return stats === null ? [] : [[{}, stats.oldestAgeMs / 1000]];
+      },
+    );
+    const started = node;
+    metrics.gauge(
+      "cap_gateway_restarts_total",
+      "gRPC gateway processes restarted after they died.",
+      () => [[{}, started.grpc.restarts]],
+      "counter",
+    );
+    metrics.gauge(
+      "cap_sandbox_restarts_total",
+      "Sandbox host processes replaced after they died.",
+      () => [[{}, started.service.sandboxRestarts]],
+      "counter",
+    );
     try {
       metricsServer = serveMetrics(config.metrics.listen, metrics);
     } catch (error) {

@@ -403,3 +403,50 @@ Deno.test("cap: an unreadable operator key is bad usage, from the flag or CAP_OP
   assertEquals(env.code, 2, show(env));
   assertStringIncludes(env.stderr, 'operator key "/nonexistent/env.jwk.json"');
 });
+
+Deno.test("cap exec and resume sign an operator command with --operator-key", async () => {
+  const key = await makeKey("ops");
+  await using node = await startNode(key, { stateDir: `${key.dir}/state` });
+  const to = `127.0.0.1:${node.grpc.port}`;
+  try {
+    const keyPath = `${key.dir}/op.jwk.json`;
+    await Deno.writeTextFile(
+      keyPath,
+      JSON.stringify({ ...key.privateJwk, kid: key.keyId }),
+    );
+    {
+      using client = new EdgeClient(to);
+      const { receipt } = await client.deliver(
+        await signed(key, { programId: "put-red", version: 1 }),
+      );
+      assertEquals(receipt.accepted, true, receipt.message);
+    }
+    const exec = await cap(
+      "exec",
+      "put-red",
+      "--to",
+      to,
+      "--operator-key",
+      keyPath,
+      "--json",
+    );
+    assertEquals(exec.code, 0, show(exec));
+    assertEquals(JSON.parse(exec.stdout).outcome, "succeeded");
+    const stop = await cap("stop", "--to", to);
+    assertEquals(stop.code, 0, show(stop));
+    const resume = await runCap(["resume", "--to", to, "--robot", "arm-01"], {
+      env: { CAP_OPERATOR_KEY: keyPath },
+    });
+    assertEquals(resume.code, 0, show(resume));
+    assertEquals(node.service.state, "online");
+
+    const publicOnly = `${key.dir}/public.jwk.json`;
+    const { d: _secret, ...publicJwk } = key.privateJwk as JsonWebKey;
+    await Deno.writeTextFile(publicOnly, JSON.stringify(publicJwk));
+    const wrong = await cap("resume", "--to", to, "--operator-key", publicOnly);
+    assertEquals(wrong.code, 2, show(wrong));
+    assertStringIncludes(wrong.stderr, "not an Ed25519 private JWK");
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});

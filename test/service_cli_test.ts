@@ -137,6 +137,8 @@ Deno.test("deno task start with metrics.listen serves Prometheus text", async ()
     assertEquals(code, 0, JSON.stringify(lines));
     assertStringIncludes(text, "# TYPE cap_runs_total counter");
     assertStringIncludes(text, "# TYPE cap_stop_latency_seconds histogram");
+    assertStringIncludes(text, "cap_gateway_restarts_total 0");
+    assertStringIncludes(text, "cap_sandbox_restarts_total 0");
   } finally {
     await Deno.remove(cwd, { recursive: true });
   }

@@ -38,11 +38,13 @@ const encoder = new TextEncoder();
  *   name: "loopback",
  *   schema: z.object({ n: z.number() }),
  * });
- * await channel.send({ n: 1 });
+ * // A TransformStream passes a line on only once it is read: send, then read.
+ * const sent = channel.send({ n: 1 });
  * for await (const message of channel) {
  *   if (message.n !== 1) throw new Error("lost");
  *   break;
  * }
+ * await sent;
  * await channel.close();
  * ```
  */

@@ -11,22 +11,6 @@ import {
 import { PROTOS_DIR } from "./_protos.ts";
 import { type EdgeApi, statusOf } from "./edge_api.ts";
 
-/**
- * The protos that @grpc/reflection reads from its own package when the
- * server starts (the gateway serves reflection): the gateway may read them.
- */
-const REFLECTION_PROTOS: string[] = (() => {
-  try {
-    const url = new URL(
-      "../proto/",
-      import.meta.resolve("@grpc/reflection"),
-    );
-    return url.protocol === "file:" ? [url.pathname.replace(/\/$/, "")] : [];
-  } catch {
-    return [];
-  }
-})();
-
 /** Options of {@linkcode startGrpcGateway}. */
 export interface GrpcGatewayOptions {
   /** `host:port`; port 0 picks a free one (kept across restarts). */
@@ -75,6 +59,14 @@ export class GatewayStartError extends Error {
 
 const GATEWAY_MAIN = new URL("./gateway_main.ts", import.meta.url);
 const DENO_JSON = new URL("../../deno.json", import.meta.url);
+/**
+ * The folder of `@grpc/reflection`'s own `.proto` files: it reads them when
+ * the gateway's server starts, so the gateway may read them (and nothing
+ * else of the package cache).
+ */
+const REFLECTION_PROTOS = decodeURIComponent(
+  new URL("../proto/", import.meta.resolve("@grpc/reflection")).pathname,
+).replace(/\/$/, "");
 /** The environment variables grpc-js reads when it loads. */
 const GRPC_ENV = [
   "GRPC_NODE_VERBOSITY",
@@ -127,8 +119,7 @@ export async function startGrpcGateway(
     };
     const reads = [
       PROTOS_DIR.replace(/\/$/, ""),
-      ...reflectionProtoDirs(),
-      ...REFLECTION_PROTOS,
+      REFLECTION_PROTOS,
       ...(options.tls
         ? [options.tls.cert, options.tls.key, options.tls.clientCa].filter(
           (p): p is string => p !== undefined,
@@ -414,44 +405,4 @@ function serveCall(
     case "getWorld":
       return api.getWorld();
   }
-}
-
-/**
- * Where `@grpc/reflection` reads its own `.proto` files when it loads (its
- * package's `build/proto`, in Deno's npm cache or a node_modules folder): the
- * gateway may read those and nothing else of the cache.
- */
-function reflectionProtoDirs(): string[] {
-  const home = Deno.env.get("HOME");
-  const denoDir = Deno.env.get("DENO_DIR") ??
-    `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/deno`;
-  const root = new URL("../../", import.meta.url).pathname;
-  const packages = [
-    `${denoDir}/npm/registry.npmjs.org/@grpc/reflection`,
-    `${root}node_modules/@grpc/reflection`,
-  ];
-  const found: string[] = [];
-  for (const dir of packages) {
-    try {
-      if (Deno.statSync(`${dir}/build/proto`).isDirectory) {
-        found.push(`${dir}/build/proto`);
-        continue;
-      }
-    } catch {
-      // Not a package folder itself: versions below it.
-    }
-    try {
-      for (const entry of Deno.readDirSync(dir)) {
-        const proto = `${dir}/${entry.name}/build/proto`;
-        try {
-          if (Deno.statSync(proto).isDirectory) found.push(proto);
-        } catch {
-          // Not a version folder.
-        }
-      }
-    } catch {
-      // No such cache.
-    }
-  }
-  return found;
 }

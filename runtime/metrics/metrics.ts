@@ -36,7 +36,10 @@ export class Metrics {
   readonly #stopBuckets: number[] = STOP_BUCKETS.map(() => 0);
   #stopCount = 0;
   #stopSum = 0;
-  readonly #gauges = new Map<string, { help: string; read: GaugeReader }>();
+  readonly #gauges = new Map<
+    string,
+    { help: string; read: GaugeReader; type: "gauge" | "counter" }
+  >();
 
   /** Counts one finished run. */
   observeRun(outcome: string, label: string | null): void {
@@ -70,12 +73,20 @@ export class Metrics {
     if (typeof data.stopMs === "number") this.observeStop(data.stopMs);
   }
 
-  /** Registers a gauge `name` (read at every scrape). */
-  gauge(name: string, help: string, read: GaugeReader): void {
+  /**
+   * Registers a metric `name` read at every scrape: a gauge, or with
+   * `type: "counter"` a count kept elsewhere (restarts since start).
+   */
+  gauge(
+    name: string,
+    help: string,
+    read: GaugeReader,
+    type: "gauge" | "counter" = "gauge",
+  ): void {
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) {
       throw new TypeError(`Cannot register gauge: bad metric name "${name}"`);
     }
-    this.#gauges.set(name, { help, read });
+    this.#gauges.set(name, { help, read, type });
   }
 
   /** The metrics in the Prometheus text exposition format (version 0.0.4). */
@@ -93,8 +104,8 @@ export class Metrics {
       `cap_stop_latency_seconds_sum ${this.#stopSum}`,
       `cap_stop_latency_seconds_count ${this.#stopCount}`,
     ];
-    for (const [name, { help, read }] of this.#gauges) {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [name, { help, read, type }] of this.#gauges) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       let rows: Array<[Record<string, string>, number]> = [];
       try {
         rows = read();

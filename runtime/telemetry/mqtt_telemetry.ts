@@ -301,6 +301,15 @@ export class MqttTelemetry implements AsyncDisposable {
       this.#data?.connected === true;
   }
 
+  /** The outbox's depth and the age of its oldest record (ms); `null` once closed. */
+  outboxStats(): { depth: number; oldestAgeMs: number } | null {
+    if (this.#outbox.closed) return null;
+    return {
+      depth: this.#outbox.depth(),
+      oldestAgeMs: this.#outbox.oldestAgeMs(),
+    };
+  }
+
   /** Counters. */
   stats(): MqttTelemetryStats {
     return {
