@@ -126,7 +126,12 @@ export async function startGrpcGateway(
         )
         : []),
     ];
-    const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1" };
+    // grpc-js's own error lines ("No address added …") only repeat what the
+    // gateway reports in its messages; GRPC_VERBOSITY turns them back on.
+    const env: Record<string, string> = {
+      DENO_NO_UPDATE_CHECK: "1",
+      GRPC_VERBOSITY: "NONE",
+    };
     for (const name of [...KEPT_ENV, ...GRPC_ENV]) {
       const value = Deno.env.get(name);
       if (value !== undefined) env[name] = value;
@@ -195,12 +200,12 @@ export async function startGrpcGateway(
               first.resolve();
               break;
             case "fatal":
-              if (!listening) {
+              if (port === 0) {
+                // The first start: the caller says what went wrong, once.
                 first.reject(
                   new GatewayStartError(message.reason, message.message),
                 );
-              }
-              log("error", `gRPC gateway: ${message.message}`);
+              } else log("error", `gRPC gateway: ${message.message}`);
               break;
             case "log":
               log(message.level, message.message);
