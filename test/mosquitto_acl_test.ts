@@ -13,7 +13,6 @@ import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { join } from "node:path";
 import { _ROOT } from "../deploy/_install_layout.ts";
-import { EdgeClient } from "../runtime/grpc/mod.ts";
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { makeKey, signed } from "./_edge_fixture.ts";
 import { type Mosquitto, startMosquitto } from "./_mosquitto.ts";
@@ -410,7 +409,7 @@ Deno.test("a real service logs in with mqtt.username/password: its evidence reac
       );
     await fleet.waitFor(() => statuses().includes("online"), "arm-01 online");
 
-    using client = new EdgeClient(service.address);
+    using client = service.client();
     for (
       const program of [
         { programId: "tick", source: 'say("tick");' },
