@@ -1,24 +1,13 @@
-import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
+import {
+  type EvidenceRecord,
+  FAILURE_LABELS,
+} from "../../runtime/evidence/mod.ts";
 
 /** Outcomes a run can end with (contract). */
 export const OUTCOMES = ["succeeded", "failed", "rejected", "stopped"] as const;
 
-/** Failure labels of the evidence record (contract), `interrupted` included. */
-export const LABELS = [
-  "envelope_rejected",
-  "verification_rejected",
-  "invalid_argument",
-  "precondition_violated",
-  "skill_failed",
-  "timeout",
-  "memory_exceeded",
-  "stack_overflow",
-  "budget_exceeded",
-  "estop",
-  "program_error",
-  "postcondition_failed",
-  "interrupted",
-] as const;
+/** Failure labels of the evidence record (contract): the runtime's own list. */
+export const LABELS: typeof FAILURE_LABELS = FAILURE_LABELS;
 
 /** One line of `GET /api/runs`: what a run was, without its record. */
 export interface RunSummary {
