@@ -105,6 +105,7 @@ Deno.test("executor labels each failure", async (t) => {
     line?: number;
     checks?: string[];
     caps?: Record<string, number>;
+    budgets?: { timeoutMs?: number };
   }[] = [
     {
       name: "unknown object",
@@ -177,13 +178,13 @@ Deno.test("executor labels each failure", async (t) => {
       name: "timeout",
       source: "while (true) {}",
       label: "timeout",
-      caps: { timeoutMs: 300 },
+      budgets: { timeoutMs: 300 },
     },
     {
       name: "timeout while waiting in a skill",
       source: "wait(30)",
       label: "timeout",
-      caps: { timeoutMs: 300 },
+      budgets: { timeoutMs: 300 },
     },
     {
       name: "memory",
@@ -220,9 +221,12 @@ Deno.test("executor labels each failure", async (t) => {
   for (const c of cases) {
     await t.step(c.name, async () => {
       await withExecutor(c.scene ?? SCENE, async (executor) => {
+        // A short deadline is the run's own budget: the healthy run after
+        // it keeps the executor's roomier one.
         const evidence = await executor.run({
           source: c.source,
           checks: c.checks ?? [],
+          ...(c.budgets ? { budgets: c.budgets } : {}),
         });
         assertEquals(
           evidence.failure?.label,
