@@ -31,8 +31,8 @@ export interface CoreFigures {
   stopMedianMs: StopFigures;
   /**
    * CPU the guest's host used after the stop returned, worst case per
-   * state: a killed host's time from the stop to its exit (an upper bound),
-   * a halted host's CPU over the next 100 ms (from /proc, 10 ms ticks).
+   * state: from /proc (10 ms ticks), until a killed host was gone or over
+   * the next 100 ms for a halted one.
    */
   cpuAfterStopMaxMs: StopFigures;
   /** Skill-call round trip through the host boundary (answer out, next call in): median, µs. */
@@ -425,23 +425,22 @@ async function stopOnce(
   const cpuAtStop = await cpuMs(pid);
   const evidence = await run;
   expectOutcome(evidence.outcome, "stopped", `the ${name} program`);
-  // Killed: the process is gone (or a zombie) soon after; its CPU after the
-  // stop is at most the time until then. Halted: it idles; read its CPU.
+  // The CPU the host's process used after the stop returned: its last
+  // reading (10 ms ticks) before it was gone, or 100 ms later if it idles.
   let cpuAfterMs = 0;
   let killed = false;
+  let lastCpu = cpuAtStop;
   for (;;) {
     const cpu = await cpuMs(pid);
     if (cpu === null) {
       killed = true;
-      cpuAfterMs = performance.now() - stoppedAt;
       break;
     }
-    if (performance.now() - stoppedAt >= 100) {
-      cpuAfterMs = cpu - (cpuAtStop ?? cpu);
-      break;
-    }
+    lastCpu = cpu;
+    if (performance.now() - stoppedAt >= 100) break;
     await sleep(2);
   }
+  cpuAfterMs = lastCpu === null || cpuAtStop === null ? 0 : lastCpu - cpuAtStop;
   executor.resume();
   await executor.warm();
   return { ms, killed, cpuAfterMs };

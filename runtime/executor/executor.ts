@@ -40,7 +40,7 @@ export interface ExecutorOptions {
   robotId?: string;
   /** The robot's caps; manifests and requests can only lower them. */
   caps?: Partial<Caps>;
-  /** How long a halting guest may take before its host is killed; default 5 ms. */
+  /** How long a halting guest may take before its host is killed; default 3 ms (a killed host costs only a spare taking over). */
   stopGraceMs?: number;
   /** How long to wait for in-flight skills to acknowledge a cancel; default 2000 ms. */
   cancelWaitMs?: number;
@@ -208,7 +208,7 @@ export class Executor implements AsyncDisposable {
     this.#api = options.api ?? TABLETOP_API;
     this.#robotId = options.robotId ?? "local";
     this.#caps = lowerCaps({ ...DEFAULT_CAPS }, options.caps);
-    this.#stopGraceMs = options.stopGraceMs ?? 5;
+    this.#stopGraceMs = options.stopGraceMs ?? 3;
     this.#cancelWaitMs = options.cancelWaitMs ?? 2000;
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 1000;
     this.#maxRunsPerHost = options.maxRunsPerHost ?? 500;
