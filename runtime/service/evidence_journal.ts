@@ -4,6 +4,7 @@ import type {
   EvidenceRecord,
   RecordStart,
 } from "../evidence/mod.ts";
+import { StoreClosedError } from "./store_closed_error.ts";
 
 /** Default {@linkcode EvidenceJournalOptions.flushMs}. */
 const _DEFAULT_FLUSH_MS = 5;
@@ -24,15 +25,6 @@ export interface JournalEntry {
   calls: CallRecord[];
   /** The finished (bounded) record, when the run ended but was not yet forgotten. */
   final: EvidenceRecord | null;
-}
-
-/** Thrown when a journal is used after it was closed. */
-export class JournalClosedError extends Error {
-  /** Creates the error naming the database. */
-  constructor(path: string) {
-    super(`Cannot use the evidence journal "${path}": it was closed`);
-    this.name = "JournalClosedError";
-  }
 }
 
 /**
@@ -301,7 +293,9 @@ export class EvidenceJournal implements Disposable {
   }
 
   #open(): DatabaseSync {
-    if (this.#db === null) throw new JournalClosedError(this.path);
+    if (this.#db === null) {
+      throw new StoreClosedError("the evidence journal", this.path);
+    }
     return this.#db;
   }
 }

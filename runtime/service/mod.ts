@@ -4,7 +4,6 @@
  * @module
  */
 export {
-  CacheClosedError,
   type CachedProgram,
   ProgramCache,
   type RunFilter,
@@ -23,13 +22,11 @@ export {
 export {
   type AcceptedVersion,
   ReplayState,
-  ReplayStateClosedError,
   type ReplayStateOptions,
 } from "./replay_state.ts";
 export {
   EvidenceJournal,
   type EvidenceJournalOptions,
-  JournalClosedError,
   type JournalEntry,
 } from "./evidence_journal.ts";
 export {
@@ -42,3 +39,4 @@ export {
   openNodeState,
   type OpenNodeStateOptions,
 } from "./open_node_state.ts";
+export { StoreClosedError } from "./store_closed_error.ts";

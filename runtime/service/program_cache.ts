@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { EvidenceRecord, FailureLabel } from "../evidence/mod.ts";
+import { StoreClosedError } from "./store_closed_error.ts";
 
 /** Which runs {@linkcode ProgramCache.prototype.listRuns} returns. */
 export interface RunFilter {
@@ -65,15 +66,6 @@ export interface CachedProgram {
   expiresAt: string;
   /** The whole envelope as delivered, so that it can be re-checked on load. */
   envelope: string;
-}
-
-/** Thrown when a cache is used after it was closed. */
-export class CacheClosedError extends Error {
-  /** Creates the error naming the database. */
-  constructor(path: string) {
-    super(`Cannot use the program cache "${path}": it was closed`);
-    this.name = "CacheClosedError";
-  }
 }
 
 /**
@@ -404,7 +396,9 @@ export class ProgramCache implements Disposable {
   }
 
   #open(): DatabaseSync {
-    if (this.#db === null) throw new CacheClosedError(this.path);
+    if (this.#db === null) {
+      throw new StoreClosedError("the program cache", this.path);
+    }
     return this.#db;
   }
 }

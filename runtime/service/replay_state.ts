@@ -1,4 +1,5 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { StoreClosedError } from "./store_closed_error.ts";
 
 /** The last accepted version of a program (what a re-delivery is checked against). */
 export interface AcceptedVersion {
@@ -12,15 +13,6 @@ export interface AcceptedVersion {
 export interface ReplayStateOptions {
   /** Clock in epoch milliseconds (nonce expiry). Default `Date.now`. */
   now?: () => number;
-}
-
-/** Thrown when a replay state is used after it was closed. */
-export class ReplayStateClosedError extends Error {
-  /** Creates the error naming the database. */
-  constructor(path: string) {
-    super(`Cannot use the replay state "${path}": it was closed`);
-    this.name = "ReplayStateClosedError";
-  }
 }
 
 /**
@@ -185,7 +177,9 @@ export class ReplayState implements Disposable {
   }
 
   #open(): DatabaseSync {
-    if (this.#db === null) throw new ReplayStateClosedError(this.path);
+    if (this.#db === null) {
+      throw new StoreClosedError("the replay state", this.path);
+    }
     return this.#db;
   }
 }
