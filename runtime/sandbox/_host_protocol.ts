@@ -114,6 +114,8 @@ export const FromHost = z.discriminatedUnion("type", [
     ]),
     /** The host process's resident memory after the run, bytes. */
     rss: z.number().nonnegative(),
+    /** The engine failed after the run's end was known: this host serves no other run. */
+    retiring: z.literal(true).optional(),
   }),
   z.strictObject({ type: z.literal("fatal"), message: z.string() }),
 ]);

@@ -17,14 +17,27 @@ import * as walk from "acorn-walk";
  * ```
  */
 export function _instrumentCatches(source: string, guard: string): string {
-  if (!source.includes("catch")) return source;
+  return _insertGuards(source, _catchSites(source), guard);
+}
+
+/** A catch clause that binds its error to a name: where its body begins. */
+export interface _CatchSite {
+  /** Offset just after the body's `{`. */
+  offset: number;
+  /** The name the clause binds the error to. */
+  name: string;
+}
+
+/** The catch clauses of `source` that bind their error to a name, in order (parses it). */
+export function _catchSites(source: string): _CatchSite[] {
+  if (!source.includes("catch")) return [];
   let program: acorn.Program;
   try {
     program = acorn.parse(source, { ecmaVersion: 2022, sourceType: "script" });
   } catch {
-    return source;
+    return [];
   }
-  const at: { offset: number; name: string }[] = [];
+  const at: _CatchSite[] = [];
   walk.simple(program, {
     CatchClause(node) {
       if (node.param?.type === "Identifier") {
@@ -32,11 +45,19 @@ export function _instrumentCatches(source: string, guard: string): string {
       }
     },
   });
-  if (at.length === 0) return source;
-  at.sort((a, b) => a.offset - b.offset);
+  return at.sort((a, b) => a.offset - b.offset);
+}
+
+/** `source` with `guard(name);` inserted at each site (no parse). */
+export function _insertGuards(
+  source: string,
+  sites: readonly _CatchSite[],
+  guard: string,
+): string {
+  if (sites.length === 0) return source;
   let out = "";
   let last = 0;
-  for (const { offset, name } of at) {
+  for (const { offset, name } of sites) {
     out += `${source.slice(last, offset)}${guard}(${name});`;
     last = offset;
   }

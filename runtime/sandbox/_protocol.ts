@@ -1,10 +1,13 @@
 /**
- * The protocol between the executor (main thread) and its sandbox worker.
+ * The protocol between a sandbox host's main thread and its QuickJS worker.
  *
- * Control lives in a SharedArrayBuffer so that it works while the worker is
- * blocked: the worker's interrupt handler reads the stop word, and a skill
- * call blocks the worker on `Atomics.wait` over the response word until the
- * main thread has run the skill and written the answer.
+ * Everything after the start lives in a SharedArrayBuffer, so that it works
+ * while the worker is blocked and costs no trip through either thread's event
+ * loop: the main thread puts a run into the inbox and wakes the worker, which
+ * waits for it on `Atomics.wait`; the worker's interrupt handler reads the
+ * halt word; a skill call blocks the worker on the response word until the
+ * main thread has written the core's answer. The worker writes its skill
+ * calls and its result to the host's stdout itself, as host protocol lines.
  * @module
  */
 
@@ -17,6 +20,12 @@ export const CTRL = {
   respSeq: 2,
   /** Byte length of the response JSON in the data area. */
   respLen: 3,
+  /** 1 when a run (JSON of {@linkcode ToSandbox}) waits in the inbox. */
+  inbox: 4,
+  /** Byte length of the run JSON in the inbox. */
+  inboxLen: 5,
+  /** The generation of the run the worker is in, or 0 between runs. */
+  busyGen: 6,
 } as const;
 
 /** Reasons the main thread asks the guest to halt. */
@@ -31,6 +40,8 @@ export const HALT = {
 export const CTRL_BYTES = 64;
 /** Bytes available for one skill response (JSON, UTF-8). */
 export const RESP_BYTES = 1 << 20;
+/** Bytes available for one run (JSON, UTF-8): the host channel's line limit. */
+export const INBOX_BYTES = 8 * 1024 * 1024;
 /**
  * The sandbox's numeric limits as the guest's world enforces them: the
  * verifier's `SANDBOX_LIMITS` (the one place they are declared), sent by the
@@ -56,7 +67,7 @@ export interface SandboxLimits {
   checkTimeoutMs: number;
 }
 
-/** Main → worker. */
+/** Main → worker, through the inbox. */
 export type ToSandbox = {
   type: "run";
   gen: number;
@@ -88,24 +99,7 @@ export type GuestEnd =
     skillSeq?: number | null;
   };
 
-/** Worker → main. */
+/** Worker → main, by `postMessage`: only the start and the worker's end. */
 export type FromSandbox =
   | { type: "ready" }
-  | {
-    type: "call";
-    gen: number;
-    seq: number;
-    phase: "program" | "check";
-    skill: string;
-    /** The arguments as plain data, or `null` when they were not (too large, malformed). */
-    args: unknown[] | null;
-    /** Length of the argument JSON the guest sent. */
-    argsBytes: number;
-  }
-  | {
-    type: "done";
-    gen: number;
-    end: GuestEnd;
-    checks: { expr: string; ok: boolean; message?: string }[];
-  }
   | { type: "fatal"; message: string };

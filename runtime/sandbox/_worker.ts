@@ -31,7 +31,12 @@ import {
   RESP_BYTES,
   type ToSandbox,
 } from "./_protocol.ts";
-import { _instrumentCatches } from "./_instrument_catches.ts";
+import type { FromHost } from "./_host_protocol.ts";
+import {
+  type _CatchSite,
+  _catchSites,
+  _insertGuards,
+} from "./_instrument_catches.ts";
 
 const PROGRAM_FILE = "program.js";
 const CHECK_FILE = "check.js";
@@ -341,42 +346,131 @@ const ALLOWED_OBJECT_STATICS = [
   "fromEntries",
 ];
 
-let shared: { ctrl: Int32Array; data: Uint8Array } | null = null;
+let shared: { ctrl: Int32Array; data: Uint8Array; inbox: Uint8Array } | null =
+  null;
 let quickjs: QuickJSWASMModule | null = null;
 
 function post(message: FromSandbox): void {
   self.postMessage(message);
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Writes one host protocol line to the host's stdout, from this thread: the
+ * host's main thread is not on the path of a skill call or a run's end.
+ */
+function writeLine(message: FromHost): void {
+  const bytes = encoder.encode(`${JSON.stringify(message)}\n`);
+  let written = 0;
+  while (written < bytes.length) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}
+
+const started = Promise.withResolvers<void>();
 self.onmessage = (event: MessageEvent) => {
-  const data = event.data as ToSandbox | {
+  const data = event.data as {
     type: "init";
     buffer: SharedArrayBuffer;
+    inbox: SharedArrayBuffer;
     limits: GuestLimits;
   };
-  if (data.type === "init") {
-    limits = data.limits;
-    shared = {
-      ctrl: new Int32Array(data.buffer, 0, CTRL_BYTES / 4),
-      data: new Uint8Array(data.buffer, CTRL_BYTES, RESP_BYTES),
-    };
-    return;
-  }
-  if (data.type === "run") {
-    try {
-      runGuest(data);
-    } catch (error) {
-      // An engine abort (or a bug here): this instance must not serve again.
-      post({
-        type: "fatal",
-        message: error instanceof Error ? error.message : String(error),
-      });
-    }
-  }
+  if (data.type !== "init" || shared !== null) return;
+  limits = data.limits;
+  shared = {
+    ctrl: new Int32Array(data.buffer, 0, CTRL_BYTES / 4),
+    data: new Uint8Array(data.buffer, CTRL_BYTES, RESP_BYTES),
+    inbox: new Uint8Array(data.inbox),
+  };
+  started.resolve();
 };
 
-quickjs = await newQuickJSWASMModuleFromVariant(variant);
-post({ type: "ready" });
+/**
+ * Takes runs from the inbox, one at a time, for as long as the worker lives:
+ * it waits on the inbox word, never on its event loop, so nothing but the
+ * shared buffer reaches it after the start.
+ */
+function serve(): never {
+  const { ctrl, inbox } = shared!;
+  for (;;) {
+    while (Atomics.load(ctrl, CTRL.inbox) === 0) {
+      Atomics.wait(ctrl, CTRL.inbox, 0);
+    }
+    const length = Atomics.load(ctrl, CTRL.inboxLen);
+    const request = JSON.parse(
+      decoder.decode(inbox.slice(0, length)),
+    ) as ToSandbox;
+    Atomics.store(ctrl, CTRL.inbox, 0);
+    Atomics.store(ctrl, CTRL.busyGen, request.gen);
+    try {
+      runGuest(request);
+    } catch (error) {
+      // An engine abort (or a bug here): this instance must not serve again.
+      const message = error instanceof Error ? error.message : String(error);
+      if (Atomics.load(ctrl, CTRL.busyGen) !== 0) {
+        writeLine({
+          type: "result",
+          gen: request.gen,
+          result: { kind: "crashed", message },
+          rss: Deno.memoryUsage().rss,
+        });
+        Atomics.store(ctrl, CTRL.busyGen, 0);
+      }
+      post({ type: "fatal", message });
+      // Block for good: the host ends this process on the message.
+      for (;;) Atomics.wait(ctrl, CTRL.halt, 0x7fffffff);
+    }
+  }
+}
+
+/** Writes run `gen`'s end; the worker is between runs from here. */
+function writeResult(
+  gen: number,
+  end: GuestEnd,
+  checks: { expr: string; ok: boolean; message?: string }[],
+  retiring: boolean,
+): void {
+  writeLine({
+    type: "result",
+    gen,
+    result: { kind: "done", end, checks },
+    rss: Deno.memoryUsage().rss,
+    ...(retiring ? { retiring } : {}),
+  });
+  Atomics.store(shared!.ctrl, CTRL.busyGen, 0);
+}
+
+type Path = (string | number)[];
+type NonFinite = { path: Path; value: "NaN" | "Infinity" | "-Infinity" };
+
+/** Where plain data holds numbers JSON cannot carry (NaN, ±Infinity). */
+function findNonFinite(
+  value: unknown,
+  path: Path = [],
+  found: NonFinite[] = [],
+): NonFinite[] {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) {
+      found.push({
+        path,
+        value: Number.isNaN(value)
+          ? "NaN"
+          : value > 0
+          ? "Infinity"
+          : "-Infinity",
+      });
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => findNonFinite(item, [...path, i], found));
+  } else if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      findNonFinite(item, [...path, key], found);
+    }
+  }
+  return found;
+}
 
 /** A runtime and context with the prelude installed, ready for one guest. */
 interface Prepared {
@@ -485,7 +579,11 @@ function runGuest(request: ToSandbox): void {
   // the guest's end is known by then, so report it, then retire. Without
   // checks the end is posted first: disposing is off the run's critical path.
   const checks: { expr: string; ok: boolean; message?: string }[] = [];
-  if (request.checks.length === 0) post({ type: "done", gen, end, checks });
+  if (request.checks.length === 0) {
+    // Disposing may fail; the end is known and goes first, the retirement
+    // (if any) is told with a later run's refusal, never as this run's.
+    writeResult(gen, end, checks, false);
+  }
   const retire = !safeRelease(context);
   const mayCheck = !retire &&
     (end.kind === "ok" || (!end.interrupted && !end.engine));
@@ -509,13 +607,9 @@ function runGuest(request: ToSandbox): void {
       }
     }
   }
-  if (request.checks.length > 0) post({ type: "done", gen, end, checks });
+  if (request.checks.length > 0) writeResult(gen, end, checks, retire);
   if (retire) {
-    post({
-      type: "fatal",
-      message: "the QuickJS engine failed while releasing a run",
-    });
-    return;
+    throw new Error("the QuickJS engine failed while releasing a run");
   }
   // Idle now: build the next run's context off its critical path.
   prepared = prepare(request.skills);
@@ -632,7 +726,17 @@ function callHost(
     return cancelled(skill);
   }
   Atomics.store(ctrl, CTRL.resp, 0);
-  post({ type: "call", gen, seq, phase, skill, args, argsBytes });
+  const nonFinite = args === null ? [] : findNonFinite(args);
+  writeLine({
+    type: "call",
+    gen,
+    seq,
+    phase,
+    skill,
+    args,
+    argsBytes,
+    ...(nonFinite.length > 0 ? { nonFinite } : {}),
+  });
   while (
     Atomics.load(ctrl, CTRL.resp) !== 1 ||
     Atomics.load(ctrl, CTRL.respSeq) !== seq
@@ -648,7 +752,7 @@ function callHost(
     }
   }
   const length = Atomics.load(ctrl, CTRL.respLen);
-  const text = new TextDecoder().decode(data.slice(0, length));
+  const text = decoder.decode(data.slice(0, length));
   Atomics.store(ctrl, CTRL.resp, 0);
   // A failure carries its call's sequence number into the SkillError the
   // prelude throws, so that a label can name the very call it came from.
@@ -665,6 +769,28 @@ function cancelled(skill: string): string {
   });
 }
 
+/**
+ * Catch sites of the programs this worker ran last, by source: parsing a
+ * program to find them costs about a millisecond, which a cached program
+ * run again pays once (as it is verified once per delivery), not per run.
+ */
+const catchSitesBySource = new Map<string, _CatchSite[]>();
+const CATCH_SITES_KEPT = 16;
+
+function catchSitesOf(source: string): _CatchSite[] {
+  let sites = catchSitesBySource.get(source);
+  if (sites === undefined) {
+    sites = _catchSites(source);
+    if (catchSitesBySource.size >= CATCH_SITES_KEPT) {
+      catchSitesBySource.delete(catchSitesBySource.keys().next().value!);
+    }
+  } else {
+    catchSitesBySource.delete(source);
+  }
+  catchSitesBySource.set(source, sites);
+  return sites;
+}
+
 function evaluate(
   context: Prepared,
   source: string,
@@ -672,7 +798,11 @@ function evaluate(
 ): GuestEnd {
   const { vm } = context;
   const result = vm.evalCode(
-    _instrumentCatches(source, `__capCaught_${context.nonce}`),
+    _insertGuards(
+      source,
+      catchSitesOf(source),
+      `__capCaught_${context.nonce}`,
+    ),
     PROGRAM_FILE,
   );
   if (result.error === undefined) {
@@ -849,3 +979,9 @@ function shortString(vm: QuickJSContext, handle: QuickJSHandle): string {
   if (type === "number") return String(vm.getNumber(handle));
   return "";
 }
+
+// Last, once every declaration above is initialised: load, then serve.
+quickjs = await newQuickJSWASMModuleFromVariant(variant);
+await started.promise;
+post({ type: "ready" });
+serve();

@@ -2,54 +2,53 @@ import {
   CTRL,
   CTRL_BYTES,
   type FromSandbox,
-  type GuestEnd,
   type GuestLimits,
   HALT,
+  INBOX_BYTES,
   RESP_BYTES,
   type ToSandbox,
 } from "./_protocol.ts";
 
-/** What a sandbox run ended with: the guest's own end, or the worker died. */
-export type SandboxResult =
-  | {
-    kind: "done";
-    end: GuestEnd;
-    checks: { expr: string; ok: boolean; message?: string }[];
-  }
-  | { kind: "crashed"; message: string }
-  | { kind: "killed" };
-
 /** The worker's source; the host may read exactly this file, nothing else. */
 export const WORKER_URL: URL = new URL("./_worker.ts", import.meta.url);
 
-type CallMessage = Extract<FromSandbox, { type: "call" }>;
+/** Options of a {@linkcode _WorkerSandbox}. */
+export interface WorkerSandboxOptions {
+  /** The sandbox's numeric limits (the verifier's `SANDBOX_LIMITS`). */
+  limits: GuestLimits;
+  /**
+   * The worker is gone (it failed, or its engine did). `gen` is the run it
+   * was in, or `null` between runs; that run's result was not written.
+   */
+  onDeath: (message: string, gen: number | null) => void;
+}
 
 /**
  * One QuickJS worker with `permissions: "none"`, warmed ahead of use, and
- * the shared control buffer that reaches it while it is blocked. Lives in a
+ * the shared buffer that reaches it while it is blocked: a run goes into
+ * its inbox, a skill answer into its response area, a halt into its halt
+ * word. The worker writes its skill calls and its result to the host's
+ * stdout itself, so neither travels through this thread. Lives in a
  * sandbox host process ({@link ./host_main.ts}), never in the core.
+ * Disposing it terminates the worker.
  */
-export class _WorkerSandbox {
+export class _WorkerSandbox implements Disposable {
+  /** Resolves once the worker has loaded QuickJS and prepared a context. */
   readonly ready: Promise<void>;
   readonly #worker: Worker;
   readonly #ctrl: Int32Array;
   readonly #data: Uint8Array;
-  #gen = 0;
+  readonly #inbox: Uint8Array;
+  readonly #encoder = new TextEncoder();
   #dead = false;
-  #warm = false;
-  #pending:
-    | {
-      gen: number;
-      resolve: (result: SandboxResult) => void;
-      onCall: (call: CallMessage) => void;
-    }
-    | null = null;
 
   /** Starts the worker with the sandbox's numeric limits. */
-  constructor(limits: GuestLimits) {
+  constructor(options: WorkerSandboxOptions) {
     const buffer = new SharedArrayBuffer(CTRL_BYTES + RESP_BYTES);
+    const inbox = new SharedArrayBuffer(INBOX_BYTES);
     this.#ctrl = new Int32Array(buffer, 0, CTRL_BYTES / 4);
     this.#data = new Uint8Array(buffer, CTRL_BYTES, RESP_BYTES);
+    this.#inbox = new Uint8Array(inbox);
     this.#worker = new Worker(
       WORKER_URL,
       // Deno's worker options: the guest's worker gets no permission at all.
@@ -57,49 +56,35 @@ export class _WorkerSandbox {
     );
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.ready = promise;
-    promise.then(() => this.#warm = true, () => {});
     // Nobody may be awaiting `ready` when the worker fails to start.
     promise.catch(() => {});
+    const die = (message: string) => {
+      if (this.#dead) return;
+      this.#dead = true;
+      this.#worker.terminate();
+      reject(new Error(`Cannot start the sandbox: ${message}`));
+      const gen = Atomics.load(this.#ctrl, CTRL.busyGen);
+      options.onDeath(message, gen === 0 ? null : gen);
+    };
     this.#worker.onmessage = (event: MessageEvent<FromSandbox>) => {
       const message = event.data;
-      switch (message.type) {
-        case "ready":
-          resolve();
-          return;
-        case "call":
-          if (this.#pending?.gen === message.gen) this.#pending.onCall(message);
-          return;
-        case "done":
-          if (this.#pending?.gen === message.gen) {
-            this.#settle({
-              kind: "done",
-              end: message.end,
-              checks: message.checks,
-            });
-          }
-          return;
-        case "fatal":
-          // The engine failed: this worker must not serve another run.
-          this.#dead = true;
-          this.#worker.terminate();
-          this.#settle({ kind: "crashed", message: message.message });
-          return;
-      }
+      if (message.type === "ready") resolve();
+      // The engine failed: the worker wrote its run's end and must not
+      // serve another run.
+      else if (message.type === "fatal") die(message.message);
     };
     this.#worker.onerror = (event: ErrorEvent) => {
       // A worker that blew its own stack (deep recursion in wasm) or failed
       // to load: the guest is gone; never let it reach the host's loop.
       event.preventDefault();
-      this.#dead = true;
-      reject(new Error(`Cannot start the sandbox: ${event.message}`));
-      this.#settle({ kind: "crashed", message: event.message });
+      die(event.message);
     };
-    this.#worker.postMessage({ type: "init", buffer, limits });
-  }
-
-  /** True once the worker has loaded QuickJS and can take a run at once. */
-  get warm(): boolean {
-    return this.#warm && !this.#dead;
+    this.#worker.postMessage({
+      type: "init",
+      buffer,
+      inbox,
+      limits: options.limits,
+    });
   }
 
   /** False once the worker died or was terminated. */
@@ -107,39 +92,38 @@ export class _WorkerSandbox {
     return !this.#dead;
   }
 
-  /** Runs one guest program. `onCall` gets each skill call; answer with `respond`. */
-  run(
-    request: Omit<ToSandbox, "type">,
-    onCall: (call: CallMessage) => void,
-  ): Promise<SandboxResult> {
-    if (this.#dead) {
-      return Promise.resolve({
-        kind: "crashed",
-        message: "the sandbox is gone",
-      });
+  /**
+   * Hands one guest program to the worker; it writes the run's skill calls
+   * and its result to stdout. Throws when the run does not fit the inbox.
+   */
+  run(request: Omit<ToSandbox, "type">): void {
+    if (this.#dead) throw new Error("Cannot run: the sandbox worker is gone");
+    if (Atomics.load(this.#ctrl, CTRL.inbox) !== 0) {
+      throw new Error("Cannot run: the sandbox worker has a run waiting");
     }
-    if (this.#pending !== null) {
-      throw new Error("Cannot run: the sandbox is busy");
+    const bytes = this.#encoder.encode(
+      JSON.stringify({ ...request, type: "run" } satisfies ToSandbox),
+    );
+    if (bytes.length > this.#inbox.length) {
+      throw new Error(
+        `Cannot run: the request is ${bytes.length} bytes, over the sandbox's ${this.#inbox.length}`,
+      );
     }
-    this.#gen = request.gen;
+    this.#inbox.set(bytes, 0);
     Atomics.store(this.#ctrl, CTRL.halt, HALT.none);
     Atomics.store(this.#ctrl, CTRL.resp, 0);
-    const { promise, resolve } = Promise.withResolvers<SandboxResult>();
-    this.#pending = { gen: this.#gen, resolve, onCall };
-    this.#worker.postMessage(
-      { ...request, type: "run" } satisfies ToSandbox,
-    );
-    return promise;
+    Atomics.store(this.#ctrl, CTRL.inboxLen, bytes.length);
+    Atomics.store(this.#ctrl, CTRL.inbox, 1);
+    Atomics.notify(this.#ctrl, CTRL.inbox);
   }
 
   /** Answers skill call `seq` of run `gen` with `json` and wakes the blocked guest. */
   respond(call: { gen: number; seq: number }, json: string): void {
     // A late answer for a run that already ended must not reach the next one.
-    if (this.#pending?.gen !== call.gen) return;
-    const seq = call.seq;
-    let bytes = new TextEncoder().encode(json);
+    if (Atomics.load(this.#ctrl, CTRL.busyGen) !== call.gen) return;
+    let bytes = this.#encoder.encode(json);
     if (bytes.length > RESP_BYTES) {
-      bytes = new TextEncoder().encode(JSON.stringify({
+      bytes = this.#encoder.encode(JSON.stringify({
         ok: false,
         code: "backend_error",
         message:
@@ -148,7 +132,7 @@ export class _WorkerSandbox {
     }
     this.#data.set(bytes, 0);
     Atomics.store(this.#ctrl, CTRL.respLen, bytes.length);
-    Atomics.store(this.#ctrl, CTRL.respSeq, seq);
+    Atomics.store(this.#ctrl, CTRL.respSeq, call.seq);
     Atomics.store(this.#ctrl, CTRL.resp, 1);
     Atomics.notify(this.#ctrl, CTRL.resp);
   }
@@ -159,18 +143,10 @@ export class _WorkerSandbox {
     Atomics.notify(this.#ctrl, CTRL.resp);
   }
 
-  /** The hard kill: never depends on the guest. Settles a pending run as `killed`. */
-  terminate(): void {
-    if (!this.#dead) {
-      this.#dead = true;
-      this.#worker.terminate();
-    }
-    this.#settle({ kind: "killed" });
-  }
-
-  #settle(result: SandboxResult): void {
-    const pending = this.#pending;
-    this.#pending = null;
-    pending?.resolve(result);
+  /** Terminates the worker (it may not stop a thread inside WebAssembly: the host's exit does). */
+  [Symbol.dispose](): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#worker.terminate();
   }
 }

@@ -1,7 +1,8 @@
 /**
  * A sandbox host: the process the core starts, with no Deno permissions at
- * all, to hold one QuickJS worker. It only forwards: runs and skill answers
- * from the core (stdin) to the worker, skill calls and ends back (stdout).
+ * all, to hold one QuickJS worker. It only forwards runs, skill answers
+ * and halts from the core (stdin) into the worker's shared buffer; the
+ * worker writes its skill calls and each run's end to stdout itself.
  * It exits when its stdin closes, so it never outlives the core; the core's
  * hard kill is SIGKILL of this process, which frees the guest's CPU in any
  * state (`Worker.terminate()` cannot stop a thread inside WebAssembly).
@@ -22,39 +23,15 @@ send({ type: "hello", protocol: SANDBOX_PROTOCOL, pid: Deno.pid });
 /** The worker, started when the core's hello brings the sandbox's limits. */
 let sandbox: _WorkerSandbox | null = null;
 
-type Path = (string | number)[];
-
-/** Where plain data holds numbers JSON cannot carry (NaN, ±Infinity). */
-function findNonFinite(
-  value: unknown,
-  path: Path = [],
-  found: { path: Path; value: "NaN" | "Infinity" | "-Infinity" }[] = [],
-): { path: Path; value: "NaN" | "Infinity" | "-Infinity" }[] {
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) {
-      found.push({
-        path,
-        value: Number.isNaN(value)
-          ? "NaN"
-          : value > 0
-          ? "Infinity"
-          : "-Infinity",
-      });
-    }
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => findNonFinite(item, [...path, i], found));
-  } else if (value !== null && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) {
-      findNonFinite(item, [...path, key], found);
-    }
-  }
-  return found;
-}
-
-function fail(message: string): never {
+/** Tells the core this host cannot serve, and ends it a moment later. */
+function giveUp(message: string): void {
   send({ type: "fatal", message });
   // Give the line a moment to leave, then go: the core replaces this host.
   setTimeout(() => Deno.exit(1), 20);
+}
+
+function fail(message: string): never {
+  giveUp(message);
   throw new Error(message);
 }
 
@@ -66,33 +43,43 @@ try {
           fail(`Cannot serve protocol "${message.protocol}"`);
         }
         if (sandbox !== null) break;
-        const started = new _WorkerSandbox(message.limits);
+        const started = new _WorkerSandbox({
+          limits: message.limits,
+          onDeath: (reason, gen) => {
+            // The worker writes its own results; one that died in a run
+            // could not: say how that run ended, then go.
+            if (gen !== null) {
+              send({
+                type: "result",
+                gen,
+                result: { kind: "crashed", message: reason },
+                rss: Deno.memoryUsage().rss,
+              });
+            }
+            giveUp(`The sandbox worker is gone: ${reason}`);
+          },
+        });
         sandbox = started;
         started.ready.then(
           () => send({ type: "ready" }),
-          (error) => fail(`Cannot start the sandbox worker: ${error.message}`),
+          (error) =>
+            giveUp(`Cannot start the sandbox worker: ${error.message}`),
         );
         break;
       }
       case "run": {
         if (sandbox === null) fail("Cannot run: the core sent no hello");
         const { type: _, ...request } = message;
-        const current = sandbox!;
-        current.run(request, (call) => {
-          const nonFinite = findNonFinite(call.args);
-          send(nonFinite.length > 0 ? { ...call, nonFinite } : call);
-        }).then((result) => {
+        try {
+          sandbox!.run(request);
+        } catch (error) {
           send({
             type: "result",
             gen: message.gen,
-            result,
+            result: { kind: "crashed", message: (error as Error).message },
             rss: Deno.memoryUsage().rss,
           });
-          if (!current.alive) {
-            // The worker died with the run: this host is done.
-            setTimeout(() => Deno.exit(1), 20);
-          }
-        });
+        }
         break;
       }
       case "answer":

@@ -296,6 +296,7 @@ export class SandboxHost implements AsyncDisposable {
             break;
           case "result":
             this.#rss = message.rss;
+            if (message.retiring) this.#dead = true;
             if (this.#pending?.gen === message.gen) {
               if (message.result.kind !== "done") this.#dead = true;
               this.#settle(message.result as SandboxResult);
