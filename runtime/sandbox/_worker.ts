@@ -32,6 +32,11 @@ import {
   type ToSandbox,
 } from "./_protocol.ts";
 import type { FromHost } from "./_host_protocol.ts";
+import { guestPrelude, guestRareGuards } from "./_guest_prelude.js";
+
+/** The prelude's source, as the guest's engine compiles it. */
+const PRELUDE_SOURCE = `(${guestPrelude.toString()})`;
+const RARE_GUARDS_SOURCE = guestRareGuards.toString();
 import {
   type _CatchSite,
   _catchSites,
@@ -48,293 +53,6 @@ const CHECK_FILE = "check.js";
 let limits: GuestLimits | null = null;
 /** Longest error message kept from the guest. */
 const MAX_MESSAGE = 2000;
-
-/**
- * Guard logic only some builtins need (concat, flat, flatMap, element and
- * string searches, sorts), compiled inside the guest on first use. It sees
- * only what the prelude hands it: the guest may have replaced any prototype
- * method by then, so it calls none.
- */
-const rareGuards = (limits: GuestLimits) =>
-  `(function (apply, isArray, checkLength, maxLength, toNumber, toString, checkpoint, ceil, log2, RangeError) {
-  "use strict";
-  // Comparing one string costs its length: cap elements x characters for the
-  // builtins that compare every element (about 30 ms of C at the cap).
-  var MAX_WORK = ${limits.maxCompareWork};
-  function checkWork(what, work) {
-    if (work > MAX_WORK) {
-      throw new RangeError("Cannot run " + what + ": it would compare " + work + " characters, over the sandbox's limit of " + MAX_WORK);
-    }
-  }
-  function longestString(array, length) {
-    var longest = 0;
-    for (var i = 0; i < length; i++) {
-      var item = array[i];
-      if (typeof item === "string" && item.length > longest) longest = item.length;
-    }
-    return longest;
-  }
-  // flat and flatMap walk every nested array up to its length, holes included.
-  function flat(original, what, self, args) {
-    if (what === "Array.prototype.flatMap") {
-      var fn = args[0], thisArg = args[1];
-      if (typeof fn !== "function") return apply(original, self, args);
-      return apply(original, self, [function (item, index, array) {
-        var mapped = apply(fn, thisArg, [item, index, array]);
-        if (isArray(mapped)) checkLength(what, mapped);
-        return mapped;
-      }]);
-    }
-    var depth = args[0] === undefined ? 1 : toNumber(args[0]);
-    // Index-based: the guest may have replaced Array.prototype.push and pop.
-    var stack = [self], depths = [0], top = 1, seen = 0;
-    while (top > 0) {
-      top--;
-      var array = stack[top], level = depths[top];
-      var n = checkLength(what, array);
-      if (level >= depth) continue;
-      for (var i = 0; i < n; i++) {
-        if (++seen > maxLength) throw new RangeError("Cannot run " + what + ": over " + maxLength + " nested elements");
-        if (isArray(array[i])) { stack[top] = array[i]; depths[top] = level + 1; top++; }
-      }
-    }
-    return apply(original, self, [depth]);
-  }
-  return {
-    array: function (name, original, what, self, args, length) {
-      if (name === "concat") {
-        // concat walks every array argument up to its length, holes included.
-        for (var a = 0; a < args.length; a++) {
-          if (isArray(args[a])) checkLength(what, args[a]);
-        }
-      } else if (name === "flat" || name === "flatMap") {
-        return flat(original, what, self, args);
-      } else if (name === "sort" || name === "toSorted") {
-        if (length > 1) checkWork(what, length * ceil(log2(length)) * longestString(self, length));
-      } else if (typeof args[0] === "string") {
-        checkWork(what, length * args[0].length);
-      }
-      return apply(original, self, args);
-    },
-    search: function (original, what, self, args) {
-      // Convert once here: a toString that answers short, then long, must not pass.
-      var text = toString(self), pattern = toString(args[0]);
-      checkWork(what, text.length * pattern.length);
-      if (text.length > 1000) checkpoint();
-      var rest = [pattern];
-      for (var a = 1; a < args.length; a++) rest[a] = args[a];
-      return apply(original, text, rest);
-    },
-  };
-})`;
-
-/**
- * Trusted code evaluated before the program. It receives the host call
- * function and a per-context nonce as arguments (neither is ever a global),
- * defines the skills as frozen, non-writable globals, removes what a policy
- * must not reach, and returns a function that tells a genuine engine error
- * (out of memory, stack overflow, interrupted) from one the guest made.
- * Arguments cross to the host only as JSON text made here, inside the guest:
- * the host never touches a guest object, getter, `toString` or `valueOf`.
- * Non-finite numbers are marked with the nonce, which the guest cannot read.
- */
-const prelude = (limits: GuestLimits) =>
-  `(function (host, skills, nonce, allowedObject, maxLength, poll) {
-  "use strict";
-  var stringify = JSON.stringify, parse = JSON.parse, isFiniteNumber = Number.isFinite;
-  var defineProperty = Object.defineProperty, freeze = Object.freeze;
-  var getOwnPropertyNames = Object.getOwnPropertyNames;
-  var apply = Function.prototype.call.bind(Function.prototype.apply);
-  var Internal = InternalError, InternalProto = InternalError.prototype;
-  var getPrototypeOf = Object.getPrototypeOf;
-  // Before a builtin that may run long in C: stop here if the run must stop.
-  function checkpoint() {
-    if (poll()) throw new Internal("interrupted");
-  }
-  var marker = "$nonFinite:" + nonce;
-  function replacer(key, value) {
-    if (typeof value === "number" && !isFiniteNumber(value)) {
-      var box = {};
-      box[marker] = String(value);
-      return box;
-    }
-    if (typeof value === "function") return { $function: true };
-    return value;
-  }
-  var objectKeys = Object.keys;
-  // Arguments are small plain data: refuse deep, cyclic or huge structures
-  // before stringify walks them in C.
-  function isSmall(root) {
-    var stack = [root], depths = [0], top = 1, seen = 0;
-    while (top > 0) {
-      top--;
-      var value = stack[top], depth = depths[top];
-      if (value === null || typeof value !== "object") continue;
-      if (depth > ${limits.maxSkillArgumentDepth} || ++seen > ${limits.maxSkillArgumentValues}) return false;
-      var names = objectKeys(value);
-      for (var k = 0; k < names.length; k++) {
-        stack[top] = value[names[k]];
-        depths[top] = depth + 1;
-        top++;
-      }
-    }
-    return true;
-  }
-  // Every SkillError the host raised, with the call it came from: a label
-  // is taken from that call only when the guest throws that very object.
-  var issuedErrors = [], issuedSeqs = [];
-  // Engine errors (out of memory, stack overflow) a catch clause received,
-  // with their name and message then: one the guest changed afterwards is
-  // no longer the engine's (rethrown unchanged, it still is).
-  var caughtEngine = [], caughtNames = [], caughtMessages = [];
-  function SkillError(code, message, seq) {
-    var error = new Error(message);
-    error.name = "SkillError";
-    error.code = code;
-    if (typeof seq === "number" && issuedErrors.length < 100000) {
-      issuedErrors[issuedErrors.length] = error;
-      issuedSeqs[issuedSeqs.length] = seq;
-    }
-    return error;
-  }
-  // Called (under a name the guest cannot spell: the verifier refuses it)
-  // first thing in every catch clause that binds its error.
-  defineProperty(globalThis, "__capCaught_" + nonce, {
-    value: freeze(function (error) {
-      if (isEngineError(error) && indexIn(caughtEngine, error) < 0 && caughtEngine.length < 100000) {
-        var at = caughtEngine.length;
-        caughtEngine[at] = error;
-        caughtNames[at] = error.name;
-        caughtMessages[at] = error.message;
-      }
-    }),
-    writable: false, enumerable: false, configurable: false,
-  });
-  function makeSkill(name) {
-    var skill = function () {
-      var n = arguments.length;
-      while (n > 0 && arguments[n - 1] === undefined) n--;
-      var args = [];
-      for (var i = 0; i < n; i++) args[i] = arguments[i];
-      var answer = parse(host(name, isSmall(args) ? stringify(args, replacer) : "!too-deep"));
-      if (answer.ok) return answer.value;
-      throw SkillError(answer.code, answer.message, answer.seq);
-    };
-    defineProperty(skill, "name", { value: name });
-    return freeze(skill);
-  }
-  for (var i = 0; i < skills.length; i++) {
-    defineProperty(globalThis, skills[i], { value: makeSkill(skills[i]), writable: false, enumerable: true, configurable: false });
-  }
-  // Array methods loop in C: bound the arrays they may walk.
-  var ArrayProto = Array.prototype, isArray = Array.isArray, arrayIndexOf = ArrayProto.indexOf;
-  var ceil = Math.ceil, log2 = Math.log2, toNumber = Number, toString = String;
-  // The length a builtin will read, refused when over the limit. Only a
-  // number is taken: an object's valueOf could answer 0 here and 1e10 when
-  // the builtin reads it again (a data property holding a primitive reads
-  // the same twice; nothing in the guest's world can define a getter).
-  function checkLength(what, value) {
-    var length = value === null || value === undefined ? 0 : value.length;
-    if (length !== undefined && typeof length !== "number") {
-      throw new TypeError("Cannot run " + what + ": length must be a number, got " + typeof length);
-    }
-    if (length > maxLength) {
-      throw new RangeError("Cannot run " + what + ": the array has " + length + " elements, over the sandbox's limit of " + maxLength);
-    }
-    return length === undefined ? 0 : length;
-  }
-  // Guards only some builtins need are compiled on their first use, from
-  // rareGuards(): a run pays for parsing them only if it calls one.
-  var evaluate = eval, rare = null;
-  function rareGuards() {
-    if (rare === null) {
-      rare = evaluate(${
-    JSON.stringify(rareGuards(limits))
-  })(apply, isArray, checkLength, maxLength, toNumber, toString, checkpoint, ceil, log2, RangeError);
-    }
-    return rare;
-  }
-  // Plain-object sets: Array.prototype.indexOf is being wrapped meanwhile.
-  // These touch a bounded number of elements whatever the length.
-  var UNGUARDED = { constructor: true, push: true, pop: true, at: true, keys: true, values: true, entries: true };
-  var RARE_ARRAY = { concat: true, flat: true, flatMap: true, indexOf: true, lastIndexOf: true, includes: true, sort: true, toSorted: true };
-  getOwnPropertyNames(ArrayProto).forEach(function (name) {
-    var original = ArrayProto[name];
-    if (typeof original !== "function" || UNGUARDED[name] === true) return;
-    var what = "Array.prototype." + name, isRare = RARE_ARRAY[name] === true;
-    var guarded = function () {
-      var length = checkLength(what, this);
-      if (length > 1000) checkpoint();
-      if (isRare) return rareGuards().array(name, original, what, this, arguments, length);
-      return apply(original, this, arguments);
-    };
-    defineProperty(guarded, "name", { value: name });
-    defineProperty(ArrayProto, name, { value: guarded, writable: true, enumerable: false, configurable: true });
-  });
-  var from = Array.from;
-  defineProperty(Array, "from", { value: function from_(items) {
-    checkLength("Array.from", items);
-    checkpoint();
-    return apply(from, this, arguments);
-  }, writable: true, configurable: true });
-  // String searches are naive, (text length x pattern length) in C.
-  var StringProto = String.prototype;
-  ["indexOf", "lastIndexOf", "includes", "split", "replace", "replaceAll"].forEach(function (name) {
-    var original = StringProto[name], what = "String.prototype." + name;
-    var guarded = function (search) {
-      if (this === null || this === undefined || search === undefined) return apply(original, this, arguments);
-      return rareGuards().search(original, what, this, arguments);
-    };
-    defineProperty(guarded, "name", { value: name });
-    defineProperty(StringProto, name, { value: guarded, writable: true, enumerable: false, configurable: true });
-  });
-  // JSON.stringify walks a replacer array up to its length, holes included.
-  var jsonStringify = JSON.stringify;
-  defineProperty(JSON, "stringify", { value: function stringify(value, replacer, space) {
-    if (isArray(replacer)) checkLength("JSON.stringify", replacer);
-    checkpoint();
-    return apply(jsonStringify, JSON, arguments);
-  }, writable: true, configurable: true });
-  // Iterator helpers (drop, toArray, ...) loop over any iterator in C, and
-  // Iterator.from wraps one: the guest's world has none of them.
-  var IteratorProto = getPrototypeOf(getPrototypeOf([].values()));
-  getOwnPropertyNames(IteratorProto).forEach(function (name) { delete IteratorProto[name]; });
-  // Only the allowed statics of Object remain; nothing can set a prototype.
-  getOwnPropertyNames(Object).forEach(function (name) {
-    if (typeof Object[name] === "function" && apply(arrayIndexOf, allowedObject, [name]) < 0) delete Object[name];
-  });
-  delete Object.prototype.__proto__;
-  delete Object.prototype.__defineGetter__;
-  delete Object.prototype.__defineSetter__;
-  delete Object.prototype.__lookupGetter__;
-  delete Object.prototype.__lookupSetter__;
-  defineProperty(Function.prototype, "constructor", { value: undefined, writable: false, configurable: false });
-  ["eval", "Function", "Reflect", "Proxy", "Symbol", "InternalError", "WeakRef", "FinalizationRegistry", "Iterator", "globalThis"]
-    .forEach(function (name) { delete globalThis[name]; });
-  delete Math.random;
-  // An engine error the guest caught must not lead back to InternalError:
-  // "new e.constructor('out of memory')" would pass isEngineError below.
-  defineProperty(InternalProto, "constructor", { value: undefined, writable: false, configurable: false });
-  freeze(Internal);
-  freeze(InternalProto);
-  function isEngineError(error) {
-    return error !== null && typeof error === "object" && getPrototypeOf(error) === InternalProto;
-  }
-  function indexIn(list, value) {
-    return apply(arrayIndexOf, list, [value]);
-  }
-  // What the host may conclude from the error that ended the program:
-  // > 0 the SkillError of that call; 0 a genuine engine error, unchanged
-  // since the engine raised it; -1 anything else (made, copied, rewritten).
-  return function classify(error) {
-    if (isEngineError(error)) {
-      var held = indexIn(caughtEngine, error);
-      return held < 0 || (error.name === caughtNames[held] && error.message === caughtMessages[held]) ? 0 : -1;
-    }
-    var at = indexIn(issuedErrors, error);
-    return at < 0 ? -1 : issuedSeqs[at];
-  };
-})`;
 
 /** The Object statics a policy may use (the verifier's list). */
 const ALLOWED_OBJECT_STATICS = [
@@ -665,8 +383,12 @@ function installPrelude(
   });
   const nonceHandle = vm.newString(nonce);
   const maxLength = vm.newNumber(limits!.maxArrayLength);
+  const maxDepth = vm.newNumber(limits!.maxSkillArgumentDepth);
+  const maxValues = vm.newNumber(limits!.maxSkillArgumentValues);
+  const maxCompareWork = vm.newNumber(limits!.maxCompareWork);
+  const rareSource = vm.newString(RARE_GUARDS_SOURCE);
   try {
-    const fn = vm.unwrapResult(vm.evalCode(prelude(limits!), "prelude.js"));
+    const fn = vm.unwrapResult(vm.evalCode(PRELUDE_SOURCE, "prelude.js"));
     try {
       return vm.unwrapResult(
         vm.callFunction(
@@ -678,6 +400,10 @@ function installPrelude(
           allowed,
           maxLength,
           poll,
+          maxDepth,
+          maxValues,
+          maxCompareWork,
+          rareSource,
         ),
       );
     } finally {
@@ -690,6 +416,10 @@ function installPrelude(
     allowed.dispose();
     nonceHandle.dispose();
     maxLength.dispose();
+    maxDepth.dispose();
+    maxValues.dispose();
+    maxCompareWork.dispose();
+    rareSource.dispose();
   }
 }
 
