@@ -95,7 +95,7 @@ export async function startEdgeNode(
     let telemetry: MqttTelemetry | null = null;
     let service: EdgeService | null = null;
     // Announced in the heartbeat once gRPC serves (a fleet console dials it).
-    let grpcEndpoint: GrpcEndpoint | undefined;
+    const announced: { grpc?: GrpcEndpoint } = {};
     if (config.mqtt) {
       const { outbox: outboxConfig, ...mqtt } = config.mqtt;
       const { value: outbox, setAside } = openStateFile(
@@ -121,7 +121,7 @@ export async function startEdgeNode(
           state: service?.state ?? "online",
           currentRunId: service?.currentRunId ?? null,
           health: state.health(),
-          grpc: grpcEndpoint,
+          grpc: announced.grpc,
         }),
         onStop: (reason) => {
           service?.stop(`MQTT cmd/stop: ${reason}`).catch((error) =>
@@ -208,12 +208,12 @@ export async function startEdgeNode(
     }
     let exiting = false;
     stack.defer(() => exiting ? grpc.drain() : grpc.shutdown());
-    grpcEndpoint = {
+    announced.grpc = {
       address: advertisedAddress(config.grpc.advertise, grpc.address),
       tls: config.grpc.tls !== undefined,
       clientAuth: config.grpc.tls?.clientCa !== undefined,
     };
-    if (grpcEndpoint.address === null && telemetry !== null) {
+    if (announced.grpc.address === null && telemetry !== null) {
       log(
         "warn",
         `gRPC listens on every interface (${config.grpc.listen}) and grpc.advertise is not set: the heartbeat announces no address, so a fleet console cannot run, resume or repair this robot`,

@@ -1,7 +1,7 @@
 import { equal, match, ok } from "node:assert/strict";
 import mqtt from "mqtt";
 import { type RepairJob, startFleetConsole } from "../fleet/mod.ts";
-import { makeKey, signed } from "./_edge_fixture.ts";
+import { makeKey, signed, startNode } from "./_edge_fixture.ts";
 import { startFakeOpenAiServer } from "./_fake_openai_server.ts";
 import { waitFor } from "./_fleet_fixture.ts";
 import { startMosquitto } from "./_mosquitto.ts";
@@ -272,6 +272,34 @@ Deno.test("fleet console runs, resumes and repairs a real robot service over its
         equal(record.program.version, job.version);
       },
     );
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("a robot announces grpc.advertise instead of the address it listens on", async () => {
+  const key = await makeKey();
+  try {
+    await using broker = await startMosquitto();
+    await using fleet = await startFleetConsole({
+      broker: broker.url,
+      listen: "127.0.0.1:0",
+      db: `${key.dir}/fleet.db`,
+      connections: 1,
+    });
+    await using _robot = await startNode(key, {
+      config: {
+        robotId: "arm-05",
+        grpc: { listen: "127.0.0.1:0", advertise: "arm-05.lab.example:50051" },
+        mqtt: { url: broker.url, heartbeatMs: 200 },
+      },
+    });
+    const row = await waitFor("arm-05's announced address", async () => {
+      const { body } = await call(`${fleet.url}/api/robots`);
+      const arm = body.find((r: _Json) => r.robotId === "arm-05");
+      return arm?.grpc ? arm : undefined;
+    });
+    equal(row.grpc.address, "arm-05.lab.example:50051");
   } finally {
     await Deno.remove(key.dir, { recursive: true });
   }
