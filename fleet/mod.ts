@@ -44,3 +44,5 @@ export type {
   VerifierIssue,
   VerifierReport,
 } from "../runtime/evidence/mod.ts";
+/** The robot's gRPC client types the console's API names. */
+export type { EdgeClientTls, WireProgram } from "../runtime/grpc/mod.ts";
