@@ -9,16 +9,11 @@
 import { parseArgs } from "node:util";
 import { fetchRunRecord } from "../fleet/mod.ts";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
-import { parseScene, type Scene } from "../skills-bridge/mod.ts";
 import {
-  buildRepairMessage,
-  type ChatMessage,
-  deliverToRobots,
-  HELPER_MARKER,
-  type LlmClient,
-  signProgram,
+  repairFromRun,
+  type RunRepair,
+  sceneFromRecord,
   SynthesisError,
-  synthesize,
 } from "../synthesis/mod.ts";
 import {
   _openModel,
@@ -38,72 +33,6 @@ that robot (--key) and delivers it (--to); --run runs it there with a run comman
 --operator-key (a key with the "operator" role; default $CAP_OPERATOR_KEY).`;
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
-
-/**
- * The scene a recorded run started from: its objects where they were (a
- * held object cannot be expressed in a scene and is left out), the
- * workspace a `workspace()` call returned, or the default.
- */
-export function sceneFromRecord(record: EvidenceRecord): Scene {
-  const world = record.worldBefore;
-  if (world === null) {
-    throw new Error(
-      `Cannot repair run "${record.runId}": its record has no world before the run`,
-    );
-  }
-  const workspace = record.calls.find((c) => c.skill === "workspace" && c.ok)
-    ?.result;
-  return parseScene({
-    ...(typeof workspace === "object" && workspace !== null
-      ? { workspace }
-      : {}),
-    objects: world.objects.filter((o) => o.id !== world.holding).map((o) => ({
-      id: o.id,
-      kind: o.kind,
-      color: o.color,
-      x: o.x,
-      y: o.y,
-      ...(o.on === null || o.on === world.holding ? {} : { on: o.on }),
-    })),
-  }, { source: `the world before run "${record.runId}"` });
-}
-
-/**
- * Wraps `client` so that every conversation starts with the recorded
- * program as the model's first answer and the field failure as the
- * feedback to it.
- */
-export function seedWithRecord(
-  client: LlmClient,
-  record: EvidenceRecord,
-): LlmClient {
-  const seed: ChatMessage[] = [
-    {
-      role: "assistant",
-      content: "```js\n" + record.program.source + "\n```",
-    },
-    {
-      role: "user",
-      content:
-        `This program ran on robot "${record.robotId}" in the field (run ${record.runId}) and ended ${record.outcome}.\n` +
-        buildRepairMessage({ kind: "dry_run", evidence: record }),
-    },
-  ];
-  return {
-    model: client.model,
-    baseURL: client.baseURL,
-    complete(messages, options) {
-      // The task is the first user message; helper prompts stay as they are.
-      const task = messages.findIndex((m) => m.role === "user");
-      const isTask = task >= 0 &&
-        !messages.some((m) => m.content.includes(HELPER_MARKER));
-      const seeded = isTask
-        ? [...messages.slice(0, task + 1), ...seed, ...messages.slice(task + 1)]
-        : messages;
-      return client.complete(seeded, options);
-    },
-  };
-}
 
 /** Runs `cap synth --from-run`; resolves with the exit code. */
 export async function synthFromRunCommand(
@@ -183,7 +112,6 @@ export async function synthFromRunCommand(
   }
 
   let record: EvidenceRecord;
-  let scene: Scene;
   let privateJwk: JsonWebKey | undefined;
   try {
     record = await fetchRunRecord(values.console, runId, {
@@ -195,7 +123,7 @@ export async function synthFromRunCommand(
         `Cannot repair run "${runId}": its program has no instruction`,
       );
     }
-    scene = sceneFromRecord(record);
+    sceneFromRecord(record);
     if (values.key !== undefined) {
       privateJwk = JSON.parse(
         await Deno.readTextFile(values.key),
@@ -205,7 +133,6 @@ export async function synthFromRunCommand(
     console.error(`cap synth: ${(error as Error).message}`);
     return 1;
   }
-  const instruction = record.program.instruction;
   let opened;
   try {
     opened = await _openModel(values, signal);
@@ -228,20 +155,39 @@ export async function synthFromRunCommand(
       }`,
     );
   }
-  let result;
+  let repair: RunRepair;
   try {
-    result = await synthesize(instruction, {
-      scene,
-      checks: record.checks.map((c) => c.expr),
-      client: seedWithRecord(connection.client, record),
+    repair = await repairFromRun(record, {
+      client: connection.client,
       ...limits,
-      ...(signal ? { signal } : {}),
+      ...(privateJwk === undefined ? {} : {
+        signing: {
+          privateJwk,
+          ...(values["key-id"] === undefined
+            ? {}
+            : { keyId: values["key-id"] }),
+        },
+      }),
+      ...(targets.length === 0 ? {} : {
+        deliver: {
+          targets,
+          run: values.run === true,
+          ...(operatorKey === null ? {} : {
+            operator: {
+              privateJwk: operatorKey,
+              ...(operatorKey.kid ? { keyId: operatorKey.kid } : {}),
+            },
+          }),
+        },
+      }),
+      signal,
     });
   } catch (error) {
     if (!(error instanceof SynthesisError)) throw error;
     console.error(`cap synth: ${error.message}`);
     return 1;
   }
+  const { synthesis: result, envelope, deliveries } = repair;
   if (!result.ok) {
     if (json) {
       console.log(
@@ -254,41 +200,11 @@ export async function synthFromRunCommand(
     } else console.error(`cap synth: ${result.error}`);
     return 1;
   }
-  let envelope;
-  let deliveries: Awaited<ReturnType<typeof deliverToRobots>> = [];
-  if (privateJwk !== undefined) {
-    const nowSeconds = Math.floor(Date.now() / 1000);
-    envelope = await signProgram(result, privateJwk, {
-      ...(values["key-id"] === undefined ? {} : { keyId: values["key-id"] }),
-      ...(record.program.programId === null
-        ? {}
-        : { programId: record.program.programId }),
-      version: Math.max(nowSeconds, (record.program.version ?? 0) + 1),
-      robots: [record.robotId],
-      // The caps the robot ran it with: a repair never asks for more.
-      budgets: {
-        timeoutMs: record.resources.timeoutMs,
-        memoryBytes: record.resources.memoryLimitBytes,
-      },
-    });
-    if (values.out !== undefined) {
-      await Deno.writeTextFile(
-        values.out,
-        JSON.stringify(envelope, null, 2) + "\n",
-      );
-    }
-    if (targets.length > 0) {
-      deliveries = await deliverToRobots(envelope, targets, {
-        run: values.run === true,
-        ...(operatorKey === null ? {} : {
-          operator: {
-            privateJwk: operatorKey,
-            ...(operatorKey.kid ? { keyId: operatorKey.kid } : {}),
-          },
-        }),
-        ...(signal ? { signal } : {}),
-      });
-    }
+  if (envelope !== null && values.out !== undefined) {
+    await Deno.writeTextFile(
+      values.out,
+      JSON.stringify(envelope, null, 2) + "\n",
+    );
   }
   const ok = deliveries.every((d) => d.ok);
   if (json) {
@@ -299,7 +215,7 @@ export async function synthFromRunCommand(
         robotId: record.robotId,
         source: result.source,
         attempts: result.attempts.length,
-        ...(envelope === undefined ? {} : { envelope }),
+        ...(envelope === null ? {} : { envelope }),
         deliveries,
       },
       null,

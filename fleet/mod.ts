@@ -10,9 +10,25 @@ export * from "./view/mod.ts";
 export {
   type FleetConsole,
   type FleetConsoleOptions,
+  type FleetRepairOptions,
   parseListen,
   startFleetConsole,
 } from "./start_fleet_console.ts";
+export {
+  RobotCommander,
+  type RobotCommanderOptions,
+  RobotCommandError,
+  type RobotTarget,
+  type StartedRun,
+} from "./robot_commander.ts";
+export {
+  RepairBusyError,
+  type RepairJob,
+  RepairJobs,
+  type RepairJobsOptions,
+  type RepairOutcome,
+  type RunRepairer,
+} from "./repair_jobs.ts";
 export {
   fetchRunRecord,
   type FetchRunRecordOptions,
@@ -28,3 +44,5 @@ export type {
   VerifierIssue,
   VerifierReport,
 } from "../runtime/evidence/mod.ts";
+/** The robot's gRPC client types the console's API names. */
+export type { EdgeClientTls, WireProgram } from "../runtime/grpc/mod.ts";

@@ -1,6 +1,25 @@
+import type { EdgeClientTls } from "../runtime/grpc/mod.ts";
 import { FleetIngest, type IngestLog } from "./ingest/mod.ts";
 import { createFleetApp } from "./http/create_fleet_app.ts";
 import { type FleetStore, openStore } from "./store/mod.ts";
+import { RobotCommander } from "./robot_commander.ts";
+import { RepairJobs, type RunRepairer } from "./repair_jobs.ts";
+
+/** How the console repairs recorded runs (the synthesis loop of `cap synth --from-run`). */
+export interface FleetRepairOptions {
+  /** Base URL of an OpenAI-compatible server. Default: `OPENAI_BASE_URL`. */
+  llmUrl?: string | undefined;
+  /** Model name. Default: `CAP_MODEL`. */
+  llmModel?: string | undefined;
+  /** API key. Default: `OPENAI_API_KEY` (none for a local server with `llmUrl`). */
+  apiKey?: string | undefined;
+  /** Most attempts of the repair loop. Default: the loop's. */
+  maxAttempts?: number | undefined;
+  /** The private JWK that signs repaired programs (a key with the `program-signer` role). */
+  signingKey: JsonWebKey & { kid?: string };
+  /** Key id of the signature. Default: the JWK's `kid`. */
+  signingKeyId?: string | undefined;
+}
 
 /** Options of {@linkcode startFleetConsole}. */
 export interface FleetConsoleOptions {
@@ -30,6 +49,18 @@ export interface FleetConsoleOptions {
   tls?: { cert: string; key: string } | undefined;
   /** Login: user → password hash (`hashPassword`). Needed to listen beyond loopback. */
   users?: ReadonlyMap<string, string> | undefined;
+  /**
+   * The private JWK (a trust-store key with the `operator` role, `kid` as
+   * its key id) that signs the `run` and `resume` commands of
+   * `POST /api/robots/<id>/run` and `/resume`. Without it they answer 403.
+   */
+  operatorKey?: (JsonWebKey & { kid?: string }) | undefined;
+  /** TLS to robots that announce it: CA, and a client certificate and key for mTLS (PEM). */
+  robotTls?: EdgeClientTls | undefined;
+  /** Repair recorded runs with the synthesis loop; without it `POST /api/runs/<id>/repair` answers 501. */
+  repair?: FleetRepairOptions | undefined;
+  /** A repairer to use instead of `repair`'s synthesis loop. */
+  repairer?: RunRepairer | undefined;
   /** How long to wait for the broker before serving anyway (the ingest keeps connecting). Default 10 s. */
   brokerWaitMs?: number | undefined;
   /** Where the console logs what it does and ignores. */
@@ -98,6 +129,18 @@ export async function startFleetConsole(
       type,
     });
   }
+  const operator = options.operatorKey === undefined ? undefined : {
+    privateJwk: options.operatorKey,
+    keyId: options.operatorKey.kid,
+  };
+  const commander = new RobotCommander({ operator, tls: options.robotTls });
+  let repairer = options.repairer;
+  if (repairer === undefined && options.repair !== undefined) {
+    // Loaded only here: without repairs the console loads no LLM client.
+    const { _synthesisRepairer } = await import("./_synthesis_repairer.ts");
+    repairer = _synthesisRepairer({ ...options.repair, operator });
+  }
+  const repairs = repairer === undefined ? undefined : new RepairJobs(repairer);
   const ownStore = options.store === undefined;
   const store = options.store ?? await openStore(options.db ?? "fleet.db");
   const shutdown = new AbortController();
@@ -107,6 +150,8 @@ export async function startFleetConsole(
     users: options.users,
     assets,
     signal: shutdown.signal,
+    commander,
+    repairs,
   });
   const ingest = new FleetIngest({
     url: options.broker,
@@ -158,6 +203,7 @@ export async function startFleetConsole(
     }, fleetApp.fetch);
   } catch (error) {
     await ingest.close().catch(() => {});
+    await repairs?.close();
     if (ownStore) await store.close().catch(() => {});
     throw error;
   }
@@ -168,6 +214,7 @@ export async function startFleetConsole(
   const close = () =>
     closing ??= (async () => {
       shutdown.abort();
+      await repairs?.close();
       await server.shutdown();
       await ingest.close();
       if (ownStore) await store.close();

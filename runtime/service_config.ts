@@ -45,6 +45,12 @@ export const ServiceConfig = z.strictObject({
   stateDir: z.string().min(1),
   grpc: z.strictObject({
     listen: HostPort,
+    /**
+     * The `host:port` clients dial, announced in the heartbeat for the fleet
+     * console. Default: `listen`, unless that is every interface (`0.0.0.0`,
+     * `::`), which announces no address.
+     */
+    advertise: HostPort.optional(),
     /** Serve TLS with these PEM files; with `clientCa`, require client certificates (mTLS). */
     tls: z.strictObject({
       cert: z.string().min(1),

@@ -16,7 +16,7 @@ import {
   type GrpcGateway,
   startGrpcGateway,
 } from "./grpc/mod.ts";
-import { MqttTelemetry } from "./telemetry/mod.ts";
+import { type GrpcEndpoint, MqttTelemetry } from "./telemetry/mod.ts";
 import { Outbox } from "./telemetry/mod.ts";
 import { ConfigError, type ServiceConfig } from "./service_config.ts";
 
@@ -94,6 +94,8 @@ export async function startEdgeNode(
 
     let telemetry: MqttTelemetry | null = null;
     let service: EdgeService | null = null;
+    // Announced in the heartbeat once gRPC serves (a fleet console dials it).
+    const announced: { grpc?: GrpcEndpoint } = {};
     if (config.mqtt) {
       const { outbox: outboxConfig, ...mqtt } = config.mqtt;
       const { value: outbox, setAside } = openStateFile(
@@ -119,6 +121,7 @@ export async function startEdgeNode(
           state: service?.state ?? "online",
           currentRunId: service?.currentRunId ?? null,
           health: state.health(),
+          grpc: announced.grpc,
         }),
         onStop: (reason) => {
           service?.stop(`MQTT cmd/stop: ${reason}`).catch((error) =>
@@ -205,6 +208,17 @@ export async function startEdgeNode(
     }
     let exiting = false;
     stack.defer(() => exiting ? grpc.drain() : grpc.shutdown());
+    announced.grpc = {
+      address: advertisedAddress(config.grpc.advertise, grpc.address),
+      tls: config.grpc.tls !== undefined,
+      clientAuth: config.grpc.tls?.clientCa !== undefined,
+    };
+    if (announced.grpc.address === null && telemetry !== null) {
+      log(
+        "warn",
+        `gRPC listens on every interface (${config.grpc.listen}) and grpc.advertise is not set: the heartbeat announces no address, so a fleet console cannot run, resume or repair this robot`,
+      );
+    }
 
     const timers: ReturnType<typeof setInterval>[] = [];
     const scheduled = (programId: string, why: string) => {
@@ -350,6 +364,19 @@ async function readTls(
       ? { clientCa: await read(tls.clientCa, "client CA") }
       : {}),
   };
+}
+
+/**
+ * The address clients dial: `advertise` when set, else the bound address
+ * unless it is every interface (which names no host to dial).
+ */
+function advertisedAddress(
+  advertise: string | undefined,
+  bound: string,
+): string | null {
+  if (advertise !== undefined) return advertise;
+  const host = bound.slice(0, bound.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  return host === "0.0.0.0" || host === "::" || host === "" ? null : bound;
 }
 
 /** Whether `host` (a name or an address, IPv6 in brackets or not) is this machine only. */

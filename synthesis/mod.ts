@@ -83,3 +83,10 @@ export {
   type DeliverToRobotsOptions,
   type RobotDelivery,
 } from "./deliver_to_robots.ts";
+export {
+  repairFromRun,
+  type RepairFromRunOptions,
+  type RunRepair,
+  sceneFromRecord,
+  seedWithRecord,
+} from "./repair_from_run.ts";

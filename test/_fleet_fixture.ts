@@ -4,7 +4,11 @@
  * @module
  */
 import type { EdgeNode } from "../runtime/mod.ts";
-import { type FleetConsole, startFleetConsole } from "../fleet/mod.ts";
+import {
+  type FleetConsole,
+  type FleetConsoleOptions,
+  startFleetConsole,
+} from "../fleet/mod.ts";
 import {
   commandFor,
   makeKey,
@@ -19,8 +23,11 @@ export interface FleetBench extends AsyncDisposable {
   broker: Mosquitto;
   key: TestKey;
   robots: Record<"arm-01" | "arm-02", EdgeNode>;
-  /** Starts a console on `db` (same client id every time: a restart resumes the session). */
-  startConsole(db: string): Promise<FleetConsole>;
+  /** Starts a console on `db` (same client id every time: a restart resumes the session), with more `options`. */
+  startConsole(
+    db: string,
+    options?: Partial<FleetConsoleOptions>,
+  ): Promise<FleetConsole>;
   /** Delivers and runs `source` on `robot` as `programId` (next version each time). */
   run(
     robot: "arm-01" | "arm-02",
@@ -84,13 +91,14 @@ export async function startFleetBench(): Promise<FleetBench> {
     broker,
     key,
     robots,
-    async startConsole(db) {
+    async startConsole(db, options = {}) {
       const fleet = await startFleetConsole({
         broker: broker.url,
         listen: "127.0.0.1:0",
         db,
         clientId,
         connections: 2,
+        ...options,
       });
       consoles.push(fleet);
       return fleet;

@@ -1,12 +1,28 @@
 import { equal, ok } from "node:assert/strict";
 import { startChromium } from "./_chromium.ts";
+import { startFakeOpenAiServer } from "./_fake_openai_server.ts";
 import { startFleetBench, waitFor } from "./_fleet_fixture.ts";
+
+const REPAIRED =
+  'if (holding() === null) pick("red_block");\nplace("blue_bowl");';
 
 Deno.test("fleet page in headless Chromium: robots, a failed run, the stop button", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "cap-fleet-page-" });
   try {
     await using bench = await startFleetBench();
-    const fleet = await bench.startConsole(`${dir}/fleet.db`);
+    await using model = startFakeOpenAiServer([
+      { content: "```js\n" + REPAIRED + "\n```" },
+    ]);
+    const key = { ...bench.key.privateJwk, kid: bench.key.keyId };
+    const fleet = await bench.startConsole(`${dir}/fleet.db`, {
+      operatorKey: key,
+      repair: {
+        llmUrl: model.baseURL,
+        llmModel: "fake",
+        apiKey: "test",
+        signingKey: key,
+      },
+    });
     const bad = await bench.run(
       "arm-02",
       "grab",
@@ -64,6 +80,52 @@ Deno.test("fleet page in headless Chromium: robots, a failed run, the stop butto
           equal(await line.textContent(), 'pick("blue_bowl");');
           ok(await page.locator("#timeline rect.call.failed").count() === 1);
           equal(await page.locator("svg.world").count(), 2);
+        },
+      );
+
+      await t.step(
+        "the repair button repairs the failed run and shows the new version",
+        async () => {
+          await page.waitForSelector("button#repair");
+          // The button replaces the command to copy.
+          ok(
+            !(await page.textContent("#repair-section"))!.includes("cap synth"),
+          );
+          await waitFor("arm-02's gRPC address at the console", async () => {
+            const robots = await (await fetch(`${fleet.url}/api/robots`))
+              .json();
+            return robots.find((r: { robotId: string }) =>
+                r.robotId === "arm-02"
+              )?.grpc?.address
+              ? true
+              : undefined;
+          });
+          await page.click("button#repair");
+          await page.waitForSelector(
+            '#repair-status [data-state="succeeded"]',
+            { timeout: 60_000 },
+          );
+          ok((await page.textContent("#repair-status"))!.includes("grab v"));
+          equal(await page.textContent("#repaired-source"), REPAIRED);
+        },
+      );
+
+      await t.step(
+        "the run button runs a program the robot holds",
+        async () => {
+          await page.goto(`${fleet.url}/#/`);
+          await page.click('button[data-run="arm-01"]');
+          await page.waitForSelector("#run-program");
+          await page.selectOption("#run-program", "stack");
+          await page.click("#run-start");
+          const link = page.locator("#action-result a");
+          await link.waitFor();
+          const runId = await link.textContent();
+          await waitFor("the console's run stored", async () => {
+            const res = await fetch(`${fleet.url}/api/runs/${runId}`);
+            await res.body?.cancel();
+            return res.ok ? true : undefined;
+          });
         },
       );
 

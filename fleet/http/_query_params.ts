@@ -3,8 +3,8 @@ import { decodeCursor, LABELS, OUTCOMES } from "../store/mod.ts";
 /** A bad request: the parameter and why. */
 export class _BadParameter extends Error {
   readonly parameter: string;
-  constructor(parameter: string, why: string) {
-    super(`Bad query parameter "${parameter}": ${why}`);
+  constructor(parameter: string, why: string, where = "query parameter") {
+    super(`Bad ${where} "${parameter}": ${why}`);
     this.name = "BadParameter";
     this.parameter = parameter;
   }

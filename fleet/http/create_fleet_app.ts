@@ -2,7 +2,9 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
-import type { FleetStore } from "../store/mod.ts";
+import type { FleetStore, RobotRow } from "../store/mod.ts";
+import { RobotCommander, RobotCommandError } from "../robot_commander.ts";
+import { RepairBusyError, type RepairJobs } from "../repair_jobs.ts";
 import { checkPassword } from "./hash_password.ts";
 import { _EventHub, type _HubMessage } from "./_event_hub.ts";
 import {
@@ -36,6 +38,14 @@ export interface FleetAppOptions {
   signal?: AbortSignal | undefined;
   /** Clock, epoch ms. Default `Date.now`. */
   now?: (() => number) | undefined;
+  /**
+   * Runs, resumes and lists the programs of robots over gRPC, at the
+   * address their heartbeat announced. Default: one without an operator
+   * key (run and resume answer 403) and without robot TLS.
+   */
+  commander?: RobotCommander | undefined;
+  /** Repairs recorded runs; without it `POST /api/runs/<runId>/repair` answers 501. */
+  repairs?: RepairJobs | undefined;
 }
 
 /** The console's HTTP app and the hub its live view is fed from. */
@@ -59,6 +69,8 @@ const _LOGIN_CACHE_MS = 5 * 60_000;
  */
 export function createFleetApp(options: FleetAppOptions): FleetApp {
   const { store, stopper } = options;
+  const commander = options.commander ?? new RobotCommander();
+  const repairs = options.repairs;
   const now = options.now ?? Date.now;
   const hub = new _EventHub();
   const app = new Hono();
@@ -67,6 +79,18 @@ export function createFleetApp(options: FleetAppOptions): FleetApp {
   app.onError((error, c) => {
     if (error instanceof _BadParameter) {
       return c.json({ error: error.message, parameter: error.parameter }, 400);
+    }
+    if (error instanceof RobotCommandError) {
+      return c.json({ error: error.message, code: error.code }, error.status);
+    }
+    if (error instanceof RepairBusyError) {
+      return c.json(
+        { error: error.message, repair: error.jobId },
+        error.status,
+      );
+    }
+    if (error instanceof _NotFound) {
+      return c.json({ error: error.message }, 404);
     }
     return c.json({ error: `Cannot answer: ${error.message}` }, 500);
   });
@@ -218,6 +242,115 @@ export function createFleetApp(options: FleetAppOptions): FleetApp {
     return c.json({ stopped });
   });
 
+  // What the page may offer: run and resume need the operator key, repair
+  // the synthesis configuration.
+  app.get("/api/console", (c) => {
+    _readParams(new URL(c.req.url), []);
+    return c.json({
+      operatorKey: commander.canSign,
+      robotTls: commander.hasTls,
+      repair: repairs !== undefined,
+    });
+  });
+
+  const robotRow = async (robotId: string): Promise<RobotRow> => {
+    const row = (await store.listRobots()).find((r) => r.robotId === robotId);
+    if (row === undefined) {
+      throw new _NotFound(
+        `Cannot find robot "${robotId}": the console has not heard from it`,
+      );
+    }
+    return row;
+  };
+
+  app.get("/api/robots/:robotId/programs", async (c) => {
+    _readParams(new URL(c.req.url), []);
+    const robotId = _id("robotId", c.req.param("robotId"))!;
+    const target = commander.target(await robotRow(robotId));
+    return c.json(
+      await commander.programs(target),
+    );
+  });
+
+  app.post("/api/robots/:robotId/run", async (c) => {
+    _readParams(new URL(c.req.url), []);
+    const robotId = _id("robotId", c.req.param("robotId"))!;
+    const body = await _body(c);
+    const programId = _id(
+      "programId",
+      typeof body.programId === "string" ? body.programId : undefined,
+    );
+    if (programId === undefined) {
+      throw new _BadParameter("programId", "is required", "body field");
+    }
+    const version = body.version ?? undefined;
+    if (
+      version !== undefined &&
+      !(Number.isSafeInteger(version) && (version as number) >= 1)
+    ) {
+      throw new _BadParameter(
+        "version",
+        `must be an integer >= 1, got ${JSON.stringify(version)}`,
+        "body field",
+      );
+    }
+    // Said before anything about the robot: the console cannot sign.
+    commander.checkCanSign("run", robotId);
+    const target = commander.target(await robotRow(robotId));
+    const started = await commander.run(target, programId, {
+      version: version as number | undefined,
+    });
+    return c.json({ robotId, ...started }, 202);
+  });
+
+  app.post("/api/robots/:robotId/resume", async (c) => {
+    _readParams(new URL(c.req.url), []);
+    const robotId = _id("robotId", c.req.param("robotId"))!;
+    commander.checkCanSign("resume", robotId);
+    const target = commander.target(await robotRow(robotId));
+    const { wasStopped } = await commander.resume(target);
+    return c.json({ robotId, wasStopped });
+  });
+
+  app.post("/api/runs/:runId/repair", async (c) => {
+    _readParams(new URL(c.req.url), []);
+    const runId = c.req.param("runId");
+    const body = await _body(c);
+    if (body.run !== undefined && typeof body.run !== "boolean") {
+      throw new _BadParameter("run", "must be true or false", "body field");
+    }
+    if (repairs === undefined) {
+      return c.json({
+        error:
+          `Cannot repair run "${runId}" here: the console is not configured for synthesis (start it with --signing-key <private.jwk.json> and a model: --llm-url, --llm-model); or run: deno task cap synth --from-run ${runId} --console <this console's URL> --key <private.jwk.json> --to <robot host:port>`,
+      }, 501);
+    }
+    const record = await store.getRun(runId);
+    if (record === null) {
+      return c.json({ error: `Cannot find run "${runId}"` }, 404);
+    }
+    if (body.run === true) commander.checkCanSign("run", record.robotId);
+    const target = commander.target(await robotRow(record.robotId));
+    const job = repairs.start(record, target, { run: body.run === true });
+    c.header("location", `/api/repairs/${job.id}`);
+    return c.json(job, 202);
+  });
+
+  app.get("/api/repairs", (c) => {
+    _readParams(new URL(c.req.url), []);
+    return c.json(repairs?.list() ?? []);
+  });
+
+  app.get("/api/repairs/:id", (c) => {
+    _readParams(new URL(c.req.url), []);
+    const id = c.req.param("id");
+    const job = repairs?.get(id) ?? null;
+    if (job === null) {
+      return c.json({ error: `Cannot find repair "${id}"` }, 404);
+    }
+    return c.json(job);
+  });
+
   app.get("/api/events", (c) => {
     _readParams(new URL(c.req.url), []);
     return streamSSE(c, async (stream) => {
@@ -307,6 +440,30 @@ export function createFleetApp(options: FleetAppOptions): FleetApp {
       }
     },
   };
+}
+
+/** A robot or run the console does not know (404). */
+class _NotFound extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotFound";
+  }
+}
+
+/** A command's JSON object body; an empty body is `{}`, anything else is a 400. */
+async function _body(c: Context): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new _BadParameter("body", "is not JSON", "request");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new _BadParameter("body", "is not a JSON object", "request");
+  }
+  return body as Record<string, unknown>;
 }
 
 /**

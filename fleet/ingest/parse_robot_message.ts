@@ -1,5 +1,5 @@
 import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
-import type { RobotUpdate } from "../store/mod.ts";
+import type { RobotGrpc, RobotUpdate } from "../store/mod.ts";
 
 /** What one MQTT message from a robot said. */
 export type RobotMessage =
@@ -11,6 +11,7 @@ export type RobotMessage =
 // deno-lint-ignore no-control-regex -- NUL is forbidden in MQTT topics
 const _ID = /^[^/+#\u0000]{1,128}$/;
 const _STATE = /^[a-z_]{1,32}$/;
+const _HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]{1,253}):[0-9]{1,5}$/;
 const _OUTCOMES = new Set(["succeeded", "failed", "rejected", "stopped"]);
 const _decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -73,6 +74,7 @@ export function parseRobotMessage(
           : null,
         outboxDepth: _count(outbox.depth),
         outboxOldestAgeMs: _count(outbox.oldestAgeMs),
+        ...(_isObject(json.grpc) ? { grpc: _grpc(json.grpc) } : {}),
       },
     };
   }
@@ -110,6 +112,17 @@ function _evidenceProblem(json: unknown, robotId: string): string | null {
   ) return "evidence failure has no label";
   if (!Array.isArray(json.calls)) return "evidence calls is not an array";
   return null;
+}
+
+/** The heartbeat's `grpc`; an address that is not `host:port` is none. */
+function _grpc(json: Record<string, unknown>): RobotGrpc {
+  return {
+    address: typeof json.address === "string" && _HOST_PORT.test(json.address)
+      ? json.address
+      : null,
+    tls: json.tls === true,
+    clientAuth: json.clientAuth === true,
+  };
 }
 
 function _count(value: unknown): number | null {

@@ -44,6 +44,33 @@ Deno.test("parseRobotMessage reads status, heartbeats and evidence", () => {
       },
     },
   );
+  const announced = parseRobotMessage(
+    "cap/v1",
+    "cap/v1/robots/arm-01/telemetry",
+    enc({
+      state: "online",
+      grpc: { address: "10.0.0.7:50051", tls: true, clientAuth: true },
+    }),
+    8,
+  );
+  deepEqual(
+    announced.kind === "robot" && announced.update.kind === "telemetry"
+      ? announced.update.grpc
+      : undefined,
+    { address: "10.0.0.7:50051", tls: true, clientAuth: true },
+  );
+  const unusable = parseRobotMessage(
+    "cap/v1",
+    "cap/v1/robots/arm-01/telemetry",
+    enc({ state: "online", grpc: { address: "not an address", tls: "yes" } }),
+    9,
+  );
+  deepEqual(
+    unusable.kind === "robot" && unusable.update.kind === "telemetry"
+      ? unusable.update.grpc
+      : undefined,
+    { address: null, tls: false, clientAuth: false },
+  );
   const record = _testRecord({ runId: "r1" });
   deepEqual(
     parseRobotMessage(
@@ -62,6 +89,33 @@ Deno.test("parseRobotMessage ignores what it cannot trust, saying why", () => {
     equal(message.kind, "ignored", JSON.stringify(message));
     return message.kind === "ignored" ? message.reason : "";
   };
+  const announced = parseRobotMessage(
+    "cap/v1",
+    "cap/v1/robots/arm-01/telemetry",
+    enc({
+      state: "online",
+      grpc: { address: "10.0.0.7:50051", tls: true, clientAuth: true },
+    }),
+    8,
+  );
+  deepEqual(
+    announced.kind === "robot" && announced.update.kind === "telemetry"
+      ? announced.update.grpc
+      : undefined,
+    { address: "10.0.0.7:50051", tls: true, clientAuth: true },
+  );
+  const unusable = parseRobotMessage(
+    "cap/v1",
+    "cap/v1/robots/arm-01/telemetry",
+    enc({ state: "online", grpc: { address: "not an address", tls: "yes" } }),
+    9,
+  );
+  deepEqual(
+    unusable.kind === "robot" && unusable.update.kind === "telemetry"
+      ? unusable.update.grpc
+      : undefined,
+    { address: null, tls: false, clientAuth: false },
+  );
   const record = _testRecord({ runId: "r1" });
   ignored("other/robots/arm-01/status", "online");
   ignored("cap/v1/robots/arm-01/status", "<script>");

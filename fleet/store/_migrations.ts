@@ -65,4 +65,15 @@ export const _MIGRATIONS: readonly _Migration[] = [
       "DROP INDEX runs_day",
     ],
   },
+  {
+    version: 3,
+    name: "robot gRPC endpoint",
+    statements: [
+      // From the heartbeat's `grpc`: where the console runs, resumes and
+      // delivers repairs. The flags are 0/1 (SQLite has no boolean).
+      "ALTER TABLE robots ADD COLUMN grpc_address TEXT",
+      "ALTER TABLE robots ADD COLUMN grpc_tls INTEGER",
+      "ALTER TABLE robots ADD COLUMN grpc_client_auth INTEGER",
+    ],
+  },
 ];

@@ -171,15 +171,20 @@ export class _SqlStore implements FleetStore {
       );
       return;
     }
+    // A heartbeat without `grpc` (grpc_tls NULL) keeps the announced endpoint.
+    const grpc = update.grpc;
     await this.#driver.all(
-      `INSERT INTO robots (robot_id, status, last_seen_ms, current_run_id, outbox_depth, outbox_oldest_age_ms)
-       VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO robots (robot_id, status, last_seen_ms, current_run_id, outbox_depth, outbox_oldest_age_ms, grpc_address, grpc_tls, grpc_client_auth)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (robot_id) DO UPDATE SET
          status = COALESCE(excluded.status, robots.status),
          last_seen_ms = excluded.last_seen_ms,
          current_run_id = excluded.current_run_id,
          outbox_depth = COALESCE(excluded.outbox_depth, robots.outbox_depth),
-         outbox_oldest_age_ms = COALESCE(excluded.outbox_oldest_age_ms, robots.outbox_oldest_age_ms)`,
+         outbox_oldest_age_ms = COALESCE(excluded.outbox_oldest_age_ms, robots.outbox_oldest_age_ms),
+         grpc_address = CASE WHEN excluded.grpc_tls IS NULL THEN robots.grpc_address ELSE excluded.grpc_address END,
+         grpc_tls = COALESCE(excluded.grpc_tls, robots.grpc_tls),
+         grpc_client_auth = COALESCE(excluded.grpc_client_auth, robots.grpc_client_auth)`,
       [
         update.robotId,
         update.status,
@@ -187,6 +192,9 @@ export class _SqlStore implements FleetStore {
         update.currentRunId,
         update.outboxDepth,
         update.outboxOldestAgeMs,
+        grpc?.address ?? null,
+        grpc === undefined ? null : grpc.tls ? 1 : 0,
+        grpc === undefined ? null : grpc.clientAuth ? 1 : 0,
       ],
     );
   }
@@ -273,6 +281,11 @@ export class _SqlStore implements FleetStore {
       lastOutcome: _text(r.last_outcome),
       lastLabel: _text(r.last_label),
       runs: Number(r.runs ?? 0),
+      grpc: r.grpc_tls === null || r.grpc_tls === undefined ? null : {
+        address: _text(r.grpc_address),
+        tls: Number(r.grpc_tls) === 1,
+        clientAuth: Number(r.grpc_client_auth) === 1,
+      },
     }));
   }
 

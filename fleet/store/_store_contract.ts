@@ -136,7 +136,35 @@ export async function _runStoreContract(
       lastOutcome: null,
       lastLabel: null,
       runs: 0,
+      grpc: null,
     });
+    // The announced gRPC endpoint is kept until another one is announced.
+    const beat = {
+      kind: "telemetry",
+      robotId: "arm-01",
+      atMs: 2000,
+      status: "running",
+      currentRunId: "r9",
+      outboxDepth: 3,
+      outboxOldestAgeMs: 40,
+    } as const;
+    await store.putRobot({
+      ...beat,
+      grpc: { address: "10.0.0.7:50051", tls: true, clientAuth: false },
+    });
+    await store.putRobot(beat);
+    [robot] = await store.listRobots();
+    deepEqual(robot?.grpc, {
+      address: "10.0.0.7:50051",
+      tls: true,
+      clientAuth: false,
+    });
+    await store.putRobot({
+      ...beat,
+      grpc: { address: null, tls: false, clientAuth: false },
+    });
+    [robot] = await store.listRobots();
+    deepEqual(robot?.grpc, { address: null, tls: false, clientAuth: false });
     await store.putRuns([
       _testRecord({
         runId: "r9",

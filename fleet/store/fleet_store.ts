@@ -57,6 +57,16 @@ export interface RunPage {
   nextCursor: string | null;
 }
 
+/** Where the console reaches a robot's gRPC service, as its heartbeat announces it. */
+export interface RobotGrpc {
+  /** `host:port` to dial, or null when the robot announces none (it listens on every interface without `grpc.advertise`). */
+  address: string | null;
+  /** The service speaks TLS (the console needs `--robot-ca`). */
+  tls: boolean;
+  /** The service asks for a client certificate (the console needs `--robot-cert` and `--robot-key`). */
+  clientAuth: boolean;
+}
+
 /** What the store knows about one robot. */
 export interface RobotRow {
   /** The robot's id. */
@@ -79,6 +89,8 @@ export interface RobotRow {
   lastLabel: string | null;
   /** Runs stored for this robot. */
   runs: number;
+  /** Its gRPC endpoint from the latest heartbeat that announced one, or null. */
+  grpc: RobotGrpc | null;
 }
 
 /** A status or heartbeat heard from a robot. */
@@ -92,6 +104,8 @@ export type RobotUpdate =
     currentRunId: string | null;
     outboxDepth: number | null;
     outboxOldestAgeMs: number | null;
+    /** The announced gRPC endpoint; absent when the heartbeat has none (the stored one is kept). */
+    grpc?: RobotGrpc;
   };
 
 /** Filters of {@linkcode FleetStore.stats}. */

@@ -31,7 +31,14 @@ const LABEL_COLORS = [
   "#1e88e5",
   "#757575",
 ];
-const state = { robots: [], runs: [], filters: {}, cursor: null };
+const state = {
+  robots: [],
+  runs: [],
+  filters: {},
+  cursor: null,
+  // What the console can do beyond stopping (GET /api/console).
+  console: { operatorKey: false, repair: false },
+};
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -183,15 +190,136 @@ function robotsTable() {
           h("td", {}, r.runs),
           h(
             "td",
-            {},
+            { class: "actions" },
             h("button", {
               class: "stop",
               type: "button",
               "data-stop": r.robotId,
               onclick: (e) => stop(r.robotId, e.target),
             }, "Stop"),
+            state.console.operatorKey
+              ? [
+                h("button", {
+                  type: "button",
+                  "data-resume": r.robotId,
+                  onclick: (e) => resume(r.robotId, e.target),
+                }, "Resume"),
+                h("button", {
+                  type: "button",
+                  "data-run": r.robotId,
+                  onclick: () => openRunPicker(r.robotId),
+                }, "Run…"),
+              ]
+              : null,
           ),
         )
+      ),
+    ),
+  );
+}
+
+// Run and resume (the console signs the operator command). The picker sits
+// outside the robots table, which live updates redraw.
+
+function say(text, isError = false) {
+  const box = document.getElementById("robot-actions");
+  if (!box) return;
+  box.replaceChildren(
+    h("p", { class: isError ? "failure" : "note", id: "action-result" }, text),
+  );
+}
+
+async function resume(robotId, button) {
+  button.disabled = true;
+  try {
+    const { body } = await api(
+      `/api/robots/${encodeURIComponent(robotId)}/resume`,
+      { method: "POST" },
+    );
+    say(
+      body.wasStopped
+        ? `${robotId} resumed: it takes runs again.`
+        : `${robotId} was not stopped.`,
+    );
+  } catch (error) {
+    say(error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function openRunPicker(robotId) {
+  const box = document.getElementById("robot-actions");
+  box.replaceChildren(h("p", { class: "muted" }, `Programs on ${robotId}…`));
+  let programs;
+  try {
+    ({ body: programs } = await api(
+      `/api/robots/${encodeURIComponent(robotId)}/programs`,
+    ));
+  } catch (error) {
+    return say(error.message, true);
+  }
+  if (programs.length === 0) {
+    return say(`${robotId} holds no program to run.`);
+  }
+  const select = h(
+    "select",
+    { id: "run-program" },
+    programs.map((p) =>
+      h(
+        "option",
+        { value: p.programId },
+        `${p.programId} v${p.version}${
+          p.instruction ? ` — ${p.instruction}` : ""
+        }`,
+      )
+    ),
+  );
+  const start = h("button", {
+    type: "button",
+    id: "run-start",
+    onclick: async () => {
+      start.disabled = true;
+      try {
+        const { body } = await api(
+          `/api/robots/${encodeURIComponent(robotId)}/run`,
+          {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ programId: select.value }),
+          },
+        );
+        box.replaceChildren(
+          h(
+            "p",
+            { class: "note", id: "action-result" },
+            `${robotId} runs ${body.programId}: `,
+            h(
+              "a",
+              { href: `#/runs/${encodeURIComponent(body.runId)}` },
+              body.runId,
+            ),
+            " (its record arrives when it ends)",
+          ),
+        );
+      } catch (error) {
+        say(error.message, true);
+      }
+    },
+  }, "Start");
+  box.replaceChildren(
+    h(
+      "p",
+      {},
+      `Run on ${robotId}: `,
+      select,
+      " ",
+      start,
+      " ",
+      h(
+        "button",
+        { type: "button", onclick: () => box.replaceChildren() },
+        "Cancel",
       ),
     ),
   );
@@ -401,6 +529,7 @@ async function showOverview(params) {
       {},
       h("h2", {}, "Robots"),
       h("div", { id: "robots-box" }, robotsTable()),
+      h("div", { id: "robot-actions" }),
     ),
     h(
       "section",
@@ -732,18 +861,34 @@ async function showRun(runId) {
     r.outcome !== "succeeded"
       ? h(
         "section",
-        {},
+        { id: "repair-section" },
         h("h2", {}, "Repair or reproduce"),
-        h(
-          "p",
-          {},
-          "Feed this failure into the repair loop (signs a new version and delivers it):",
-        ),
-        h(
-          "code",
-          { class: "cmd" },
-          `deno task cap synth --from-run ${r.runId} --console ${consoleUrl} --key <private.jwk.json> --to <robot host:port>`,
-        ),
+        state.console.repair
+          ? h(
+            "p",
+            {},
+            h("button", {
+              type: "button",
+              id: "repair",
+              onclick: (e) => repair(r, e.target),
+            }, "Repair"),
+            " feeds this failure into the repair loop, dry-runs the repair in the recorded world, signs a new version and delivers it to ",
+            r.robotId,
+            ".",
+          )
+          : [
+            h(
+              "p",
+              {},
+              "Feed this failure into the repair loop (signs a new version and delivers it):",
+            ),
+            h(
+              "code",
+              { class: "cmd" },
+              `deno task cap synth --from-run ${r.runId} --console ${consoleUrl} --key <private.jwk.json> --to <robot host:port>`,
+            ),
+          ],
+        h("div", { id: "repair-status" }),
         h("p", {}, "Replay it on a desk against the recorded skill results:"),
         h(
           "code",
@@ -752,6 +897,58 @@ async function showRun(runId) {
         ),
       )
       : null,
+  );
+}
+
+// A repair runs as a job on the console; the page polls it.
+async function repair(r, button) {
+  const box = document.getElementById("repair-status");
+  button.disabled = true;
+  let job;
+  try {
+    ({ body: job } = await api(
+      `/api/runs/${encodeURIComponent(r.runId)}/repair`,
+      { method: "POST" },
+    ));
+  } catch (error) {
+    button.disabled = false;
+    box.replaceChildren(h("p", { class: "failure" }, error.message));
+    return;
+  }
+  while (job.state === "running") {
+    box.replaceChildren(
+      h("p", { class: "muted", "data-state": "running" }, "Repairing…"),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (!document.body.contains(box)) return; // the page moved on
+    try {
+      ({ body: job } = await api(`/api/repairs/${encodeURIComponent(job.id)}`));
+    } catch (error) {
+      box.replaceChildren(h("p", { class: "failure" }, error.message));
+      return;
+    }
+  }
+  button.disabled = false;
+  const attempts = `${job.attempts ?? 0} attempt(s)`;
+  box.replaceChildren(
+    job.state === "succeeded"
+      ? h(
+        "div",
+        { "data-state": "succeeded" },
+        h(
+          "p",
+          { class: "note" },
+          `Repaired: ${job.programId} v${job.version} delivered to ${job.robotId} (${attempts}). ${
+            job.delivery ?? ""
+          }`,
+        ),
+        h("pre", { id: "repaired-source" }, job.source ?? ""),
+      )
+      : h(
+        "p",
+        { class: "failure", "data-state": "failed" },
+        `Repair failed (${attempts}): ${job.error ?? "unknown error"}`,
+      ),
   );
 }
 
@@ -804,5 +1001,9 @@ document.getElementById("stop-fleet").addEventListener("click", (e) => {
   if (confirm("Send an emergency stop to every robot?")) stop(null, e.target);
 });
 addEventListener("hashchange", route);
-live();
-route();
+api("/api/console").then(({ body }) => {
+  state.console = body;
+}).catch(() => {}).finally(() => {
+  live();
+  route();
+});

@@ -14,6 +14,7 @@ export {
   type PeekOptions,
 } from "./outbox.ts";
 export {
+  type GrpcEndpoint,
   MqttTelemetry,
   type MqttTelemetryOptions,
   type MqttTelemetryStats,

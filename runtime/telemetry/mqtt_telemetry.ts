@@ -15,6 +15,21 @@ export interface TelemetrySnapshot {
   currentRunId: string | null;
   /** More of the service's health, merged into the heartbeat (e.g. `stateFiles`, `replay`). */
   health?: Record<string, unknown>;
+  /** Where clients reach the robot's gRPC service, once it serves; sent as the heartbeat's `grpc`. */
+  grpc?: GrpcEndpoint | undefined;
+}
+
+/**
+ * The gRPC endpoint a robot announces in its heartbeat (`grpc`), so that a
+ * fleet console can reach it.
+ */
+export interface GrpcEndpoint {
+  /** `host:port` to dial, or `null` when the robot listens on every interface and has no `grpc.advertise`. */
+  address: string | null;
+  /** The service speaks TLS. */
+  tls: boolean;
+  /** The service asks for a client certificate (mutual TLS). */
+  clientAuth: boolean;
 }
 
 /** How a `cmd/stop` message was read; every one of them stops the robot. */
@@ -705,6 +720,7 @@ export class MqttTelemetry implements AsyncDisposable {
         robotId: this.robotId,
         state: snapshot.state,
         currentRunId: snapshot.currentRunId,
+        ...(snapshot.grpc === undefined ? {} : { grpc: snapshot.grpc }),
         uptimeMs: Math.round(performance.now() - this.#startedAt),
         memory: Deno.memoryUsage(),
         outbox: {
