@@ -264,10 +264,13 @@ function takePrepared(skills: string[]): Prepared {
   return prepare(skills);
 }
 
+/** Frees a prepared context: its classify handle, then the context, then the runtime. */
 function release(context: Prepared): void {
-  context.classify.dispose();
-  context.vm.dispose();
-  context.runtime.dispose();
+  using scope = new DisposableStack();
+  // A stack frees in reverse: the runtime last.
+  scope.use(context.runtime);
+  scope.use(context.vm);
+  scope.use(context.classify);
 }
 
 function runGuest(request: ToSandbox): void {
@@ -352,8 +355,12 @@ function installPrelude(
   // QuickJS asks its interrupt handler only every 10000 branches or calls,
   // so a loop around a builtin that costs milliseconds would run on for
   // seconds after a stop: the prelude asks this before each costly builtin.
-  const poll = vm.newFunction("poll", () => mustStop() ? vm.true : vm.false);
-  const host = vm.newFunction("host", (nameHandle, argsHandle) => {
+  // Every handle made here is freed together when the prelude is in place.
+  using scope = new DisposableStack();
+  const poll = scope.use(
+    vm.newFunction("poll", () => mustStop() ? vm.true : vm.false),
+  );
+  const host = scope.use(vm.newFunction("host", (nameHandle, argsHandle) => {
     // Only strings cross here; anything else is a bug in the prelude.
     if (
       nameHandle === undefined || argsHandle === undefined ||
@@ -368,59 +375,37 @@ function installPrelude(
     return vm.newString(
       call(vm.getString(nameHandle), vm.getString(argsHandle)),
     );
-  });
-  const names = vm.newArray();
-  skills.forEach((skill, i) => {
-    const name = vm.newString(skill);
-    vm.setProp(names, i, name);
-    name.dispose();
-  });
-  const allowed = vm.newArray();
-  ALLOWED_OBJECT_STATICS.forEach((name, i) => {
-    const handle = vm.newString(name);
-    vm.setProp(allowed, i, handle);
-    handle.dispose();
-  });
-  const nonceHandle = vm.newString(nonce);
-  const maxLength = vm.newNumber(limits!.maxArrayLength);
-  const maxDepth = vm.newNumber(limits!.maxSkillArgumentDepth);
-  const maxValues = vm.newNumber(limits!.maxSkillArgumentValues);
-  const maxCompareWork = vm.newNumber(limits!.maxCompareWork);
-  const rareSource = vm.newString(RARE_GUARDS_SOURCE);
-  try {
-    const fn = vm.unwrapResult(vm.evalCode(PRELUDE_SOURCE, "prelude.js"));
-    try {
-      return vm.unwrapResult(
-        vm.callFunction(
-          fn,
-          vm.undefined,
-          host,
-          names,
-          nonceHandle,
-          allowed,
-          maxLength,
-          poll,
-          maxDepth,
-          maxValues,
-          maxCompareWork,
-          rareSource,
-        ),
-      );
-    } finally {
-      fn.dispose();
-    }
-  } finally {
-    host.dispose();
-    poll.dispose();
-    names.dispose();
-    allowed.dispose();
-    nonceHandle.dispose();
-    maxLength.dispose();
-    maxDepth.dispose();
-    maxValues.dispose();
-    maxCompareWork.dispose();
-    rareSource.dispose();
-  }
+  }));
+  const stringArray = (items: readonly string[]) => {
+    const array = scope.use(vm.newArray());
+    items.forEach((item, i) => {
+      using handle = vm.newString(item);
+      vm.setProp(array, i, handle);
+    });
+    return array;
+  };
+  const names = stringArray(skills);
+  const allowed = stringArray(ALLOWED_OBJECT_STATICS);
+  const number = (value: number) => scope.use(vm.newNumber(value));
+  const fn = scope.use(
+    vm.unwrapResult(vm.evalCode(PRELUDE_SOURCE, "prelude.js")),
+  );
+  return vm.unwrapResult(
+    vm.callFunction(
+      fn,
+      vm.undefined,
+      host,
+      names,
+      scope.use(vm.newString(nonce)),
+      allowed,
+      number(limits!.maxArrayLength),
+      poll,
+      number(limits!.maxSkillArgumentDepth),
+      number(limits!.maxSkillArgumentValues),
+      number(limits!.maxCompareWork),
+      scope.use(vm.newString(RARE_GUARDS_SOURCE)),
+    ),
+  );
 }
 
 /** Parses the guest's argument JSON; non-finite numbers come back only with the nonce. */
@@ -648,18 +633,10 @@ function describeError(
 /** QuickJS's estimate of the heap in use is at least half the run's limit. */
 function nearMemoryLimit(context: Prepared): boolean {
   try {
-    const usage = context.runtime.computeMemoryUsage();
-    try {
-      const used = context.vm.getProp(usage, "memory_used_size");
-      try {
-        return context.vm.typeof(used) === "number" &&
-          context.vm.getNumber(used) >= context.memoryLimit / 2;
-      } finally {
-        used.dispose();
-      }
-    } finally {
-      usage.dispose();
-    }
+    using usage = context.runtime.computeMemoryUsage();
+    using used = context.vm.getProp(usage, "memory_used_size");
+    return context.vm.typeof(used) === "number" &&
+      context.vm.getNumber(used) >= context.memoryLimit / 2;
   } catch {
     return false;
   }
@@ -690,12 +667,8 @@ function stringProp(
   key: string,
 ): string | null {
   try {
-    const result = vm.getProp(handle, key);
-    try {
-      return vm.typeof(result) === "string" ? vm.getString(result) : null;
-    } finally {
-      result.dispose();
-    }
+    using result = vm.getProp(handle, key);
+    return vm.typeof(result) === "string" ? vm.getString(result) : null;
   } catch {
     return null;
   }
