@@ -5,6 +5,11 @@
  */
 export * from "./skill_error.ts";
 export * from "./skill_api.ts";
+export type {
+  SkillSchema,
+  SkillSchemaError,
+  SkillSchemaResult,
+} from "./skill_schema.ts";
 export * from "./skill_backend.ts";
 export { callSkill } from "./call_skill.ts";
 export * from "./sim/mod.ts";
