@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { Obj, Point, type SkillApi, Workspace } from "./skill_api.ts";
 import { SKILL_ERROR_CODES } from "./skill_error.ts";
 import type { SkillSchema } from "./skill_schema.ts";
