@@ -4,7 +4,7 @@
  * @module
  */
 import { _parseCommand } from "./_args.ts";
-import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import { _eachRobot, _report, _robotFlags, ROBOT_HELP } from "./_robots.ts";
 
 const HELP =
   `Usage: deno task cap stop --to <host:port>… [--reason TEXT] [--json]
@@ -30,11 +30,11 @@ export async function stopCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(args, {
-    string: ["reason", ...TLS_FLAGS],
-    boolean: ["json"],
-    collect: ["to"],
-  }, HELP);
+  const flags = _parseCommand(
+    args,
+    _robotFlags({ string: ["reason"] }),
+    HELP,
+  );
   if (flags === null) return 0;
   const reason = typeof flags.reason === "string" ? flags.reason : "";
   const results = await _eachRobot(
