@@ -4,6 +4,8 @@
  * @module
  */
 export * from "./skill_error.ts";
+export { ClosedError, type ClosedErrorOptions } from "./closed_error.ts";
+export { delay, type DelayOptions } from "./delay.ts";
 export * from "./skill_api.ts";
 export type {
   SkillSchema,
