@@ -9,7 +9,7 @@ import {
   EdgeClient,
   type EdgeClientTls,
 } from "../runtime/grpc/mod.ts";
-import type { CommandSpec } from "./_args.ts";
+import { _parseCommand, type CommandSpec, type ParsedArgs } from "./_args.ts";
 import { _readText } from "./_read_text.ts";
 import { UsageError } from "./_usage_error.ts";
 
@@ -27,6 +27,18 @@ export function _robotFlags(own: CommandSpec = {}): CommandSpec {
     boolean: ["json", ...(own.boolean ?? [])],
     collect: ["to", ...(own.collect ?? [])],
   };
+}
+
+/**
+ * The start of every command that talks to robots: {@linkcode _parseCommand}
+ * with {@linkcode _robotFlags}`(own)`.
+ */
+export function _parseRobotCommand(
+  args: string[],
+  help: string,
+  own: CommandSpec = {},
+): ParsedArgs | null {
+  return _parseCommand(args, _robotFlags(own), help);
 }
 
 /** Help text for `--to` and the TLS flags. */

@@ -15,9 +15,9 @@ import {
 } from "./_operator_key.ts";
 import {
   _eachRobot,
+  _parseRobotCommand,
   _printFor,
   _report,
-  _robotFlags,
   ROBOT_HELP,
 } from "./_robots.ts";
 import { _eventLine, _renderRunEnd } from "./_run_view.ts";
@@ -48,15 +48,11 @@ export async function execCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(
-    args,
-    _robotFlags({
-      string: ["version", ...OPERATOR_FLAGS],
-      integers: ["version"],
-      argument: "program id",
-    }),
-    HELP,
-  );
+  const flags = _parseRobotCommand(args, HELP, {
+    string: ["version", ...OPERATOR_FLAGS],
+    integers: ["version"],
+    argument: "program id",
+  });
   if (flags === null) return 0;
   const programId = flags._[0]!;
   const version = flags.version === undefined
