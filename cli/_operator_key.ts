@@ -8,6 +8,9 @@ import { signCommand } from "../verifier/mod.ts";
 import { _readText } from "./_read_text.ts";
 import { UsageError } from "./_usage_error.ts";
 
+/** The flags {@linkcode OPERATOR_KEY_HELP} describes (single values). */
+export const OPERATOR_FLAGS = ["operator-key", "robot"];
+
 /** Help text for the operator key. */
 export const OPERATOR_KEY_HELP =
   `  --operator-key <file>   private JWK of a key with the "operator" role that

@@ -9,11 +9,37 @@ import {
   EdgeClient,
   type EdgeClientTls,
 } from "../runtime/grpc/mod.ts";
+import { _parseCommand, type CommandSpec, type ParsedArgs } from "./_args.ts";
 import { _readText } from "./_read_text.ts";
 import { UsageError } from "./_usage_error.ts";
 
 /** The TLS flags of every remote command (single values). */
 export const TLS_FLAGS = ["ca", "cert", "key", "server-name"];
+
+/**
+ * The flags of a command that talks to robots: `--to` (repeatable), the TLS
+ * flags and `--json`, then the command's own.
+ */
+export function _robotFlags(own: CommandSpec = {}): CommandSpec {
+  return {
+    ...own,
+    string: [...(own.string ?? []), ...TLS_FLAGS],
+    boolean: ["json", ...(own.boolean ?? [])],
+    collect: ["to", ...(own.collect ?? [])],
+  };
+}
+
+/**
+ * The start of every command that talks to robots: {@linkcode _parseCommand}
+ * with {@linkcode _robotFlags}`(own)`.
+ */
+export function _parseRobotCommand(
+  args: string[],
+  help: string,
+  own: CommandSpec = {},
+): ParsedArgs | null {
+  return _parseCommand(args, _robotFlags(own), help);
+}
 
 /** Help text for `--to` and the TLS flags. */
 export const ROBOT_HELP = `Robot options:

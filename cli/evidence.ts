@@ -8,7 +8,7 @@
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import { _parseCommand } from "./_args.ts";
 import { _readText } from "./_read_text.ts";
-import { ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import { _parseRobotCommand, ROBOT_HELP } from "./_robots.ts";
 import { _renderEvidence } from "./_run_view.ts";
 import { UsageError } from "./_usage_error.ts";
 
@@ -38,12 +38,10 @@ export async function evidenceCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(args, {
-    string: ["mcap", ...TLS_FLAGS],
-    boolean: ["json"],
-    collect: ["to"],
+  const flags = _parseRobotCommand(args, HELP, {
+    string: ["mcap"],
     argument: "run id or record file",
-  }, HELP);
+  });
   if (flags === null) return 0;
   const which = flags._[0]!;
   let record: EvidenceRecord | null;

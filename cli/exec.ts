@@ -10,14 +10,15 @@ import {
   _operatorKey,
   _signOperatorCommand,
   _withCommand,
+  OPERATOR_FLAGS,
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
 import {
   _eachRobot,
+  _parseRobotCommand,
   _printFor,
   _report,
   ROBOT_HELP,
-  TLS_FLAGS,
 } from "./_robots.ts";
 import { _eventLine, _renderRunEnd } from "./_run_view.ts";
 
@@ -47,13 +48,11 @@ export async function execCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(args, {
-    string: ["version", "operator-key", "robot", ...TLS_FLAGS],
-    boolean: ["json"],
-    collect: ["to"],
+  const flags = _parseRobotCommand(args, HELP, {
+    string: ["version", ...OPERATOR_FLAGS],
     integers: ["version"],
     argument: "program id",
-  }, HELP);
+  });
   if (flags === null) return 0;
   const programId = flags._[0]!;
   const version = flags.version === undefined

@@ -4,7 +4,12 @@
  */
 import type { WireProgram } from "../runtime/grpc/mod.ts";
 import { _parseCommand } from "./_args.ts";
-import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import {
+  _eachRobot,
+  _parseRobotCommand,
+  _report,
+  ROBOT_HELP,
+} from "./_robots.ts";
 import { _table } from "./_table.ts";
 
 const HELP = `Usage: deno task cap list --to <host:port>… [--json]
@@ -26,11 +31,7 @@ export async function listCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(args, {
-    string: TLS_FLAGS,
-    boolean: ["json"],
-    collect: ["to"],
-  }, HELP);
+  const flags = _parseRobotCommand(args, HELP);
   if (flags === null) return 0;
   const results = await _eachRobot(flags, {
     command: "list",

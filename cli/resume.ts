@@ -9,9 +9,15 @@ import {
   _operatorKey,
   _signOperatorCommand,
   _withCommand,
+  OPERATOR_FLAGS,
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
-import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import {
+  _eachRobot,
+  _parseRobotCommand,
+  _report,
+  ROBOT_HELP,
+} from "./_robots.ts";
 
 const HELP =
   `Usage: deno task cap resume --to <host:port>… [--json] [--operator-key <private.jwk.json>]
@@ -34,11 +40,7 @@ export async function resumeCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(args, {
-    string: ["operator-key", "robot", ...TLS_FLAGS],
-    boolean: ["json"],
-    collect: ["to"],
-  }, HELP);
+  const flags = _parseRobotCommand(args, HELP, { string: OPERATOR_FLAGS });
   if (flags === null) return 0;
   const operatorKey = await _operatorKey(flags);
   const results = await _eachRobot(flags, {

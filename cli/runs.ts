@@ -6,7 +6,12 @@
  */
 import type { WireRunSummary } from "../runtime/grpc/mod.ts";
 import { _parseCommand } from "./_args.ts";
-import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import {
+  _eachRobot,
+  _parseRobotCommand,
+  _report,
+  ROBOT_HELP,
+} from "./_robots.ts";
 import { _table } from "./_table.ts";
 import { UsageError } from "./_usage_error.ts";
 
@@ -41,20 +46,10 @@ export async function runsCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(args, {
-    string: [
-      "label",
-      "program",
-      "outcome",
-      "since",
-      "limit",
-      "page-token",
-      ...TLS_FLAGS,
-    ],
-    boolean: ["json"],
-    collect: ["to"],
+  const flags = _parseRobotCommand(args, HELP, {
+    string: ["label", "program", "outcome", "since", "limit", "page-token"],
     integers: ["limit"],
-  }, HELP);
+  });
   if (flags === null) return 0;
   const outcomes = ["succeeded", "failed", "rejected", "stopped"];
   if (typeof flags.outcome === "string" && !outcomes.includes(flags.outcome)) {

@@ -11,10 +11,16 @@ import {
   _operatorKey,
   _signOperatorCommand,
   _withCommand,
+  OPERATOR_FLAGS,
   OPERATOR_KEY_HELP,
 } from "./_operator_key.ts";
 import { _readText } from "./_read_text.ts";
-import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import {
+  _eachRobot,
+  _parseRobotCommand,
+  _report,
+  ROBOT_HELP,
+} from "./_robots.ts";
 import { _renderEvidence } from "./_run_view.ts";
 
 const HELP =
@@ -49,12 +55,11 @@ export async function sendCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(args, {
-    string: [...TLS_FLAGS, "operator-key", "robot"],
-    boolean: ["run", "json"],
-    collect: ["to"],
+  const flags = _parseRobotCommand(args, HELP, {
+    string: OPERATOR_FLAGS,
+    boolean: ["run"],
     argument: "envelope file",
-  }, HELP);
+  });
   if (flags === null) return 0;
   const run = flags.run === true;
   const envelope = await _readText(flags._[0]!, "envelope");

@@ -4,7 +4,12 @@
  * @module
  */
 import { _parseCommand } from "./_args.ts";
-import { _eachRobot, _report, ROBOT_HELP, TLS_FLAGS } from "./_robots.ts";
+import {
+  _eachRobot,
+  _parseRobotCommand,
+  _report,
+  ROBOT_HELP,
+} from "./_robots.ts";
 
 const HELP =
   `Usage: deno task cap stop --to <host:port>… [--reason TEXT] [--json]
@@ -30,11 +35,7 @@ export async function stopCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  const flags = _parseCommand(args, {
-    string: ["reason", ...TLS_FLAGS],
-    boolean: ["json"],
-    collect: ["to"],
-  }, HELP);
+  const flags = _parseRobotCommand(args, HELP, { string: ["reason"] });
   if (flags === null) return 0;
   const reason = typeof flags.reason === "string" ? flags.reason : "";
   const results = await _eachRobot(

@@ -40,10 +40,28 @@ Options:
 Exit: 0 stopped by SIGTERM/SIGINT, 1 could not start (e.g. the ROS 2 bridge),
 2 a configuration or usage error (the message names the field).`;
 
-const _LEVELS = ["debug", "info", "warn", "error"] as const;
-
 /** The lowest level a log line needs to be written. */
-export type LogLevel = typeof _LEVELS[number];
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** The log levels, lowest first. */
+export const LOG_LEVELS: readonly LogLevel[] = [
+  "debug",
+  "info",
+  "warn",
+  "error",
+];
+
+const _SEE_HELP = 'run "deno task start --help" for the options';
+
+/**
+ * Reports why the service cannot start the way `cap` reports its errors:
+ * one line on stderr, `cap-edge: <what was wrong>`, naming the flag or the
+ * configuration key and file; resolves the exit code.
+ */
+function _fatal(code: 1 | 2, message: string): number {
+  console.error(`cap-edge: ${message}`);
+  return code;
+}
 
 /**
  * Logs one JSON line per event on stderr, from `minimum` up (`true`: from
@@ -56,7 +74,7 @@ export const jsonLog =
       : minimum === false
       ? "debug"
       : minimum;
-    if (_LEVELS.indexOf(level) < _LEVELS.indexOf(floor)) return;
+    if (LOG_LEVELS.indexOf(level) < LOG_LEVELS.indexOf(floor)) return;
     const line = JSON.stringify({
       ts: new Date().toISOString(),
       level,
@@ -82,21 +100,22 @@ async function main(): Promise<number> {
       allowPositionals: false,
     }));
   } catch (error) {
-    console.error(`cap-edge: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
+    // node:util's own words, without its hint about positionals.
+    const why = (error as Error).message.replace(/\. To specify .*$/s, "");
+    return _fatal(2, `${why}; ${_SEE_HELP}`);
   }
   if (values.help) {
     console.log(HELP);
     return 0;
   }
   const level = values["log-level"] ?? (values.quiet ? "info" : "debug");
-  if (!(_LEVELS as readonly string[]).includes(level)) {
-    console.error(
-      `cap-edge: --log-level must be one of ${
-        _LEVELS.join(", ")
-      }, got "${level}"`,
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    return _fatal(
+      2,
+      `--log-level must be one of ${
+        LOG_LEVELS.join(", ")
+      }, got "${level}"; ${_SEE_HELP}`,
     );
-    return 2;
   }
   const log = jsonLog(level as LogLevel);
   let config: ServiceConfig;
@@ -120,8 +139,8 @@ async function main(): Promise<number> {
       await assertTrustStore(config, values.config);
     }
   } catch (error) {
-    console.error(`cap-edge: ${(error as Error).message}`);
-    return 2;
+    // ConfigError: "Cannot use configuration "<file>": <key>: <what is wrong>".
+    return _fatal(2, (error as Error).message);
   }
   // With a metrics block, every structured log record also feeds the metrics.
   const metrics = config.metrics === undefined ? null : new Metrics();
@@ -138,15 +157,15 @@ async function main(): Promise<number> {
   } catch (error) {
     if (error instanceof ConfigError) {
       // A configuration the robot cannot use: restarting will not fix it.
-      console.error(`cap-edge: ${error.message}`);
-      return 2;
+      return _fatal(2, error.message);
     }
     if (error instanceof Ros2UnavailableError) {
-      console.error(`cap-edge: ${error.message}`);
-      return 1;
+      return _fatal(1, error.message);
     }
-    console.error(`cap-edge: cannot start: ${(error as Error).message}`);
-    return 1;
+    return _fatal(
+      1,
+      `Cannot start robot "${config.robotId}": ${(error as Error).message}`,
+    );
   }
   let metricsServer: MetricsServer | null = null;
   if (metrics !== null && config.metrics !== undefined) {
@@ -206,13 +225,16 @@ async function main(): Promise<number> {
     try {
       metricsServer = serveMetrics(config.metrics.listen, metrics);
     } catch (error) {
-      console.error(
-        `cap-edge: Cannot serve metrics on metrics.listen "${config.metrics.listen}": ${
-          (error as Error).message
-        }`,
-      );
       await node.close({ exiting: true });
-      return 2;
+      const source = values.config === undefined
+        ? "the configuration"
+        : `configuration "${values.config}"`;
+      return _fatal(
+        2,
+        `Cannot serve metrics on metrics.listen "${config.metrics.listen}" of ${source}: ${
+          (error as Error).message
+        }; change metrics.listen or free that address`,
+      );
     }
     log("info", `metrics on http://${metricsServer.address}/metrics`);
   }

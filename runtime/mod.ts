@@ -10,7 +10,10 @@ export {
   DEFAULT_CONFIG,
   loadServiceConfig,
   parseServiceConfig,
-  ServiceConfig,
+  type Ros2BackendConfig,
+  type ScheduleEntry,
+  type ServiceConfig,
+  type SimBackendConfig,
 } from "./service_config.ts";
 export {
   DEFAULT_SCENE,

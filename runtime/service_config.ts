@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { MqttConfigSchema } from "./telemetry/mod.ts";
-import { DEFAULT_CAPS } from "./executor/mod.ts";
+import { type MqttConfig, MqttConfigSchema } from "./telemetry/mod.ts";
+import { type Caps, DEFAULT_CAPS } from "./executor/mod.ts";
 
 const HostPort = z.string().regex(
   /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/,
@@ -11,33 +11,45 @@ const HostPort = z.string().regex(
   "port must be at most 65535",
 );
 
-const Schedule = z.strictObject({
-  /** The cached program to run. */
+/**
+ * The `mqtt` block, checked by telemetry's own schema; its problems are
+ * reported at their path inside this file, like ours.
+ */
+function _mqttBlock() {
+  return z.unknown().transform((value, ctx): MqttConfig => {
+    const result = MqttConfigSchema.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) {
+      ctx.addIssue({
+        code: "custom",
+        message: issue.message,
+        path: issue.path.map((p) => typeof p === "number" ? p : String(p)),
+      });
+    }
+    return z.NEVER;
+  });
+}
+
+const _Schedule = z.strictObject({
   programId: z.string().min(1),
-  /** Run it every N seconds (at least 1). */
   everySeconds: z.number().int().min(1).optional(),
-  /** Run it once when the service starts. */
   atStart: z.boolean().default(false),
 }).refine((s) => s.everySeconds !== undefined || s.atStart, {
   message: "needs everySeconds or atStart: true",
 });
 
-const SimBackendConfig = z.strictObject({
+const _SimBackendConfig = z.strictObject({
   kind: z.literal("sim"),
-  /** Scene file; without it the embedded two-object scene. */
   world: z.string().min(1).optional(),
-  /** Multiplies `wait` and skill latencies; default 1. */
   timeScale: z.number().min(0).max(1000).default(1),
 });
 
-const Ros2BackendConfig = z.strictObject({
+const _Ros2BackendConfig = z.strictObject({
   kind: z.literal("ros2"),
-  /** Passed to the ROS 2 backend (see skills-bridge/ros2). */
   ros2: z.record(z.string(), z.unknown()).default({}),
 });
 
-/** The service configuration file (contract for the keys the design names). */
-export const ServiceConfig = z.strictObject({
+const _ServiceConfig = z.strictObject({
   robotId: z.string().regex(
     /^[A-Za-z0-9_.:-]{1,128}$/,
     "must be 1-128 letters, digits, '_', '.', ':' or '-'",
@@ -45,26 +57,22 @@ export const ServiceConfig = z.strictObject({
   stateDir: z.string().min(1),
   grpc: z.strictObject({
     listen: HostPort,
-    /**
-     * The `host:port` clients dial, announced in the heartbeat for the fleet
-     * console. Default: `listen`, unless that is every interface (`0.0.0.0`,
-     * `::`), which announces no address.
-     */
     advertise: HostPort.optional(),
-    /** Serve TLS with these PEM files; with `clientCa`, require client certificates (mTLS). */
     tls: z.strictObject({
       cert: z.string().min(1),
       key: z.string().min(1),
       clientCa: z.string().min(1).optional(),
     }).optional(),
-    /** Largest request accepted, bytes (envelopes above it are refused). */
     maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(
       2 * 1024 * 1024,
     ),
   }),
   trustStore: z.string().min(1),
-  backend: z.discriminatedUnion("kind", [SimBackendConfig, Ros2BackendConfig]),
-  mqtt: MqttConfigSchema.optional(),
+  backend: z.discriminatedUnion("kind", [
+    _SimBackendConfig,
+    _Ros2BackendConfig,
+  ]),
+  mqtt: _mqttBlock().optional(),
   caps: z.strictObject({
     timeoutMs: z.number().int().positive().default(DEFAULT_CAPS.timeoutMs),
     memoryBytes: z.number().int().min(1024 * 1024).default(
@@ -74,31 +82,110 @@ export const ServiceConfig = z.strictObject({
       DEFAULT_CAPS.maxSkillCalls,
     ),
   }).prefault({}),
-  /** Allowed clock difference for manifest validity, milliseconds. */
   clockSkewMs: z.number().int().min(0).max(24 * 3600 * 1000).default(60_000),
-  schedule: z.array(Schedule).default([]),
-  /** Serve Prometheus metrics at `GET http://<listen>/metrics` (default 127.0.0.1:9464). */
+  schedule: z.array(_Schedule).default([]),
   metrics: z.strictObject({
     listen: HostPort.default("127.0.0.1:9464"),
   }).optional(),
-  /** Evidence records kept in the local store (newest). */
   evidenceRetention: z.number().int().min(1).default(1000),
   evidence: z.strictObject({
-    /** Largest serialised evidence record, bytes (MQTT, gRPC, local store); contract. */
     maxBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(
       262_144,
     ),
-    /** Most milliseconds a journaled skill call waits before it is written (a crash loses at most these). */
     journalFlushMs: z.number().int().min(0).max(1000).default(5),
   }).prefault({}),
   limits: z.strictObject({
-    /** Manifests valid for longer than this are refused (`lifetime_too_long`); contract. */
     maxManifestLifetimeDays: z.number().positive().max(3650).default(90),
   }).prefault({}),
 });
 
-/** The parsed service configuration, defaults filled in, paths absolute. */
-export type ServiceConfig = z.output<typeof ServiceConfig>;
+/**
+ * The service configuration file, parsed: defaults filled in, paths
+ * absolute (contract for the keys the design names).
+ */
+export interface ServiceConfig {
+  /** The robot's id: 1-128 letters, digits, '_', '.', ':' or '-'. */
+  robotId: string;
+  /** Folder of the state files (program cache, journal, outbox, …). */
+  stateDir: string;
+  /** The gRPC service. */
+  grpc: {
+    /** `host:port` to listen on; a listen address that is not loopback needs TLS. */
+    listen: string;
+    /**
+     * The `host:port` clients dial, announced in the heartbeat for the fleet
+     * console. Default: `listen`, unless that is every interface (`0.0.0.0`,
+     * `::`), which announces no address.
+     */
+    advertise?: string | undefined;
+    /** Serve TLS with these PEM files; with `clientCa`, require client certificates (mTLS). */
+    tls?:
+      | { cert: string; key: string; clientCa?: string | undefined }
+      | undefined;
+    /** Largest request accepted, bytes (envelopes above it are refused); default 2 MiB. */
+    maxMessageBytes: number;
+  };
+  /** The trust store file. */
+  trustStore: string;
+  /** The skills backend. */
+  backend: SimBackendConfig | Ros2BackendConfig;
+  /** MQTT telemetry; without it, none. */
+  mqtt?: MqttConfig | undefined;
+  /** The robot's caps on every run (a manifest may only lower them); default the executor's. */
+  caps: Caps;
+  /** Allowed clock difference for manifest validity, milliseconds; default 60 000. */
+  clockSkewMs: number;
+  /** Programs the robot runs on its own. */
+  schedule: ScheduleEntry[];
+  /** Serve Prometheus metrics at `GET http://<listen>/metrics` (default 127.0.0.1:9464). */
+  metrics?: { listen: string } | undefined;
+  /** Evidence records kept in the local store (newest); default 1000. */
+  evidenceRetention: number;
+  /** The evidence path. */
+  evidence: {
+    /** Largest serialised evidence record, bytes (MQTT, gRPC, local store); contract; default 262 144. */
+    maxBytes: number;
+    /** Most milliseconds a journaled skill call waits before it is written (a crash loses at most these); default 5. */
+    journalFlushMs: number;
+  };
+  /** Limits on what the robot accepts. */
+  limits: {
+    /** Manifests valid for longer than this are refused (`lifetime_too_long`); contract; default 90. */
+    maxManifestLifetimeDays: number;
+  };
+}
+
+/** `backend` for the built-in simulator. */
+export interface SimBackendConfig {
+  /** `"sim"`. */
+  kind: "sim";
+  /** Scene file; without it the embedded two-object scene. */
+  world?: string | undefined;
+  /** Multiplies `wait` and skill latencies; default 1. */
+  timeScale: number;
+}
+
+/** `backend` for ROS 2. */
+export interface Ros2BackendConfig {
+  /** `"ros2"`. */
+  kind: "ros2";
+  /** Passed to the ROS 2 backend (`parseRos2Config` in skills-bridge/ros2). */
+  ros2: Record<string, unknown>;
+}
+
+/** One entry of `schedule`: a cached program the robot runs on its own. */
+export interface ScheduleEntry {
+  /** The cached program to run. */
+  programId: string;
+  /** Run it every N seconds (at least 1). */
+  everySeconds?: number | undefined;
+  /** Run it once when the service starts; default `false`. */
+  atStart: boolean;
+}
+
+// The interfaces above and the schema describe the same values (both ways).
+true satisfies [ServiceConfig, z.output<typeof _ServiceConfig>] extends
+  [z.output<typeof _ServiceConfig>, ServiceConfig] ? true : never;
 
 /** A configuration that cannot be used; the message names the field. */
 export class ConfigError extends Error {
@@ -126,7 +213,7 @@ export function parseServiceConfig(
   value: unknown,
   options: { source?: string; baseDir?: string } = {},
 ): ServiceConfig {
-  const result = ServiceConfig.safeParse(value);
+  const result = _ServiceConfig.safeParse(value);
   const source = options.source ?? "configuration";
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {

@@ -336,9 +336,11 @@ async function createBackend(
     }
     return new SimBackend(scene, { timeScale: config.backend.timeScale });
   }
-  const { Ros2Backend } = await import("../skills-bridge/mod.ts");
+  const { parseRos2Config, Ros2Backend } = await import(
+    "../skills-bridge/mod.ts"
+  );
   return await Ros2Backend.create(
-    config.backend.ros2 as Parameters<typeof Ros2Backend.create>[0],
+    parseRos2Config(config.backend.ros2),
     signal ? { signal } : {},
   );
 }

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { callSkill } from "./call_skill.ts";
+import { delay } from "./delay.ts";
 import { findSkill, type Obj, TABLETOP_API } from "./skill_api.ts";
 import type { WorldState } from "./skill_api.ts";
 import type { SkillBackend, SkillOutcome } from "./skill_backend.ts";
@@ -181,7 +182,7 @@ export async function runBackendContract(
     const running = callSkill(backend, TABLETOP_API, "pick", ["red_block"], {
       signal: controller.signal,
     });
-    await _pause(50);
+    await delay(50);
     controller.abort();
     const outcome = await running;
     assertEquals(outcome.ok ? "ok" : outcome.error.code, "cancelled");
@@ -279,9 +280,4 @@ function _near(actual: number | undefined, expected: number, what: string) {
     actual !== undefined && Math.abs(actual - expected) <= TOLERANCE,
     `${what}: expected ${expected}, got ${actual}`,
   );
-}
-
-/** Lets a started skill get going; not a timing assertion. */
-function _pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -4,7 +4,14 @@
  * @module
  */
 export * from "./skill_error.ts";
+export { ClosedError, type ClosedErrorOptions } from "./closed_error.ts";
+export { delay, type DelayOptions } from "./delay.ts";
 export * from "./skill_api.ts";
+export type {
+  SkillSchema,
+  SkillSchemaError,
+  SkillSchemaResult,
+} from "./skill_schema.ts";
 export * from "./skill_backend.ts";
 export { callSkill } from "./call_skill.ts";
 export * from "./sim/mod.ts";

@@ -1,13 +1,13 @@
-import { z } from "zod";
 import { Obj, Point, type SkillApi, Workspace } from "./skill_api.ts";
 import { SKILL_ERROR_CODES } from "./skill_error.ts";
+import type { SkillSchema } from "./skill_schema.ts";
 
 /** A schema rendered as a named `interface` wherever it appears. */
 export interface NamedType {
   /** Name of the rendered `interface`. */
   readonly name: string;
-  /** The zod schema rendered as the interface body. */
-  readonly schema: z.ZodType;
+  /** The schema rendered as the interface body. */
+  readonly schema: SkillSchema;
   /** Doc comment rendered above the interface. */
   readonly doc?: string;
 }
@@ -232,8 +232,8 @@ class _Renderer {
 }
 
 /** JSON Schema of a zod schema, without `$schema`. */
-function _jsonSchema(schema: z.ZodType): _Schema {
-  const json = z.toJSONSchema(schema, { unrepresentable: "any" }) as _Schema;
+function _jsonSchema(schema: SkillSchema): _Schema {
+  const json = schema.toJSONSchema({ unrepresentable: "any" }) as _Schema;
   delete json["$schema"];
   return json;
 }

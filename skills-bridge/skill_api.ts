@@ -1,39 +1,86 @@
 import { z } from "zod";
+import type { SkillSchema } from "./skill_schema.ts";
 
-/** An object id: short, printable, no spaces. */
-export const ObjectId = z.string().min(1).max(64).regex(
+const _ObjectId = z.string().min(1).max(64).regex(
   /^[A-Za-z0-9_.:-]+$/,
   "an object id is 1-64 characters of letters, digits, '_', '.', ':' or '-'",
 );
+/** An object id: short, printable, no spaces. */
+export const ObjectId: SkillSchema<string> = _ObjectId;
 
+const _Coordinate = z.number().finite();
 /** A finite coordinate in metres. */
-export const Coordinate = z.number().finite();
+export const Coordinate: SkillSchema<number> = _Coordinate;
 
 /** A point on the table, in metres. */
-export const Point = z.strictObject({ x: Coordinate, y: Coordinate });
+export interface Point {
+  /** Metres; grows to the right. */
+  x: number;
+  /** Metres; grows toward the far edge of the table. */
+  y: number;
+}
+const _Point = z.strictObject({ x: _Coordinate, y: _Coordinate });
+/** A point on the table, in metres. */
+export const Point: SkillSchema<Point> = _Point;
 
 /** An object as `detect` reports it. */
-export const Obj = z.strictObject({
-  id: ObjectId,
+export interface Obj {
+  /** Its id. */
+  id: string;
+  /** What it is: `"block"`, `"bowl"`, … */
+  kind: string;
+  /** Its colour: `"red"`, … */
+  color: string;
+  /** Metres. */
+  x: number;
+  /** Metres. */
+  y: number;
+  /** Metres; its bottom. */
+  z: number;
+  /** Id of the object it rests on or in, or `null` for the table. */
+  on: string | null;
+}
+const _Obj = z.strictObject({
+  id: _ObjectId,
   kind: z.string(),
   color: z.string(),
   x: z.number(),
   y: z.number(),
   z: z.number(),
-  on: ObjectId.nullable(),
+  on: _ObjectId.nullable(),
 });
 /** An object as `detect` reports it. */
-export type Obj = z.infer<typeof Obj>;
+export const Obj: SkillSchema<Obj> = _Obj;
 
 /** The table bounds, in metres. */
-export const Workspace = z.strictObject({
-  xMin: Coordinate,
-  xMax: Coordinate,
-  yMin: Coordinate,
-  yMax: Coordinate,
+export interface Workspace {
+  /** Left edge. */
+  xMin: number;
+  /** Right edge. */
+  xMax: number;
+  /** Near edge. */
+  yMin: number;
+  /** Far edge. */
+  yMax: number;
+}
+const _Workspace = z.strictObject({
+  xMin: _Coordinate,
+  xMax: _Coordinate,
+  yMin: _Coordinate,
+  yMax: _Coordinate,
 });
 /** The table bounds, in metres. */
-export type Workspace = z.infer<typeof Workspace>;
+export const Workspace: SkillSchema<Workspace> = _Workspace;
+
+// Each interface above and its schema describe the same values (both ways).
+true satisfies [
+  [Point, Obj, Workspace],
+  [z.output<typeof _Point>, z.output<typeof _Obj>, z.output<typeof _Workspace>],
+] extends [
+  [z.output<typeof _Point>, z.output<typeof _Obj>, z.output<typeof _Workspace>],
+  [Point, Obj, Workspace],
+] ? true
+  : never;
 
 /** A world-state estimate as the evidence record keeps it. */
 export interface WorldState {
@@ -47,8 +94,8 @@ export interface WorldState {
 export interface ParamSpec {
   /** Name of the parameter, as rendered in declarations. */
   readonly name: string;
-  /** The zod schema an argument must pass. */
-  readonly schema: z.ZodType;
+  /** The schema an argument must pass (a zod schema). */
+  readonly schema: SkillSchema;
   /** Whether the argument may be left out. */
   readonly optional: boolean;
   /** What the parameter means, as rendered in declarations. */
@@ -65,8 +112,8 @@ export interface SkillSpec {
   readonly doc: string;
   /** The parameters, in call order. */
   readonly params: readonly ParamSpec[];
-  /** The zod schema of the value the skill returns. */
-  readonly result: z.ZodType;
+  /** The schema of the value the skill returns (a zod schema). */
+  readonly result: SkillSchema;
 }
 
 /** A whole skill API: the single description the verifier, the executor and the prompt use. */
@@ -80,7 +127,7 @@ export interface SkillApi {
 const Query = z.string().max(200);
 const Seconds = z.number().finite().gt(0).lte(60);
 const Text = z.string().max(2000);
-const Target = z.union([ObjectId, Point]);
+const Target = z.union([_ObjectId, _Point]);
 
 /** The tabletop skill API of the design (contract). */
 export const TABLETOP_API: SkillApi = {
@@ -97,7 +144,7 @@ export const TABLETOP_API: SkillApi = {
         optional: true,
         doc: 'words such as "red block" or "bowl"',
       }],
-      result: z.array(Obj),
+      result: z.array(_Obj),
     },
     {
       name: "pick",
@@ -130,7 +177,7 @@ export const TABLETOP_API: SkillApi = {
       kind: "query",
       doc: "Id of the held object, or null.",
       params: [],
-      result: ObjectId.nullable(),
+      result: _ObjectId.nullable(),
     },
     {
       name: "workspace",

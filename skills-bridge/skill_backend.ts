@@ -1,4 +1,5 @@
 import type { SkillErrorCode } from "./skill_error.ts";
+import { ClosedError } from "./closed_error.ts";
 import type { WorldState } from "./skill_api.ts";
 
 /** What a skill invocation ended with. Never thrown: returned. */
@@ -36,16 +37,13 @@ export interface SkillBackend extends AsyncDisposable {
 }
 
 /** A backend was used after it was disposed (a logic error in the caller). */
-export class BackendDisposedError extends Error {
+export class BackendDisposedError extends ClosedError {
   /** The kind of the disposed backend (`"sim"`, …). */
   readonly backend: string;
 
   /** Creates the error for `action` (e.g. `"run pick"`) on a disposed backend. */
   constructor(backend: string, action: string, options?: ErrorOptions) {
-    super(
-      `Cannot ${action}: the ${backend} backend has been disposed`,
-      options,
-    );
+    super(`the ${backend} backend`, { ...options, action, state: "disposed" });
     this.name = "BackendDisposedError";
     this.backend = backend;
   }

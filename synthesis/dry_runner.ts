@@ -9,7 +9,7 @@ import type {
   SkillOutcome,
   WorldState,
 } from "../skills-bridge/mod.ts";
-import { SimBackend } from "../skills-bridge/mod.ts";
+import { ClosedError, SimBackend } from "../skills-bridge/mod.ts";
 
 /** Options for one dry-run. */
 export interface DryRunOptions {
@@ -34,10 +34,10 @@ export interface DryRunnerOptions {
 }
 
 /** Thrown when a disposed {@linkcode DryRunner} is used. */
-export class DryRunnerDisposedError extends Error {
+export class DryRunnerDisposedError extends ClosedError {
   /** Creates the error. */
   constructor() {
-    super("Cannot dry-run: the dry-runner is disposed");
+    super("the dry-runner", { action: "dry-run", state: "disposed" });
     this.name = "DryRunnerDisposedError";
   }
 }

@@ -33,6 +33,25 @@ export interface _DsseRefusal {
   field?: string;
 }
 
+/** A check's refusal: its reason, `Cannot accept <subject>: <why>`, and the offending field. */
+export interface _Refusal<R> {
+  ok: false;
+  reason: R;
+  message: string;
+  field?: string;
+}
+
+/** Builds a refusal; the field is left out when it is not known. */
+export function _refusal<R>(
+  reason: R,
+  message: string,
+  field: string | undefined,
+): _Refusal<R> {
+  return field === undefined
+    ? { ok: false, reason, message }
+    : { ok: false, reason, message, field };
+}
+
 const _MAX_SIGNATURES = 16;
 const _ED25519_SIGNATURE_BYTES = 64;
 

@@ -9,11 +9,13 @@ import {
 import type { TrustStore } from "./trust_store.ts";
 import {
   _assertCheckOptions,
+  type _DsseFault,
   type _DsseRefusal,
   _errorText,
   _parseDssePayload,
   _payloadValue,
   _readDsseEnvelope,
+  _refusal,
   _timeWindow,
   _verifyDsseSignatures,
 } from "./_dsse_check.ts";
@@ -276,19 +278,25 @@ function _mismatch(
   return undefined;
 }
 
+/** The reason each DSSE fault is refused with, in the command contract's words. */
+const _FAULT_REASONS: { readonly [F in _DsseFault]: CommandRejectReason } = {
+  too_large: "too_large",
+  malformed: "bad_envelope",
+  malformed_payload: "bad_command",
+  duplicate_key: "duplicate_key",
+  expired: "expired",
+  not_yet_valid: "not_yet_valid",
+  unknown_key: "unknown_key",
+  revoked_key: "revoked_key",
+  missing_role: "missing_role",
+  key_expired: "expired",
+  key_not_yet_valid: "not_yet_valid",
+  bad_encoding: "bad_signature",
+  bad_signature: "bad_signature",
+};
+
 function _fromFault(refusal: _DsseRefusal): _Refusal {
-  const reason: CommandRejectReason = refusal.fault === "malformed"
-    ? "bad_envelope"
-    : refusal.fault === "malformed_payload"
-    ? "bad_command"
-    : refusal.fault === "bad_encoding"
-    ? "bad_signature"
-    : refusal.fault === "key_expired"
-    ? "expired"
-    : refusal.fault === "key_not_yet_valid"
-    ? "not_yet_valid"
-    : refusal.fault;
-  return _refuse(reason, refusal.why, refusal.field);
+  return _refuse(_FAULT_REASONS[refusal.fault], refusal.why, refusal.field);
 }
 
 function _refuse(
@@ -296,8 +304,5 @@ function _refuse(
   why: string,
   field?: string,
 ): _Refusal {
-  const message = `Cannot accept operator command: ${why}`;
-  return field === undefined
-    ? { ok: false, reason, message }
-    : { ok: false, reason, message, field };
+  return _refusal(reason, `Cannot accept operator command: ${why}`, field);
 }

@@ -3,11 +3,13 @@ import { _ManifestSchema, type Manifest } from "./manifest.ts";
 import { PROGRAM_SIGNER_ROLE, type TrustStore } from "./trust_store.ts";
 import {
   _assertCheckOptions,
+  type _DsseFault,
   type _DsseRefusal,
   _errorText,
   _parseDssePayload,
   _payloadValue,
   _readDsseEnvelope,
+  _refusal,
   _timeWindow,
   _verifyDsseSignatures,
 } from "./_dsse_check.ts";
@@ -358,22 +360,33 @@ async function _verify(
   return { ok: true, manifest, keyId, payloadSha256: _hex(digest) };
 }
 
+/** The reason each DSSE fault is refused with, in the envelope contract's words. */
+const _FAULT_REASONS: { readonly [F in _DsseFault]: EnvelopeRejectReason } = {
+  too_large: "too_large",
+  malformed: "malformed_envelope",
+  malformed_payload: "malformed_manifest",
+  duplicate_key: "duplicate_key",
+  expired: "expired",
+  not_yet_valid: "not_yet_valid",
+  unknown_key: "unknown_key",
+  revoked_key: "revoked_key",
+  missing_role: "key_not_authorized",
+  key_expired: "expired",
+  key_not_yet_valid: "not_yet_valid",
+  bad_encoding: "bad_encoding",
+  bad_signature: "bad_signature",
+};
+
 function _fromFault(
   refusal: _DsseRefusal,
   programId: string | undefined,
 ): _Refusal {
-  const reason: EnvelopeRejectReason = refusal.fault === "malformed"
-    ? "malformed_envelope"
-    : refusal.fault === "malformed_payload"
-    ? "malformed_manifest"
-    : refusal.fault === "missing_role"
-    ? "key_not_authorized"
-    : refusal.fault === "key_expired"
-    ? "expired"
-    : refusal.fault === "key_not_yet_valid"
-    ? "not_yet_valid"
-    : refusal.fault;
-  return _refuse(reason, programId, refusal.why, refusal.field);
+  return _refuse(
+    _FAULT_REASONS[refusal.fault],
+    programId,
+    refusal.why,
+    refusal.field,
+  );
 }
 
 function _claimedProgramId(value: unknown): string | undefined {
@@ -391,10 +404,7 @@ function _refuse(
   const subject = programId === undefined
     ? "program"
     : `program "${programId}"`;
-  const message = `Cannot accept ${subject}: ${why}`;
-  return field === undefined
-    ? { ok: false, reason, message }
-    : { ok: false, reason, message, field };
+  return _refusal(reason, `Cannot accept ${subject}: ${why}`, field);
 }
 
 function _hex(buffer: ArrayBuffer): string {

@@ -1,5 +1,3 @@
-import type { z } from "zod";
-
 /** Thrown when a channel's peer breaks the protocol: the peer is at fault. */
 export class ChannelProtocolError extends Error {
   /** Creates the error naming the channel and what was wrong. */
@@ -9,12 +7,31 @@ export class ChannelProtocolError extends Error {
   }
 }
 
+/**
+ * What a channel checks each arriving message with: a zod schema, or
+ * anything with the same `safeParse`.
+ */
+export interface MessageSchema<T> {
+  /** Returns `{ success: true, data }`, or `{ success: false, error }` listing each problem. */
+  safeParse(value: unknown):
+    | { success: true; data: T }
+    | {
+      success: false;
+      error: {
+        readonly issues: ReadonlyArray<{
+          readonly message: string;
+          readonly path: ReadonlyArray<PropertyKey>;
+        }>;
+      };
+    };
+}
+
 /** Options of a {@linkcode LineChannel}. */
 export interface LineChannelOptions<In> {
   /** Names the peer in errors and logs, e.g. `"sandbox host 4711"`. */
   name: string;
   /** Every message that arrives is checked against this schema. */
-  schema: z.ZodType<In>;
+  schema: MessageSchema<In>;
   /** Longest line accepted, bytes; default 16 MiB. */
   maxLineBytes?: number;
 }
@@ -55,7 +72,7 @@ export class LineChannel<In, Out = unknown>
   readonly #readable: ReadableStream<Uint8Array> | RawReader;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array> | null;
   readonly #rawWriter: RawWriter | null;
-  readonly #schema: z.ZodType<In>;
+  readonly #schema: MessageSchema<In>;
   readonly #maxLineBytes: number;
   #writeChain: Promise<void> = Promise.resolve();
   #closed = false;
@@ -197,12 +214,15 @@ export class LineChannel<In, Out = unknown>
 
 /** A file-like reader (`Deno.stdin`): read straight into a buffer, no stream machinery. */
 export interface RawReader {
+  /** Reads into `buffer`; resolves the number of bytes read, or `null` at the end. */
   read(buffer: Uint8Array): Promise<number | null>;
 }
 
 /** A file-like writer (`Deno.stdout`): a whole line per synchronous write. */
 export interface RawWriter {
+  /** Writes `data`; returns the number of bytes written. */
   writeSync(data: Uint8Array): number;
+  /** Closes the writer, if it can be closed. */
   close?(): void;
 }
 

@@ -8,6 +8,7 @@ export {
   ChannelProtocolError,
   LineChannel,
   type LineChannelOptions,
+  type MessageSchema,
   type RawReader,
   type RawWriter,
 } from "./line_channel.ts";

@@ -1,6 +1,7 @@
 import { sha256Hex } from "../evidence/mod.ts";
 import {
   callSkill,
+  ClosedError,
   type SkillApi,
   type SkillBackend,
   type SkillOutcome,
@@ -140,10 +141,10 @@ export class EstopLatchedError extends Error {
 }
 
 /** Thrown when an executor is used after it was disposed. */
-export class ExecutorDisposedError extends Error {
+export class ExecutorDisposedError extends ClosedError {
   /** Creates the error. */
   constructor() {
-    super("Cannot use the executor: it was disposed");
+    super("the executor", { state: "disposed" });
     this.name = "ExecutorDisposedError";
   }
 }

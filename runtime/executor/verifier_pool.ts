@@ -1,5 +1,5 @@
 import type { SkillApi } from "../../skills-bridge/mod.ts";
-import { TABLETOP_API } from "../../skills-bridge/mod.ts";
+import { ClosedError, TABLETOP_API } from "../../skills-bridge/mod.ts";
 import type { VerifierReport } from "../evidence/mod.ts";
 import { verifyRun } from "./verify_run.ts";
 
@@ -30,10 +30,10 @@ interface Job {
 }
 
 /** Thrown when a verifier pool is used after it was disposed. */
-export class VerifierPoolClosedError extends Error {
+export class VerifierPoolClosedError extends ClosedError {
   /** Creates the error. */
   constructor() {
-    super("Cannot verify: the verifier pool was disposed");
+    super("the verifier pool", { action: "verify", state: "disposed" });
     this.name = "VerifierPoolClosedError";
   }
 }

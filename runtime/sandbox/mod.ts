@@ -14,4 +14,4 @@ export {
   type SandboxResult,
   type SandboxRun,
 } from "./sandbox_host.ts";
-export { HALT, type SandboxLimits } from "./_protocol.ts";
+export { type GuestEnd, HALT, type SandboxLimits } from "./_protocol.ts";

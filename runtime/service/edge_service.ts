@@ -1,4 +1,5 @@
 import {
+  ClosedError,
   type SkillApi,
   type SkillBackend,
   TABLETOP_API,
@@ -111,10 +112,13 @@ export class ProgramNotFoundError extends Error {
 }
 
 /** Thrown while the service is shutting down. */
-export class ServiceClosedError extends Error {
+export class ServiceClosedError extends ClosedError {
   /** Creates the error. */
   constructor() {
-    super("Cannot serve the request: the service is shutting down");
+    super("the service", {
+      action: "serve the request",
+      state: "shutting down",
+    });
     this.name = "ServiceClosedError";
   }
 }

@@ -17,6 +17,7 @@ export {
   type EdgeSink,
   ProgramNotFoundError,
   type Receipt,
+  type RunOrigin,
   ServiceClosedError,
 } from "./edge_service.ts";
 export {

@@ -27,4 +27,9 @@ export {
   type TelemetrySnapshot,
   type WaitOptions,
 } from "./mqtt_telemetry.ts";
-export { type MqttConfig, MqttConfigSchema } from "./mqtt_config.ts";
+export {
+  type MqttConfig,
+  type MqttConfigOutbox,
+  MqttConfigSchema,
+  type MqttConfigTls,
+} from "./mqtt_config.ts";

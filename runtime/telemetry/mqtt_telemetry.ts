@@ -2,6 +2,7 @@ import mqtt from "mqtt";
 import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { Buffer } from "node:buffer";
 import { boundRecord, type EvidenceRecord } from "../evidence/mod.ts";
+import { ClosedError } from "../../skills-bridge/mod.ts";
 import { type Outbox, OutboxFullError, type OutboxRecord } from "./outbox.ts";
 
 /** The robot's state as the retained `status` topic shows it (contract). */
@@ -338,9 +339,9 @@ export class MqttTelemetry implements AsyncDisposable {
   /** Starts connecting in the background (and keeps reconnecting); returns at once. */
   start(): void {
     if (this.#closed) {
-      throw new Deno.errors.BadResource(
-        `Cannot start MQTT telemetry for "${this.robotId}": it is closed`,
-      );
+      throw new ClosedError(`the telemetry client of "${this.robotId}"`, {
+        action: "start MQTT telemetry",
+      });
     }
     if (this.#control !== null) return;
     this.#startedAt = performance.now();
@@ -478,9 +479,9 @@ export class MqttTelemetry implements AsyncDisposable {
    */
   enqueueEvidenceMany(records: readonly object[]): { ids: number[] } {
     if (this.#closed) {
-      throw new Deno.errors.BadResource(
-        `Cannot enqueue evidence for "${this.robotId}": the telemetry client is closed`,
-      );
+      throw new ClosedError(`the telemetry client of "${this.robotId}"`, {
+        action: "enqueue evidence",
+      });
     }
     let result: { ids: number[] };
     const rows = records.map((record) => ({
@@ -1043,9 +1044,7 @@ export class MqttTelemetry implements AsyncDisposable {
       const check = () => {
         if (this.#closed) {
           finish(
-            new Deno.errors.BadResource(
-              `Cannot ${what}: the telemetry client is closed`,
-            ),
+            new ClosedError("the telemetry client", { action: what }),
           );
         } else if (done()) finish();
       };

@@ -1,4 +1,5 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { ClosedError } from "../../skills-bridge/mod.ts";
 
 /** Default {@linkcode OutboxOptions.maxRecords}. */
 const _DEFAULT_MAX_RECORDS = 10_000;
@@ -585,9 +586,9 @@ export class Outbox implements Disposable {
 
   #open(what: string): DatabaseSync {
     if (this.#db === null) {
-      throw new Deno.errors.BadResource(
-        `Cannot ${what} outbox "${this.path}": it is closed`,
-      );
+      throw new ClosedError(`the outbox "${this.path}"`, {
+        action: `${what} the outbox`,
+      });
     }
     return this.#db;
   }

@@ -4,6 +4,7 @@ import {
 } from "node:assert/strict";
 import { join } from "node:path";
 import { Outbox, OutboxFullError } from "./outbox.ts";
+import { ClosedError } from "../../skills-bridge/mod.ts";
 
 const _decoder = new TextDecoder();
 
@@ -123,8 +124,8 @@ Deno.test("Outbox rejects bad options and use after close", () => {
   assert(outbox.closed);
   assertThrows(
     () => outbox.append("t", "x"),
-    Deno.errors.BadResource,
-    "it is closed",
+    ClosedError,
+    "is closed",
   );
 });
 

@@ -21,7 +21,9 @@ export const _BridgeOutcome = z.union([
   z.strictObject({
     ok: z.literal(true),
     value: z.unknown(),
-    held: Obj.optional(),
+    held: z.custom<Obj>((value) => Obj.safeParse(value).success, {
+      error: "must be an object as detect reports it",
+    }).optional(),
   }),
   z.strictObject({
     ok: z.literal(false),

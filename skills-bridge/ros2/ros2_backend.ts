@@ -6,6 +6,7 @@ import {
   type SkillOutcome,
 } from "../skill_backend.ts";
 import type { SkillErrorCode } from "../skill_error.ts";
+import { delay } from "../delay.ts";
 import { _BridgeMessage, type _Orphan, _PROTOCOL } from "./_bridge_protocol.ts";
 import {
   type _Connection,
@@ -431,7 +432,7 @@ export class Ros2Backend implements SkillBackend {
         connection = await this.#open();
       } catch (error) {
         this.#lastFault = (error as Error).message;
-        await _sleep(backoffMs, this.#stop.signal);
+        await delay(backoffMs, { signal: this.#stop.signal }).catch(() => {});
         backoffMs = Math.min(backoffMs * 2, 2_000);
         continue;
       }
@@ -439,7 +440,7 @@ export class Ros2Backend implements SkillBackend {
       const wasReady = await this.#serve(connection);
       if (wasReady) backoffMs = 100;
       this.#connection = undefined;
-      await _sleep(backoffMs, this.#stop.signal);
+      await delay(backoffMs, { signal: this.#stop.signal }).catch(() => {});
       backoffMs = Math.min(backoffMs * 2, 2_000);
     }
   }
@@ -657,13 +658,12 @@ async function _runLocal(
   options: InvokeOptions,
 ): Promise<SkillOutcome> {
   if (skill !== "wait") return { ok: true, value: null };
-  const done = await _sleep(
-    (args[0] as number) * 1000,
-    options.signal ?? new AbortController().signal,
-  );
-  return done
-    ? { ok: true, value: null }
-    : _fail("cancelled", `Cannot finish ${skill}: it was cancelled`);
+  try {
+    await delay((args[0] as number) * 1000, options);
+  } catch {
+    return _fail("cancelled", `Cannot finish ${skill}: it was cancelled`);
+  }
+  return { ok: true, value: null };
 }
 
 function _fail(code: SkillErrorCode, message: string): SkillOutcome {
@@ -690,20 +690,4 @@ async function _quietly(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function _sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

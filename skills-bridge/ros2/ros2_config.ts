@@ -45,24 +45,35 @@ export const ROS2_DEFAULT_GOALS: Record<
   say: { text: "text" },
 };
 
-const SkillMappingBase = z.strictObject({
+/** How one skill maps onto a ROS 2 action or service. */
+export interface Ros2SkillMapping {
   /** A ROS 2 action (cancellable, with feedback) or a service. */
-  type: z.enum(["action", "service"]),
+  type: "action" | "service";
   /** The action or service name, e.g. `/pick`. */
-  name: RosName,
+  name: string;
   /** The interface type, e.g. `cap_msgs/action/Pick` or `cap_msgs/srv/Detect`. */
+  interface: string;
+  /** Goal (or request) field → skill value (see `ROS2_GOAL_SOURCES`). Default: `ROS2_DEFAULT_GOALS`. */
+  goal?: Record<string, string> | undefined;
+  /** How long the skill may run before it ends `backend_error`; default 60 000 ms. */
+  timeoutMs: number;
+}
+
+/** A {@linkcode Ros2SkillMapping} as written in the file (`timeoutMs` may be left out). */
+export type Ros2SkillMappingInput =
+  & Omit<Ros2SkillMapping, "timeoutMs">
+  & { timeoutMs?: number | undefined };
+
+const SkillMappingBase = z.strictObject({
+  type: z.enum(["action", "service"]),
+  name: RosName,
   interface: z.string().regex(
     /^[A-Za-z_][A-Za-z0-9_]*\/(action|srv)\/[A-Z][A-Za-z0-9]*$/,
     'an interface type is "<package>/action/<Name>" or "<package>/srv/<Name>"',
   ),
-  /** Goal (or request) field → skill value (see `ROS2_GOAL_SOURCES`). Default: `ROS2_DEFAULT_GOALS`. */
   goal: z.record(FieldPath, z.string()).optional(),
-  /** How long the skill may run before it ends `backend_error`. */
   timeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
 });
-
-/** How one skill maps onto a ROS 2 action or service. */
-export type Ros2SkillMapping = z.infer<typeof SkillMappingBase>;
 
 function mapping(skill: keyof typeof ROS2_GOAL_SOURCES) {
   const sources: readonly string[] = ROS2_GOAL_SOURCES[skill];
@@ -96,54 +107,141 @@ function mapping(skill: keyof typeof ROS2_GOAL_SOURCES) {
 /** `wait` and `say` may run on the robot itself instead of ROS 2. */
 const LOCAL = z.literal("local");
 
-/** Configuration of the ROS 2 skills backend (`backend.ros2` in the service config). */
-export const Ros2Config = z.strictObject({
-  /** Name of the node the backend creates. */
+/** Where the ROS 2 bridge is: its Unix socket, or a `node` process to start. */
+export type Ros2BridgeLocation =
+  | { socket: string }
+  | {
+    spawn: {
+      /** The Node.js (>= 20) executable; default `node`. */
+      node: string;
+      /** The bridge's entry; default: `bridge/main.js` beside this file. */
+      script?: string | undefined;
+    };
+  };
+
+/** Configuration of the ROS 2 skills backend (`backend.ros2` in the service config), after defaults. */
+export interface Ros2Config {
+  /** Name of the node the backend creates; default `cap_edge_skills`. */
+  nodeName: string;
+  /** Namespace of that node; empty (the default) for the root. */
+  namespace: string;
+  /** How long to wait for an action or service server before `backend_error`; default 5 000 ms. */
+  serverTimeoutMs: number;
+  /** How long to wait for a cancelled goal to end before giving up on it; default 2 000 ms. */
+  cancelTimeoutMs: number;
+  /** `std_msgs/msg/Bool` topic whose `data: true` is an emergency stop; `null` for none. Default `/cap/estop`. */
+  estopTopic: string | null;
+  /**
+   * QoS of the e-stop subscription (history KEEP_LAST, volatile); default
+   * reliable, depth 10. Match the publisher: a best-effort publisher never
+   * reaches a reliable subscription; a best-effort subscription hears both.
+   */
+  estopQos: { reliability: "reliable" | "best_effort"; depth: number };
+  /**
+   * Where the ROS 2 bridge (a Node.js process holding rclnodejs) is:
+   * `{ socket }` connects to the bridge's Unix socket (the robot: the bridge
+   * runs as its own unit; default {@linkcode ROS2_BRIDGE_SOCKET}); `{ spawn }`
+   * starts `node <script>` on stdin/stdout (development and tests; needs
+   * `--allow-run` for `node`).
+   */
+  bridge: Ros2BridgeLocation;
+  /** How long `Ros2Backend.create` waits for the bridge to be ready; default 10 000 ms. */
+  connectTimeoutMs: number;
+  /** How often the core asks the bridge whether it is alive; default 1 000 ms. */
+  heartbeatMs: number;
+  /** After this long without a word from the bridge, it counts as gone; default 5 000 ms. */
+  heartbeatTimeoutMs: number;
+  /** The mapping of every skill of the tabletop API; `wait` and `say` default to `"local"`. */
+  skills: Ros2SkillMappings<Ros2SkillMapping>;
+}
+
+/** The mapping of each tabletop skill; `wait` and `say` may run on the robot itself (`"local"`). */
+export interface Ros2SkillMappings<M> {
+  /** `detect`. */
+  detect: M;
+  /** `pick`. */
+  pick: M;
+  /** `place`. */
+  place: M;
+  /** `holding`. */
+  holding: M;
+  /** `workspace`. */
+  workspace: M;
+  /** `wait`: `"local"` or a mapping. */
+  wait: "local" | M;
+  /** `say`: `"local"` or a mapping. */
+  say: "local" | M;
+}
+
+/** Configuration of the ROS 2 skills backend, as written in the file: what has a default may be left out. */
+export interface Ros2ConfigInput {
+  /** See {@linkcode Ros2Config.nodeName}. */
+  nodeName?: string | undefined;
+  /** See {@linkcode Ros2Config.namespace}. */
+  namespace?: string | undefined;
+  /** See {@linkcode Ros2Config.serverTimeoutMs}. */
+  serverTimeoutMs?: number | undefined;
+  /** See {@linkcode Ros2Config.cancelTimeoutMs}. */
+  cancelTimeoutMs?: number | undefined;
+  /** See {@linkcode Ros2Config.estopTopic}. */
+  estopTopic?: string | null | undefined;
+  /** See {@linkcode Ros2Config.estopQos}. */
+  estopQos?:
+    | {
+      reliability?: "reliable" | "best_effort" | undefined;
+      depth?: number | undefined;
+    }
+    | undefined;
+  /** See {@linkcode Ros2Config.bridge}. */
+  bridge?:
+    | { socket: string }
+    | {
+      spawn: {
+        node?: string | undefined;
+        script?: string | undefined;
+      };
+    }
+    | undefined;
+  /** See {@linkcode Ros2Config.connectTimeoutMs}. */
+  connectTimeoutMs?: number | undefined;
+  /** See {@linkcode Ros2Config.heartbeatMs}. */
+  heartbeatMs?: number | undefined;
+  /** See {@linkcode Ros2Config.heartbeatTimeoutMs}. */
+  heartbeatTimeoutMs?: number | undefined;
+  /** See {@linkcode Ros2Config.skills}. */
+  skills:
+    & Omit<Ros2SkillMappings<Ros2SkillMappingInput>, "wait" | "say">
+    & {
+      wait?: "local" | Ros2SkillMappingInput | undefined;
+      say?: "local" | Ros2SkillMappingInput | undefined;
+    };
+}
+
+const _Ros2Config = z.strictObject({
   nodeName: z.string().regex(
     /^[A-Za-z_][A-Za-z0-9_]*$/,
     'a node name is letters, digits and "_", not starting with a digit',
   ).default("cap_edge_skills"),
-  /** Namespace of that node; empty for the root. */
   namespace: z.string().default(""),
-  /** How long to wait for an action or service server before `backend_error`. */
   serverTimeoutMs: z.number().int().positive().max(600_000).default(5_000),
-  /** How long to wait for a cancelled goal to end before giving up on it. */
   cancelTimeoutMs: z.number().int().positive().max(600_000).default(2_000),
-  /** `std_msgs/msg/Bool` topic whose `data: true` is an emergency stop; `null` for none. */
   estopTopic: RosName.nullable().default("/cap/estop"),
-  /**
-   * QoS of the e-stop subscription (history KEEP_LAST, volatile). Match the
-   * publisher: a best-effort publisher never reaches a reliable subscription;
-   * a best-effort subscription hears both.
-   */
   estopQos: z.strictObject({
     reliability: z.enum(["reliable", "best_effort"]).default("reliable"),
     depth: z.number().int().positive().max(1000).default(10),
   }).default({ reliability: "reliable", depth: 10 }),
-  /**
-   * Where the ROS 2 bridge (a Node.js process holding rclnodejs) is:
-   * `{ socket }` connects to the bridge's Unix socket (the robot: the bridge
-   * runs as its own unit); `{ spawn }` starts `node <script>` on stdin/stdout
-   * (development and tests; needs `--allow-run` for `node`).
-   */
   bridge: z.union([
     z.strictObject({ socket: z.string().min(1) }),
     z.strictObject({
       spawn: z.strictObject({
-        /** The Node.js (>= 20) executable. */
         node: z.string().min(1).default("node"),
-        /** The bridge's entry; default: `bridge/main.js` beside this file. */
         script: z.string().min(1).optional(),
       }),
     }),
   ]).default({ socket: ROS2_BRIDGE_SOCKET }),
-  /** How long `Ros2Backend.create` waits for the bridge to be ready. */
   connectTimeoutMs: z.number().int().positive().max(600_000).default(10_000),
-  /** How often the core asks the bridge whether it is alive. */
   heartbeatMs: z.number().int().positive().max(60_000).default(1_000),
-  /** After this long without a word from the bridge, it counts as gone. */
   heartbeatTimeoutMs: z.number().int().positive().max(600_000).default(5_000),
-  /** The mapping of every skill of the tabletop API. */
   skills: z.strictObject({
     detect: mapping("detect"),
     pick: mapping("pick"),
@@ -155,14 +253,27 @@ export const Ros2Config = z.strictObject({
   }),
 });
 
-/** Configuration of the ROS 2 skills backend, after defaults. */
-export type Ros2Config = z.infer<typeof Ros2Config>;
-/** Configuration of the ROS 2 skills backend, as written in the file. */
-export type Ros2ConfigInput = z.input<typeof Ros2Config>;
+// The interfaces above and the schema describe the same values (both ways).
+true satisfies [
+  [Ros2Config, Ros2ConfigInput, Ros2SkillMapping],
+  [
+    z.output<typeof _Ros2Config>,
+    z.input<typeof _Ros2Config>,
+    z.output<typeof SkillMappingBase>,
+  ],
+] extends [
+  [
+    z.output<typeof _Ros2Config>,
+    z.input<typeof _Ros2Config>,
+    z.output<typeof SkillMappingBase>,
+  ],
+  [Ros2Config, Ros2ConfigInput, Ros2SkillMapping],
+] ? true
+  : never;
 
 /** Parses a ROS 2 backend configuration, or throws a `TypeError` naming the bad field. */
 export function parseRos2Config(value: unknown): Ros2Config {
-  const result = Ros2Config.safeParse(value);
+  const result = _Ros2Config.safeParse(value);
   if (result.success) return result.data;
   const why = result.error.issues.map((issue) =>
     `${

@@ -7,9 +7,10 @@ export {
   type LoadSceneOptions,
   parseScene,
   type ParseSceneOptions,
-  Scene,
+  type Scene,
   SceneError,
   type SceneErrorOptions,
+  type SceneFaults,
   type SceneObject,
 } from "./scene.ts";
 export { SimBackend, type SimBackendOptions } from "./sim_backend.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ObjectId } from "../skill_api.ts";
+import { ObjectId, type Workspace } from "../skill_api.ts";
 import { _jsonErrorPosition } from "./_json_error_position.ts";
 
 const ID_RULE =
@@ -49,27 +49,7 @@ function sentence(
   ctx.addIssue({ code: "custom", path, message, params: { sentence: true } });
 }
 
-/**
- * A scene file (contract, DESIGN.md "Scene file"): the world the simulator
- * starts from. Strict: unknown fields are refused.
- *
- * - `seed` (default 7): integer >= 0; every random draw of the simulator
- *   comes from it.
- * - `workspace` (default `{xMin:-0.3, xMax:0.3, yMin:-0.8, yMax:-0.2}`):
- *   table bounds in metres, `xMin < xMax`, `yMin < yMax`.
- * - `faults` (each default 0): `graspFailureRate` and `detectionMissRate` in
- *   [0, 1], `skillLatencyMs` in 0..10000.
- * - `objects` (0-200): unique `id`s, `kind` `"block"` or `"bowl"`, non-empty
- *   `color`. An object on the table needs `x`, `y` inside the workspace. An
- *   object with `"on": "<id>"` rests on (block) or in (bowl) that object and
- *   takes its `x`, `y` (given ones are ignored, so they may be left out). A
- *   block carries at most one object; a bowl holds any number. No object may
- *   rest on itself, and no cycles.
- *
- * Parsing fills the defaults and resolves every object to `x`, `y` and
- * `on: string | null`.
- */
-export const Scene = z.strictObject({
+const _Scene = z.strictObject({
   seed: z.number({ error: "must be an integer >= 0" })
     .int({ error: "must be an integer >= 0" })
     .min(0, { error: "must be an integer >= 0" })
@@ -216,11 +196,66 @@ export const Scene = z.strictObject({
     };
   });
 
-/** A parsed scene: defaults filled, every object placed. */
-export type Scene = z.output<typeof Scene>;
+/**
+ * A scene file (contract, DESIGN.md "Scene file"): the world the simulator
+ * starts from. Strict: unknown fields are refused.
+ *
+ * - `seed` (default 7): integer >= 0; every random draw of the simulator
+ *   comes from it.
+ * - `workspace` (default `{xMin:-0.3, xMax:0.3, yMin:-0.8, yMax:-0.2}`):
+ *   table bounds in metres, `xMin < xMax`, `yMin < yMax`.
+ * - `faults` (each default 0): `graspFailureRate` and `detectionMissRate` in
+ *   [0, 1], `skillLatencyMs` in 0..10000.
+ * - `objects` (0-200): unique `id`s, `kind` `"block"` or `"bowl"`, non-empty
+ *   `color`. An object on the table needs `x`, `y` inside the workspace. An
+ *   object with `"on": "<id>"` rests on (block) or in (bowl) that object and
+ *   takes its `x`, `y` (given ones are ignored, so they may be left out). A
+ *   block carries at most one object; a bowl holds any number. No object may
+ *   rest on itself, and no cycles.
+ *
+ * Parsing fills the defaults and resolves every object to `x`, `y` and
+ * `on: string | null`.
+ */
+export interface Scene {
+  /** Every random draw of the simulator comes from it. */
+  seed: number;
+  /** The table bounds, in metres. */
+  workspace: Workspace;
+  /** The objects, each placed (`x`, `y`) and resting on `on`. */
+  objects: SceneObject[];
+  /** The simulator's fault injection. */
+  faults: SceneFaults;
+}
 
 /** An object of a parsed scene. */
-export type SceneObject = Scene["objects"][number];
+export interface SceneObject {
+  /** Its id. */
+  id: string;
+  /** A block carries at most one object; a bowl holds any number. */
+  kind: "block" | "bowl";
+  /** Its colour, e.g. `"red"`. */
+  color: string;
+  /** Metres (the supporting object's, for an object resting on one). */
+  x: number;
+  /** Metres (the supporting object's, for an object resting on one). */
+  y: number;
+  /** Id of the object it rests on or in, or `null` for the table. */
+  on: string | null;
+}
+
+/** The faults a scene injects into the simulator. */
+export interface SceneFaults {
+  /** Chance in [0, 1] that a `pick` slips. */
+  graspFailureRate: number;
+  /** Chance in [0, 1] that `detect` misses an object. */
+  detectionMissRate: number;
+  /** Milliseconds every skill takes, 0..10000. */
+  skillLatencyMs: number;
+}
+
+// The interfaces above and the schema describe the same values (both ways).
+true satisfies [Scene, z.output<typeof _Scene>] extends
+  [z.output<typeof _Scene>, Scene] ? true : never;
 
 /** Options for {@linkcode SceneError}. */
 export interface SceneErrorOptions extends ErrorOptions {
@@ -288,7 +323,7 @@ export function parseScene(
   value: unknown,
   options: ParseSceneOptions = {},
 ): Scene {
-  const result = Scene.safeParse(value);
+  const result = _Scene.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => _describe(issue, value));
   throw SceneError.explain(options.source, problems);

@@ -7,6 +7,7 @@ import {
   type SkillOutcome,
 } from "../skill_backend.ts";
 import type { SkillErrorCode } from "../skill_error.ts";
+import { delay } from "../delay.ts";
 import { _random } from "./_random.ts";
 import { parseScene, type Scene } from "./scene.ts";
 
@@ -183,7 +184,11 @@ export class SimBackend implements SkillBackend {
         return ok(null);
       case "wait": {
         const ms = (args[0] as number) * 1000 * this.#timeScale;
-        if (!await _sleep(ms, stop)) return cancelled(skill, stop);
+        try {
+          await delay(ms, { signal: stop });
+        } catch {
+          return cancelled(skill, stop);
+        }
         return ok(null);
       }
       case "pick":
@@ -194,7 +199,11 @@ export class SimBackend implements SkillBackend {
         const early = act();
         if (early !== undefined) return early.failure;
         const ms = this.#scene.faults.skillLatencyMs * this.#timeScale;
-        if (!await _sleep(ms, stop)) return cancelled(skill, stop);
+        try {
+          await delay(ms, { signal: stop });
+        } catch {
+          return cancelled(skill, stop);
+        }
         const done = act();
         if (done !== undefined) return done.failure;
         if (skill === "pick") {
@@ -400,23 +409,6 @@ function cancelled(skill: string, signal: AbortSignal): _Failure {
     "cancelled",
     `Cannot finish ${skill}: ${why}; the world is unchanged`,
   );
-}
-
-/** Sleeps `ms`; resolves `false` (timer cleared) when `signal` aborts first. */
-function _sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function _show(value: unknown): string {
