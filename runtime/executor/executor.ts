@@ -559,6 +559,9 @@ export class Executor implements AsyncDisposable {
   #replaceDead(): void {
     for (const which of ["sandbox", "spare"] as const) {
       const host = which === "sandbox" ? this.#sandbox : this.#spare;
+      // A worn host that took a run meanwhile finishes it; the end of that
+      // run schedules this again.
+      if (host === this.#active?.sandbox) continue;
       const worn = host.alive &&
         (host.runs >= this.#maxRunsPerHost || host.rss > this.#hostMemoryMark);
       if (host.alive && !worn) continue;

@@ -502,3 +502,29 @@ Deno.test("labels come from facts: forged, copied and rewritten errors are progr
     }
   });
 });
+
+Deno.test("a worn-out sandbox host finishes the run it took before it is replaced", async () => {
+  // Each run outlasts the moment after which worn hosts are replaced, and
+  // every host is worn after two runs: a replacement must never take the
+  // host of the run in progress.
+  await using backend = new SimBackend(SCENE, { timeScale: 1 });
+  await using executor = await Executor.create({
+    backend,
+    robotId: "test-arm",
+    maxRunsPerHost: 2,
+    caps: { timeoutMs: 5000, memoryBytes: 16 * 1024 * 1024 },
+  });
+  const outcomes: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const evidence = await executor.run({
+      source: 'say("a"); wait(0.03); say("b");',
+    });
+    outcomes.push(
+      evidence.outcome === "succeeded"
+        ? "succeeded"
+        : `${evidence.outcome}: ${evidence.failure?.message}`,
+    );
+  }
+  assertEquals(outcomes, Array(8).fill("succeeded"));
+  assert(executor.hostRestarts >= 1, "no worn host was replaced");
+});
