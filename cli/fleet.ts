@@ -6,6 +6,7 @@ import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { _parseArgsStrict } from "./_args.ts";
 import { FleetView } from "../fleet/view/mod.ts";
+import { DEFAULT_TOPIC_PREFIX } from "../runtime/telemetry/mod.ts";
 
 /** Options of {@linkcode fleetCommand}. */
 export interface FleetCommandOptions {
@@ -102,7 +103,7 @@ export async function fleetCommand(
       `--broker must be an mqtt://, mqtts://, ws:// or wss:// URL, got "${broker}"`,
     );
   }
-  const prefix = values.prefix ?? "cap/v1";
+  const prefix = values.prefix ?? DEFAULT_TOPIC_PREFIX;
   if (!/^[^/+#]+(\/[^/+#]+)*$/.test(prefix)) {
     return usage(
       `--prefix must be "/"-separated segments without "+" or "#", got "${prefix}"`,

@@ -9,6 +9,7 @@ import { join, relative, resolve } from "node:path";
 import { generateSigningKey } from "../verifier/mod.ts";
 import { _parseCommand } from "./_args.ts";
 import { UsageError } from "./_usage_error.ts";
+import { DEFAULT_TOPIC_PREFIX } from "../runtime/telemetry/mod.ts";
 
 const HELP =
   `Usage: deno task cap init [--dir <dir>] [--robot-id <id>] [--listen <host:port>]
@@ -96,7 +97,7 @@ export async function initCommand(args: string[]): Promise<number> {
     grpc: { listen },
     trustStore: "trust.json",
     backend: { kind: "sim" },
-    mqtt: { url: mqttUrl, topicPrefix: "cap/v1" },
+    mqtt: { url: mqttUrl, topicPrefix: DEFAULT_TOPIC_PREFIX },
   };
   await Deno.mkdir(join(dir, "keys"), { recursive: true, mode: 0o700 });
   await Deno.writeTextFile(

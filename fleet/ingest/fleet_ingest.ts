@@ -2,6 +2,10 @@ import mqtt from "mqtt";
 import { clearImmediate, setImmediate } from "node:timers";
 import type { IClientOptions, MqttClient } from "mqtt";
 import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
+import {
+  DEFAULT_TOPIC_PREFIX,
+  robotTopic,
+} from "../../runtime/telemetry/mod.ts";
 import type { FleetStore, RobotUpdate } from "../store/mod.ts";
 import { parseRobotMessage } from "./parse_robot_message.ts";
 
@@ -107,7 +111,7 @@ export class FleetIngest implements AsyncDisposable {
   /** Creates it; see the options. */
   constructor(options: FleetIngestOptions) {
     this.#options = options;
-    this.topicPrefix = options.topicPrefix ?? "cap/v1";
+    this.topicPrefix = options.topicPrefix ?? DEFAULT_TOPIC_PREFIX;
     this.group = options.group ?? "cap-fleet";
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(this.group)) {
       throw new TypeError(
@@ -163,7 +167,7 @@ export class FleetIngest implements AsyncDisposable {
     }
     options.signal?.throwIfAborted();
     await client.publishAsync(
-      `${this.topicPrefix}/robots/${robotId}/cmd/stop`,
+      robotTopic(this.topicPrefix, robotId, "cmd/stop"),
       JSON.stringify({ reason }),
       { qos: 1 },
     );
@@ -197,20 +201,20 @@ export class FleetIngest implements AsyncDisposable {
     if (o.tls?.key !== undefined) clientOptions.key = o.tls.key;
     const client = mqtt.connect(o.url, clientOptions);
     const p = this.topicPrefix;
-    const share = `$share/${this.group}/${p}/robots/+`;
+    const share = `$share/${this.group}`;
     let onSubscribed = () => {};
     const subscribed = new Promise<void>((resolve) => onSubscribed = resolve);
     client.on("connect", () => {
       // A resumed session keeps its subscriptions; subscribing again is
       // harmless and covers a session the broker let expire.
       const topics: Record<string, { qos: 1 }> = {
-        [`${share}/status`]: { qos: 1 },
-        [`${share}/telemetry`]: { qos: 1 },
-        [`${share}/evidence`]: { qos: 1 },
+        [`${share}/${robotTopic(p, "+", "status")}`]: { qos: 1 },
+        [`${share}/${robotTopic(p, "+", "telemetry")}`]: { qos: 1 },
+        [`${share}/${robotTopic(p, "+", "evidence")}`]: { qos: 1 },
       };
       // Retained messages never reach shared subscriptions: one plain
       // subscription to status gives every console each robot's state.
-      if (first) topics[`${p}/robots/+/status`] = { qos: 1 };
+      if (first) topics[robotTopic(p, "+", "status")] = { qos: 1 };
       client.subscribeAsync(topics).then(
         () => onSubscribed(),
         (error: Error) =>

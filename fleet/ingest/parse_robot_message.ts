@@ -1,4 +1,5 @@
 import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
+import { parseRobotTopic } from "../../runtime/telemetry/mod.ts";
 import type { RobotGrpc, RobotUpdate } from "../store/mod.ts";
 
 /** What one MQTT message from a robot said. */
@@ -26,14 +27,15 @@ export function parseRobotMessage(
   payload: Uint8Array,
   atMs: number,
 ): RobotMessage {
-  const base = `${prefix}/robots/`;
-  if (!topic.startsWith(base)) {
+  if (!topic.startsWith(`${prefix}/robots/`)) {
     return { kind: "ignored", reason: "topic outside the prefix" };
   }
-  const [robotId, kind, ...rest] = topic.slice(base.length).split("/");
-  if (robotId === undefined || !_ID.test(robotId) || rest.length > 0) {
+  const parsed = parseRobotTopic(prefix, topic);
+  if (parsed === null || parsed.rest.length !== 1) {
     return { kind: "ignored", reason: "not a robot topic" };
   }
+  const { robotId } = parsed;
+  const kind = parsed.rest[0];
   let text: string;
   try {
     text = _decoder.decode(payload);

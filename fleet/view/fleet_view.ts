@@ -1,3 +1,9 @@
+import {
+  allRobotsFilter,
+  DEFAULT_TOPIC_PREFIX,
+  parseRobotTopic,
+} from "../../runtime/telemetry/mod.ts";
+
 /** Options of {@linkcode FleetView}. */
 export interface FleetViewOptions {
   /** Topic prefix the robots publish under. Default `cap/v1`. */
@@ -60,24 +66,21 @@ export class FleetView {
 
   /** Creates it; see the options. */
   constructor(options: FleetViewOptions = {}) {
-    this.topicPrefix = options.topicPrefix ?? "cap/v1";
+    this.topicPrefix = options.topicPrefix ?? DEFAULT_TOPIC_PREFIX;
     this.#now = options.now ?? Date.now;
   }
 
   /** The topic filter that covers every robot. */
   get filter(): string {
-    return `${this.topicPrefix}/robots/#`;
+    return allRobotsFilter(this.topicPrefix);
   }
 
   /** Folds one message in; false when it was not understood (and changed nothing). */
   update(topic: string, payload: string | Uint8Array): boolean {
-    const base = `${this.topicPrefix}/robots/`;
-    if (!topic.startsWith(base)) return false;
-    const parts = topic.slice(base.length).split("/");
-    const robotId = parts[0];
-    if (robotId === undefined || robotId === "" || parts.length < 2) {
-      return false;
-    }
+    const parsed = parseRobotTopic(this.topicPrefix, topic);
+    if (parsed === null || parsed.rest.length === 0) return false;
+    const { robotId } = parsed;
+    const parts = [robotId, ...parsed.rest];
     if (
       typeof payload !== "string" && payload.byteLength > _MAX_PAYLOAD
     ) return false;

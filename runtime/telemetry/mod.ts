@@ -28,6 +28,15 @@ export {
   type WaitOptions,
 } from "./mqtt_telemetry.ts";
 export {
+  allRobotsFilter,
+  DEFAULT_TOPIC_PREFIX,
+  type ParsedRobotTopic,
+  parseRobotTopic,
+  robotTopic,
+  type RobotTopicKind,
+  runEventsTopic,
+} from "./topics.ts";
+export {
   type MqttConfig,
   type MqttConfigOutbox,
   MqttConfigSchema,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_TOPIC_PREFIX } from "./topics.ts";
 
 const _TOPIC_PREFIX = /^[^/+#]+(\/[^/+#]+)*$/;
 const _positive = () => z.number().int().positive();
@@ -11,7 +12,7 @@ const _MqttConfig = z.strictObject({
   topicPrefix: z.string().regex(
     _TOPIC_PREFIX,
     'must be "/"-separated non-empty segments without "+" or "#"',
-  ).default("cap/v1"),
+  ).default(DEFAULT_TOPIC_PREFIX),
   clientId: z.string().min(1).max(256).optional(),
   username: z.string().optional(),
   password: z.string().optional(),

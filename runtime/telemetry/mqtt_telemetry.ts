@@ -4,6 +4,7 @@ import { Buffer } from "node:buffer";
 import { boundRecord, type EvidenceRecord } from "../evidence/mod.ts";
 import { ClosedError } from "../../skills-bridge/mod.ts";
 import { type Outbox, OutboxFullError, type OutboxRecord } from "./outbox.ts";
+import { DEFAULT_TOPIC_PREFIX, robotTopic, runEventsTopic } from "./topics.ts";
 
 /** The robot's state as the retained `status` topic shows it (contract). */
 export type RobotState = "online" | "running" | "stopped" | "offline";
@@ -242,7 +243,7 @@ export class MqttTelemetry implements AsyncDisposable {
 
   /** Checks the options; {@linkcode MqttTelemetry.start} connects. */
   constructor(options: MqttTelemetryOptions) {
-    const prefix = options.topicPrefix ?? "cap/v1";
+    const prefix = options.topicPrefix ?? DEFAULT_TOPIC_PREFIX;
     if (!_SEGMENT.test(options.robotId)) {
       throw new TypeError(
         `Cannot create MQTT telemetry: robotId must be a non-empty topic segment without "/", "+" or "#", got "${options.robotId}"`,
@@ -276,19 +277,19 @@ export class MqttTelemetry implements AsyncDisposable {
     this.#outbox = options.outbox;
     this.#log = options.log ?? (() => {});
     this.#retryMs = this.#reconnectMin;
-    const base = `${prefix}/robots/${options.robotId}`;
+    const robotId = options.robotId;
     this.topics = {
-      status: `${base}/status`,
-      telemetry: `${base}/telemetry`,
-      evidence: `${base}/evidence`,
-      cmdStop: `${base}/cmd/stop`,
+      status: robotTopic(prefix, robotId, "status"),
+      telemetry: robotTopic(prefix, robotId, "telemetry"),
+      evidence: robotTopic(prefix, robotId, "evidence"),
+      cmdStop: robotTopic(prefix, robotId, "cmd/stop"),
       runEvents: (runId) => {
         if (!_SEGMENT.test(runId)) {
           throw new TypeError(
             `Cannot build the run events topic: runId must be a topic segment without "/", "+" or "#", got "${runId}"`,
           );
         }
-        return `${base}/runs/${runId}/events`;
+        return runEventsTopic(prefix, robotId, runId);
       },
     };
   }
