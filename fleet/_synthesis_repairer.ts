@@ -5,23 +5,12 @@
  * LLM client.
  * @module
  */
+import type { FleetRepairOptions } from "./fleet_repair_options.ts";
 import { createOpenAiClient, repairFromRun } from "../synthesis/mod.ts";
 import type { RunRepairer } from "./repair_jobs.ts";
 
-/** How the console repairs: the model and the program-signing key. */
-export interface _SynthesisRepairerOptions {
-  /** Base URL of an OpenAI-compatible server. Default: `OPENAI_BASE_URL`. */
-  llmUrl?: string | undefined;
-  /** Model name. Default: `CAP_MODEL`. */
-  llmModel?: string | undefined;
-  /** API key. Default: `OPENAI_API_KEY` (none for a local server). */
-  apiKey?: string | undefined;
-  /** Most attempts of the repair loop. */
-  maxAttempts?: number | undefined;
-  /** Signs the repaired program (a key with the `program-signer` role). */
-  signingKey: JsonWebKey & { kid?: string };
-  /** Key id of the signature. Default: the JWK's `kid`. */
-  signingKeyId?: string | undefined;
+/** How the console repairs, and with `run` the operator key that signs the `run` command. */
+export interface _SynthesisRepairerOptions extends FleetRepairOptions {
   /** With `run`: the operator key that signs the `run` command. */
   operator?: { privateJwk: JsonWebKey; keyId?: string | undefined } | undefined;
 }

@@ -10,10 +10,10 @@ export * from "./view/mod.ts";
 export {
   type FleetConsole,
   type FleetConsoleOptions,
-  type FleetRepairOptions,
   parseListen,
   startFleetConsole,
 } from "./start_fleet_console.ts";
+export type { FleetRepairOptions } from "./fleet_repair_options.ts";
 export {
   RobotCommander,
   type RobotCommanderOptions,
