@@ -9,6 +9,7 @@ import {
   type WireListRunsRequest,
 } from "./_runs_wire.ts";
 import { _loadProtos } from "./_protos.ts";
+import { delay } from "../../skills-bridge/mod.ts";
 import type { CachedProgram, Receipt } from "../service/mod.ts";
 import { type EdgeApi, type EdgeStatus, statusOf } from "./edge_api.ts";
 
@@ -72,10 +73,11 @@ export async function startGrpcServer(
   });
   const log = options.log ?? (() => {});
   let serving = true;
-  let inflight = 0;
+  /** Calls in progress; a drain waits for them to settle. */
+  const inflight = new Set<Promise<unknown>>();
   const track = <T>(promise: Promise<T>): Promise<T> => {
-    inflight += 1;
-    return promise.finally(() => inflight -= 1);
+    inflight.add(promise);
+    return promise.finally(() => inflight.delete(promise));
   };
   const watchers = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   const runs = new Set<grpc.ServerWritableStream<unknown, unknown>>();
@@ -305,12 +307,15 @@ export async function startGrpcServer(
   const drain = async (timeoutMs = 2000) => {
     serving = false;
     for (const watcher of watchers) watcher.write({ status: "NOT_SERVING" });
-    const until = Date.now() + timeoutMs;
-    while (inflight > 0 && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    // The calls in progress settle, or the bound passes: no polling.
+    const bound = new AbortController();
+    await Promise.race([
+      Promise.allSettled([...inflight]),
+      delay(timeoutMs, { signal: bound.signal }).catch(() => {}),
+    ]);
+    bound.abort();
     // Let the last frames reach the socket.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
   };
   return {
     port,
