@@ -4,6 +4,7 @@
  * errors in plain words: `cap stop: cannot stop on 10.0.0.7:50051: …`.
  * @module
  */
+import { HOST_PORT as _HOST_PORT } from "../verifier/mod.ts";
 import {
   EdgeCallError,
   EdgeClient,
@@ -50,8 +51,6 @@ export const ROBOT_HELP = `Robot options:
   --cert <pem>            client certificate (mutual TLS)
   --key <pem>             client key (mutual TLS)
   --server-name <name>    expected name in the robot's certificate`;
-
-const _HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
 /** The robots `--to` names, in order, once each; bad usage when none or malformed. */
 export function _targets(flags: Record<string, unknown>): string[] {

@@ -5,6 +5,7 @@
  * commands that come next.
  * @module
  */
+import { HOST_PORT as _HOST_PORT } from "../verifier/mod.ts";
 import { join, relative, resolve } from "node:path";
 import { generateSigningKey } from "../verifier/mod.ts";
 import { _parseCommand } from "./_args.ts";
@@ -34,8 +35,6 @@ Options:
   -h, --help              show this help
 
 Exit: 0 written, 1 the files exist already (nothing is overwritten), 2 bad usage.`;
-
-const _HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
 /** `cap init`: exit 0 when written, 1 when the files exist, 2 on bad usage. */
 export async function initCommand(args: string[]): Promise<number> {

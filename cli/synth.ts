@@ -6,6 +6,7 @@
  * gRPC to each robot named by `--to` (and with `--run` runs it there).
  * @module
  */
+import { HOST_PORT } from "../verifier/mod.ts";
 import { _parseArgsStrict } from "./_args.ts";
 import { loadScene } from "../skills-bridge/mod.ts";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
@@ -52,8 +53,6 @@ OPENAI_API_KEY nor OPENAI_BASE_URL set, recorded answers from the replay server 
 Defaults: --max-attempts ${DEFAULT_MAX_ATTEMPTS}, --max-helper-depth ${DEFAULT_MAX_HELPER_DEPTH}, robots ["*"], program id from the instruction.
 Exit: 0 a program was synthesized (and signed, written and delivered as asked), 1 synthesis
 or a delivery failed, 2 bad usage.`;
-
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
 /**
  * Runs `cap synth`. Exit code 0 when a program was synthesized (and signed,

@@ -6,6 +6,7 @@
  * of the same program for that robot, and delivered with `--to`.
  * @module
  */
+import { HOST_PORT } from "../verifier/mod.ts";
 import { parseArgs } from "node:util";
 import { fetchRunRecord } from "../fleet/mod.ts";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
@@ -31,8 +32,6 @@ Feeds a recorded run (instruction, program, failure, calls, world) into the repa
 dry-runs the repair in the recorded world, signs it as the next version of the program for
 that robot (--key) and delivers it (--to); --run runs it there with a run command signed by
 --operator-key (a key with the "operator" role; default $CAP_OPERATOR_KEY).`;
-
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
 /** Runs `cap synth --from-run`; resolves with the exit code. */
 export async function synthFromRunCommand(

@@ -1,3 +1,4 @@
+import { HOST_PORT } from "../verifier/mod.ts";
 import type { EdgeClientTls } from "../runtime/grpc/mod.ts";
 import type { FleetRepairOptions } from "./fleet_repair_options.ts";
 import { FleetIngest, type IngestLog } from "./ingest/mod.ts";
@@ -72,9 +73,7 @@ const _LOOPBACK = /^(127\.[0-9.]+|localhost|\[?::1\]?)$/;
 export function parseListen(
   listen: string,
 ): { hostname: string; port: number } {
-  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(
-    listen,
-  );
+  const match = HOST_PORT.exec(listen);
   const port = Number(match?.[2]);
   if (match === null || port > 65535) {
     throw new TypeError(

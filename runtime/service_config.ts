@@ -1,9 +1,10 @@
+import { HOST_PORT } from "../verifier/mod.ts";
 import { z } from "zod";
 import { type MqttConfig, MqttConfigSchema } from "./telemetry/mod.ts";
 import { type Caps, DEFAULT_CAPS } from "./executor/mod.ts";
 
 const HostPort = z.string().regex(
-  /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/,
+  HOST_PORT,
   'must be "host:port", e.g. "127.0.0.1:50051"',
 ).refine(
   (s) =>

@@ -1,3 +1,4 @@
+import { showValue } from "./show_value.ts";
 import type { SkillApi } from "./skill_api.ts";
 import { findSkill } from "./skill_api.ts";
 import type {
@@ -7,22 +8,6 @@ import type {
 } from "./skill_backend.ts";
 
 /** Longest rendering of a bad value kept in an error message. */
-const MAX_SHOWN = 80;
-
-/** Renders a value for an error message, cut to a readable length. */
-export function _show(value: unknown): string {
-  let text: string;
-  if (typeof value === "number" && !Number.isFinite(value)) {
-    text = String(value);
-  } else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = Object.prototype.toString.call(value);
-    }
-  }
-  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text;
-}
 
 /**
  * Validates `args` against the skill's zod schemas, then invokes it on the
@@ -69,7 +54,7 @@ export async function callSkill(
       return fail(
         "invalid_argument",
         `Cannot call ${skill}: argument "${param.name}" is invalid (${why}), got ${
-          _show(value)
+          showValue(value)
         }`,
       );
     }
@@ -96,7 +81,7 @@ export async function callSkill(
     return fail(
       "backend_error",
       `Cannot use the result of ${skill}: the ${backend.kind} backend returned ${
-        _show(value)
+        showValue(value)
       }, which breaks the skill's result schema`,
     );
   }

@@ -25,3 +25,4 @@ export {
   runBackendContract,
 } from "./backend_contract.ts";
 export * from "./ros2/mod.ts";
+export { showValue } from "./show_value.ts";

@@ -1,3 +1,4 @@
+import { showValue } from "../skills-bridge/mod.ts";
 import type {
   EvidenceRecord,
   VerifierReport,
@@ -10,18 +11,6 @@ const MAX_VALUE_CHARS = 160;
 export type RepairFeedback =
   | { kind: "verifier"; report: VerifierReport }
   | { kind: "dry_run"; evidence: EvidenceRecord };
-
-function _show(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > MAX_VALUE_CHARS
-    ? `${text.slice(0, MAX_VALUE_CHARS)}…`
-    : text;
-}
 
 /**
  * The user message that sends a failed attempt back to the model: every
@@ -62,12 +51,14 @@ export function buildRepairMessage(feedback: RepairFeedback): string {
       }):`,
     );
     for (const call of ev.calls.slice(skipped)) {
-      const args = call.args.map(_show).join(", ");
+      const args = call.args.map((v) => showValue(v, MAX_VALUE_CHARS)).join(
+        ", ",
+      );
       const end = call.ok
         ? `ok${
           call.result === undefined || call.result === null
             ? ""
-            : ` → ${_show(call.result)}`
+            : ` → ${showValue(call.result, MAX_VALUE_CHARS)}`
         }`
         : `threw ${call.error?.code ?? "error"}: ${call.error?.message ?? ""}`;
       lines.push(`${call.seq}. ${call.skill}(${args}) ${end}`);

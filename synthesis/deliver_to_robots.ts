@@ -1,3 +1,4 @@
+import { HOST_PORT } from "../verifier/mod.ts";
 import { type EvidenceRecord } from "../runtime/evidence/mod.ts";
 import {
   EdgeClient,
@@ -43,8 +44,6 @@ export interface DeliverToRobotsOptions {
   /** Aborting stops the deliveries. */
   signal?: AbortSignal;
 }
-
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/;
 
 /**
  * Delivers a signed envelope over gRPC to every robot in `targets`

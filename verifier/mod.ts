@@ -77,3 +77,4 @@ export type { VerifierIssue, VerifierReport } from "./verifier_issue.ts";
 export { SANDBOX_LIMITS, type SandboxLimits } from "./sandbox_limits.ts";
 export { ALLOWED_BUILTINS, type AllowedBuiltin } from "./allowed_builtins.ts";
 export { LANGUAGE_RULES } from "./language_rules.ts";
+export { HOST_PORT } from "./host_port.ts";

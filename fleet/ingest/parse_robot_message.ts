@@ -1,3 +1,4 @@
+import { HOST_PORT as _HOST_PORT } from "../../verifier/mod.ts";
 import type { EvidenceRecord } from "../../runtime/evidence/mod.ts";
 import { parseRobotTopic } from "../../runtime/telemetry/mod.ts";
 import type { RobotGrpc, RobotUpdate } from "../store/mod.ts";
@@ -12,7 +13,6 @@ export type RobotMessage =
 // deno-lint-ignore no-control-regex -- NUL is forbidden in MQTT topics
 const _ID = /^[^/+#\u0000]{1,128}$/;
 const _STATE = /^[a-z_]{1,32}$/;
-const _HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]{1,253}):[0-9]{1,5}$/;
 const _OUTCOMES = new Set(["succeeded", "failed", "rejected", "stopped"]);
 const _decoder = new TextDecoder("utf-8", { fatal: true });
 

@@ -4,7 +4,7 @@ import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { _loadProtos } from "./_protos.ts";
 import type { EvidenceRecord } from "../evidence/mod.ts";
 import type { Receipt } from "../service/mod.ts";
-import { signCommand } from "../../verifier/mod.ts";
+import { HOST_PORT, signCommand } from "../../verifier/mod.ts";
 
 /** Client TLS: PEM text. `cert`/`key` for mutual TLS. */
 export interface EdgeClientTls {
@@ -158,7 +158,7 @@ export class EdgeClient implements Disposable {
 
   /** Connects lazily to `target` (`host:port`). */
   constructor(target: string, options: EdgeClientOptions = {}) {
-    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(target)) {
+    if (!HOST_PORT.test(target)) {
       throw new TypeError(`Cannot connect to "${target}": expected host:port`);
     }
     this.target = target;

@@ -1,3 +1,4 @@
+import { showValue } from "../show_value.ts";
 import { z } from "zod";
 import { ObjectId, type Workspace } from "../skill_api.ts";
 import { _jsonErrorPosition } from "./_json_error_position.ts";
@@ -8,7 +9,6 @@ const FINITE = "must be a finite number";
 const RATE = "must be a number from 0 to 1";
 const LATENCY = "must be a number of milliseconds from 0 to 10000";
 const MAX_OBJECTS = 200;
-const MAX_SHOWN = 80;
 const MAX_LISTED = 5;
 
 const Id = z.string({ error: ID_RULE }).refine(
@@ -406,21 +406,6 @@ function _at(
   return { found: true, value: at };
 }
 
-function _show(value: unknown): string {
-  let text: string;
-  if (value === undefined) text = "undefined";
-  else if (typeof value === "number" && !Number.isFinite(value)) {
-    text = String(value);
-  } else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = Object.prototype.toString.call(value);
-    }
-  }
-  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text;
-}
-
 /** One zod issue as `<field path> <what is wrong>, got <value>`. */
 function _describe(issue: z.core.$ZodIssue, input: unknown): string {
   const path = _path(issue.path);
@@ -442,5 +427,5 @@ function _describe(issue: z.core.$ZodIssue, input: unknown): string {
   ) {
     return `${field} ${issue.message}, got ${at.value.length}`;
   }
-  return `${field} ${issue.message}, got ${_show(at.value)}`;
+  return `${field} ${issue.message}, got ${showValue(at.value)}`;
 }

@@ -1,3 +1,4 @@
+import { showValue } from "../show_value.ts";
 import { findSkill, type Obj, TABLETOP_API } from "../skill_api.ts";
 import type { WorldState } from "../skill_api.ts";
 import {
@@ -164,7 +165,7 @@ export class SimBackend implements SkillBackend {
         return fail(
           "invalid_argument",
           `Cannot run ${skill}: argument "${param.name}" is invalid, got ${
-            _show(value)
+            showValue(value, Infinity)
           }`,
         );
       }
@@ -409,12 +410,4 @@ function cancelled(skill: string, signal: AbortSignal): _Failure {
     "cancelled",
     `Cannot finish ${skill}: ${why}; the world is unchanged`,
   );
-}
-
-function _show(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }
