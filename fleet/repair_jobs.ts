@@ -165,6 +165,12 @@ export class RepairJobs implements AsyncDisposable {
     return job === undefined ? null : { ...job };
   }
 
+  /** The job `id` once it has ended (at once when it already has); null when unknown. */
+  async settled(id: string): Promise<RepairJob | null> {
+    await this.#running.get(id);
+    return this.get(id);
+  }
+
   /** Every kept job, newest first. */
   list(): RepairJob[] {
     return [...this.#jobs.values()].reverse().map((j) => ({ ...j }));

@@ -44,10 +44,7 @@ function heldRepairer() {
 }
 
 async function settled(jobs: RepairJobs, id: string) {
-  while (jobs.get(id)?.state === "running") {
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  return jobs.get(id)!;
+  return (await jobs.settled(id))!;
 }
 
 Deno.test("RepairJobs runs one repair per robot and a bounded number at once", async () => {
