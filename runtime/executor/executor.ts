@@ -653,6 +653,9 @@ export class Executor implements AsyncDisposable {
     }
     if (calls.length >= caps.maxSkillCalls) {
       const message = `the skill-call budget of ${caps.maxSkillCalls} is spent`;
+      // The halt goes first: the guest reads it before this answer, so it
+      // is halted before it runs on.
+      void this.#halt(active, HALT.budget, message);
       answer({
         ok: false,
         error: {
@@ -660,7 +663,6 @@ export class Executor implements AsyncDisposable {
           message: `Cannot run ${call.skill}: ${message}`,
         },
       });
-      this.#halt(active, HALT.budget, message);
       return;
     }
     const startMs = round(performance.now() - started);
@@ -720,7 +722,7 @@ export class Executor implements AsyncDisposable {
   /** Halts the guest; resolves when it halted and in-flight skills settled. */
   async #halt(
     active: ActiveRun,
-    reason: HaltReason,
+    reason: Exclude<HaltReason, 0>,
     message: string,
   ): Promise<void> {
     if (active.haltReason === HALT.none) {

@@ -1,13 +1,12 @@
 /**
  * The messages between the core and a sandbox host process, one JSON object
  * per line on the host's stdin (core → host) and stdout (host → core), each
- * checked on arrival.
+ * checked on arrival. In the host, the QuickJS worker reads and writes these
+ * lines itself; an e-stop also comes as SIGUSR1 (see `_protocol.ts`).
  * @module
  */
 import { z } from "zod";
-
-/** Names the protocol in the hello messages. */
-export const SANDBOX_PROTOCOL = "cap-edge.sandbox/1";
+export { SANDBOX_PROTOCOL } from "./_protocol.ts";
 
 const Limits = z.strictObject({
   memoryBytes: z.number().int().positive(),
@@ -49,7 +48,9 @@ export const ToHost = z.discriminatedUnion("type", [
   }),
   z.strictObject({
     type: z.literal("halt"),
-    reason: z.number().int().min(0).max(3),
+    /** The run to halt; a halt for any other run is stale and ignored. */
+    gen: z.number().int().nonnegative(),
+    reason: z.number().int().min(1).max(3),
   }),
 ]);
 /** One core → host message. */

@@ -1,34 +1,35 @@
 /**
- * The protocol between a sandbox host's main thread and its QuickJS worker.
+ * What a sandbox host's main thread and its QuickJS worker share.
  *
- * Everything after the start lives in a SharedArrayBuffer, so that it works
- * while the worker is blocked and costs no trip through either thread's event
- * loop: the main thread puts a run into the inbox and wakes the worker, which
- * waits for it on `Atomics.wait`; the worker's interrupt handler reads the
- * halt word; a skill call blocks the worker on the response word until the
- * main thread has written the core's answer. The worker writes its skill
- * calls and its result to the host's stdout itself, as host protocol lines.
+ * The worker talks to the core itself: it reads the core's lines from the
+ * host's stdin (blocking, between runs and during a skill call) and writes
+ * its own lines to stdout, so no message waits on the main thread's event
+ * loop. The main thread only starts the worker, reports its death, and turns
+ * the core's stop signal (SIGUSR1) into the sticky signal word, which the
+ * guest's interrupt handler reads while the worker is not reading stdin.
  * @module
  */
 
+/** Names the core ↔ host protocol in the hello messages. */
+export const SANDBOX_PROTOCOL = "cap-edge.sandbox/2";
+
 /** Int32 slots of the control buffer. */
 export const CTRL = {
-  /** Why the guest must halt; 0 while it may run. See {@linkcode HALT}. */
+  /**
+   * Why the guest must halt; 0 while it may run. See {@linkcode HALT}. The
+   * worker sets it from a halt line and clears it when a run starts.
+   */
   halt: 0,
-  /** 1 when a response is ready for the call whose sequence is in `respSeq`. */
-  resp: 1,
-  respSeq: 2,
-  /** Byte length of the response JSON in the data area. */
-  respLen: 3,
-  /** 1 when a run (JSON of {@linkcode ToSandbox}) waits in the inbox. */
-  inbox: 4,
-  /** Byte length of the run JSON in the inbox. */
-  inboxLen: 5,
+  /**
+   * Set by the main thread when the core signalled a stop; never cleared:
+   * the core retires a host it signalled once its run has ended.
+   */
+  signal: 1,
   /** The generation of the run the worker is in, or 0 between runs. */
-  busyGen: 6,
+  busyGen: 2,
 } as const;
 
-/** Reasons the main thread asks the guest to halt. */
+/** Reasons the guest is asked to halt. */
 export const HALT = {
   none: 0,
   estop: 1,
@@ -38,10 +39,10 @@ export const HALT = {
 
 /** Bytes of the control area (Int32 slots). */
 export const CTRL_BYTES = 64;
-/** Bytes available for one skill response (JSON, UTF-8). */
+/** Longest skill answer passed to the guest (JSON, characters); a longer one becomes a `backend_error`. */
 export const RESP_BYTES = 1 << 20;
-/** Bytes available for one run (JSON, UTF-8): the host channel's line limit. */
-export const INBOX_BYTES = 8 * 1024 * 1024;
+/** Longest line the worker reads from the core (a run with its source): bytes. */
+export const MAX_LINE_BYTES = 8 * 1024 * 1024;
 /**
  * The sandbox's numeric limits as the guest's world enforces them: the
  * verifier's `SANDBOX_LIMITS` (the one place they are declared), sent by the
@@ -67,7 +68,7 @@ export interface SandboxLimits {
   checkTimeoutMs: number;
 }
 
-/** Main → worker, through the inbox. */
+/** One run, as the worker takes it from the core's line. */
 export type ToSandbox = {
   type: "run";
   gen: number;
@@ -99,7 +100,12 @@ export type GuestEnd =
     skillSeq?: number | null;
   };
 
-/** Worker → main, by `postMessage`: only the start and the worker's end. */
+/**
+ * Worker → main, by `postMessage`: only the worker's end. `fatal`: its
+ * engine failed (it wrote its run's end); `eof`: the core closed stdin;
+ * `protocol`: the core broke the protocol.
+ */
 export type FromSandbox =
-  | { type: "ready" }
-  | { type: "fatal"; message: string };
+  | { type: "fatal"; message: string }
+  | { type: "eof" }
+  | { type: "protocol"; message: string };

@@ -1,8 +1,9 @@
 /// <reference lib="deno.worker" />
 /**
  * The sandbox worker: runs one guest program at a time in a fresh QuickJS
- * runtime. Started by the executor with `permissions: "none"`; it sees
- * nothing of the host but the messages and the shared control buffer.
+ * runtime. Started by the sandbox host with `permissions: "none"`; it sees
+ * nothing of the host but its stdin and stdout (the core's lines, which it
+ * reads and writes itself) and the shared control buffer (the stop signal).
  *
  * Two facts shape this file. QuickJS only stops a guest from its interrupt
  * handler, which it calls from the interpreter loop, never from inside a C
@@ -28,10 +29,13 @@ import {
   type GuestEnd,
   type GuestLimits,
   HALT,
+  MAX_LINE_BYTES,
   RESP_BYTES,
+  SANDBOX_PROTOCOL,
   type ToSandbox,
 } from "./_protocol.ts";
-import type { FromHost } from "./_host_protocol.ts";
+import { type FromHost, ToHost } from "./_host_protocol.ts";
+import { _SyncLineReader } from "./_sync_line_reader.ts";
 import { guestPrelude, guestRareGuards } from "./_guest_prelude.js";
 
 /** The prelude's source, as the guest's engine compiles it. */
@@ -48,7 +52,7 @@ const CHECK_FILE = "check.js";
 /** Array methods refuse longer arrays (their loops run in C, uninterruptible). */
 /**
  * The sandbox's numeric limits (the verifier's SANDBOX_LIMITS, sent by the
- * core with `init`: this worker may read no file but its own folder's).
+ * core in its hello: this worker may read no file but its own folder's).
  */
 let limits: GuestLimits | null = null;
 /** Longest error message kept from the guest. */
@@ -64,16 +68,79 @@ const ALLOWED_OBJECT_STATICS = [
   "fromEntries",
 ];
 
-let shared: { ctrl: Int32Array; data: Uint8Array; inbox: Uint8Array } | null =
-  null;
+let shared: { ctrl: Int32Array } | null = null;
 let quickjs: QuickJSWASMModule | null = null;
+/** The host process's resident memory, measured while idle after a run. */
+let lastRss = 0;
 
 function post(message: FromSandbox): void {
   self.postMessage(message);
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const lines = new _SyncLineReader(Deno.stdin, MAX_LINE_BYTES);
+
+/**
+ * The core broke the protocol: tell the main thread, which ends the host
+ * (never the core). Never throws: inside a skill call an exception would
+ * reach the guest, which could catch it and run on.
+ */
+function protocolFault(message: string): never {
+  post({ type: "protocol", message: `Cannot read from the core: ${message}` });
+  blockForever();
+}
+
+/**
+ * The core's next line, checked; `null` when it closed stdin (it is gone, or
+ * retires this host). Blocks this thread until the line is there.
+ */
+function readMessage(): ToHost | null {
+  let line: Uint8Array | null;
+  let value: unknown;
+  try {
+    line = lines.next();
+    if (line === null) return null;
+    value = JSON.parse(decoder.decode(line));
+  } catch (error) {
+    protocolFault(
+      error instanceof SyntaxError || error instanceof TypeError
+        ? `a line is not UTF-8 JSON (${error.message})`
+        : (error as Error).message,
+    );
+  }
+  const parsed = ToHost.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    protocolFault(
+      `a message does not match the protocol${
+        issue
+          ? ` at "${issue.path.join(".") || "(root)"}": ${issue.message}`
+          : ""
+      }`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Blocks this thread for good: the host's main thread ends the process. */
+function blockForever(): never {
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(word, 0, 0);
+}
+
+/** The core closed stdin: tell the main thread, which ends the host. */
+function endOfInput(): never {
+  post({ type: "eof" });
+  blockForever();
+}
+
+/** True once the guest must halt: a halt line or the core's stop signal. */
+function haltRequested(): boolean {
+  const { ctrl } = shared!;
+  return Atomics.load(ctrl, CTRL.halt) !== HALT.none ||
+    Atomics.load(ctrl, CTRL.signal) !== HALT.none;
+}
 
 /**
  * Writes one host protocol line to the host's stdout, from this thread: the
@@ -89,57 +156,77 @@ function writeLine(message: FromHost): void {
 
 const started = Promise.withResolvers<void>();
 self.onmessage = (event: MessageEvent) => {
-  const data = event.data as {
-    type: "init";
-    buffer: SharedArrayBuffer;
-    inbox: SharedArrayBuffer;
-    limits: GuestLimits;
-  };
+  const data = event.data as { type: "init"; buffer: SharedArrayBuffer };
   if (data.type !== "init" || shared !== null) return;
-  limits = data.limits;
-  shared = {
-    ctrl: new Int32Array(data.buffer, 0, CTRL_BYTES / 4),
-    data: new Uint8Array(data.buffer, CTRL_BYTES, RESP_BYTES),
-    inbox: new Uint8Array(data.inbox),
-  };
+  shared = { ctrl: new Int32Array(data.buffer, 0, CTRL_BYTES / 4) };
   started.resolve();
 };
 
 /**
- * Takes runs from the inbox, one at a time, for as long as the worker lives:
- * it waits on the inbox word, never on its event loop, so nothing but the
- * shared buffer reaches it after the start.
+ * Reads the core's hello (the sandbox's limits), then says the worker is
+ * ready. Returns false when the core went away first.
+ */
+function greet(): boolean {
+  const hello = readMessage();
+  if (hello === null) return false;
+  if (hello.type !== "hello") {
+    protocolFault(`the core's first message is "${hello.type}", not "hello"`);
+  }
+  if (hello.protocol !== SANDBOX_PROTOCOL) {
+    protocolFault(
+      `it speaks "${hello.protocol}", not "${SANDBOX_PROTOCOL}"`,
+    );
+  }
+  limits = hello.limits;
+  lastRss = Deno.memoryUsage().rss;
+  writeLine({ type: "ready" });
+  return true;
+}
+
+/**
+ * Takes runs from the core's lines, one at a time, for as long as the worker
+ * lives: it blocks on stdin, never on its event loop, so nothing reaches it
+ * after the start but those lines and the shared stop signal. A halt or an
+ * answer read between runs belongs to a run that ended: it is dropped.
  */
 function serve(): never {
-  const { ctrl, inbox } = shared!;
   for (;;) {
-    while (Atomics.load(ctrl, CTRL.inbox) === 0) {
-      Atomics.wait(ctrl, CTRL.inbox, 0);
+    const message = readMessage();
+    if (message === null) endOfInput();
+    switch (message.type) {
+      case "run":
+        runOne(message);
+        break;
+      case "answer":
+      case "halt":
+        break;
+      case "hello":
+        protocolFault("it sent a second hello");
     }
-    const length = Atomics.load(ctrl, CTRL.inboxLen);
-    const request = JSON.parse(
-      decoder.decode(inbox.slice(0, length)),
-    ) as ToSandbox;
-    Atomics.store(ctrl, CTRL.inbox, 0);
-    Atomics.store(ctrl, CTRL.busyGen, request.gen);
-    try {
-      runGuest(request);
-    } catch (error) {
-      // An engine abort (or a bug here): this instance must not serve again.
-      const message = error instanceof Error ? error.message : String(error);
-      if (Atomics.load(ctrl, CTRL.busyGen) !== 0) {
-        writeLine({
-          type: "result",
-          gen: request.gen,
-          result: { kind: "crashed", message },
-          rss: Deno.memoryUsage().rss,
-        });
-        Atomics.store(ctrl, CTRL.busyGen, 0);
-      }
-      post({ type: "fatal", message });
-      // Block for good: the host ends this process on the message.
-      for (;;) Atomics.wait(ctrl, CTRL.halt, 0x7fffffff);
+  }
+}
+
+function runOne(request: ToSandbox): void {
+  const { ctrl } = shared!;
+  Atomics.store(ctrl, CTRL.halt, HALT.none);
+  Atomics.store(ctrl, CTRL.busyGen, request.gen);
+  try {
+    runGuest(request);
+  } catch (error) {
+    // An engine abort (or a bug here): this instance must not serve again.
+    const message = error instanceof Error ? error.message : String(error);
+    if (Atomics.load(ctrl, CTRL.busyGen) !== 0) {
+      writeLine({
+        type: "result",
+        gen: request.gen,
+        result: { kind: "crashed", message },
+        rss: Deno.memoryUsage().rss,
+      });
+      Atomics.store(ctrl, CTRL.busyGen, 0);
     }
+    post({ type: "fatal", message });
+    // The host ends this process on the message.
+    blockForever();
   }
 }
 
@@ -154,7 +241,7 @@ function writeResult(
     type: "result",
     gen,
     result: { kind: "done", end, checks },
-    rss: Deno.memoryUsage().rss,
+    rss: lastRss,
     ...(retiring ? { retiring } : {}),
   });
   Atomics.store(shared!.ctrl, CTRL.busyGen, 0);
@@ -222,9 +309,7 @@ function prepare(skills: string[]): Prepared {
     call: (skill) => cancelled(skill),
   };
   const mustStop = () =>
-    state.armed &&
-    (Atomics.load(shared!.ctrl, CTRL.halt) !== HALT.none ||
-      Date.now() > state.deadline);
+    state.armed && (haltRequested() || Date.now() > state.deadline);
   runtime.setInterruptHandler(mustStop);
   const vm = runtime.newContext({
     intrinsics: {
@@ -277,7 +362,6 @@ function runGuest(request: ToSandbox): void {
   if (shared === null) {
     throw new Error("Cannot run: the control buffer was not sent");
   }
-  const { ctrl } = shared;
   const { limits, gen } = request;
   let seq = 0;
   const context = takePrepared(request.skills);
@@ -308,14 +392,18 @@ function runGuest(request: ToSandbox): void {
   const retire = !safeRelease(context);
   const mayCheck = !retire &&
     (end.kind === "ok" || (!end.interrupted && !end.engine));
-  if (mayCheck && Atomics.load(ctrl, CTRL.halt) === HALT.none) {
+  if (mayCheck && !haltRequested()) {
     for (const expr of request.checks) {
       const check = prepare(request.querySkills);
       try {
         check.runtime.setMemoryLimit(limits.memoryBytes);
         check.memoryLimit = limits.memoryBytes;
         check.runtime.setMaxStackSize(limits.stackBytes);
-        check.state.deadline = Date.now() + limits.checkTimeoutMs;
+        // A check ends by its own bound or the run's deadline, whichever is first.
+        check.state.deadline = Math.min(
+          Date.now() + limits.checkTimeoutMs,
+          limits.deadline,
+        );
         check.state.call = (skill, args, bytes) => {
           seq += 1;
           return callHost(gen, seq, "check", skill, args, bytes);
@@ -332,8 +420,11 @@ function runGuest(request: ToSandbox): void {
   if (retire) {
     throw new Error("the QuickJS engine failed while releasing a run");
   }
-  // Idle now: build the next run's context off its critical path.
+  // Idle now: build the next run's context off its critical path, and
+  // measure the memory the next result reports (about 0.1 ms: not on a
+  // run's path either).
   prepared = prepare(request.skills);
+  lastRss = Deno.memoryUsage().rss;
 }
 
 function safeRelease(context: Prepared): boolean {
@@ -427,7 +518,11 @@ function decodeArgs(json: string, nonce: string): unknown[] | null {
   }
 }
 
-/** Blocks the worker until the main thread answers the call. */
+/**
+ * Writes the call to the core and blocks on stdin until its answer, or a
+ * halt of this run, arrives. A stale answer (an earlier call's, cancelled
+ * by a halt) is dropped.
+ */
 function callHost(
   gen: number,
   seq: number,
@@ -436,11 +531,7 @@ function callHost(
   args: unknown[] | null,
   argsBytes: number,
 ): string {
-  const { ctrl, data } = shared!;
-  if (Atomics.load(ctrl, CTRL.halt) !== HALT.none) {
-    return cancelled(skill);
-  }
-  Atomics.store(ctrl, CTRL.resp, 0);
+  if (haltRequested()) return cancelled(skill);
   const nonFinite = args === null ? [] : findNonFinite(args);
   writeLine({
     type: "call",
@@ -452,28 +543,35 @@ function callHost(
     argsBytes,
     ...(nonFinite.length > 0 ? { nonFinite } : {}),
   });
-  while (
-    Atomics.load(ctrl, CTRL.resp) !== 1 ||
-    Atomics.load(ctrl, CTRL.respSeq) !== seq
-  ) {
-    Atomics.wait(ctrl, CTRL.resp, 0, 50);
-    if (
-      Atomics.load(ctrl, CTRL.halt) !== HALT.none &&
-      !(Atomics.load(ctrl, CTRL.resp) === 1 &&
-        Atomics.load(ctrl, CTRL.respSeq) === seq)
-    ) {
+  for (;;) {
+    const message = readMessage();
+    if (message === null) endOfInput();
+    if (message.type === "halt") {
+      if (message.gen !== gen) continue;
       // Halting: do not wait for the skill; the executor cancels it.
+      Atomics.store(shared!.ctrl, CTRL.halt, message.reason);
       return cancelled(skill);
     }
+    if (message.type !== "answer") {
+      protocolFault(
+        `a "${message.type}" message came while call ${seq} of run ${gen} waits for its answer`,
+      );
+    }
+    if (message.gen !== gen || message.seq !== seq) continue;
+    const text = message.json.length > RESP_BYTES
+      ? JSON.stringify({
+        ok: false,
+        code: "backend_error",
+        message:
+          `Cannot return the skill's result: ${message.json.length} characters of JSON, over the limit of ${RESP_BYTES}`,
+      })
+      : message.json;
+    // A failure carries its call's sequence number into the SkillError the
+    // prelude throws, so that a label can name the very call it came from.
+    return text.startsWith('{"ok":false') && text.endsWith("}")
+      ? `${text.slice(0, -1)},"seq":${seq}}`
+      : text;
   }
-  const length = Atomics.load(ctrl, CTRL.respLen);
-  const text = decoder.decode(data.slice(0, length));
-  Atomics.store(ctrl, CTRL.resp, 0);
-  // A failure carries its call's sequence number into the SkillError the
-  // prelude throws, so that a label can name the very call it came from.
-  return text.startsWith('{"ok":false') && text.endsWith("}")
-    ? `${text.slice(0, -1)},"seq":${seq}}`
-    : text;
 }
 
 function cancelled(skill: string): string {
@@ -614,7 +712,7 @@ function describeError(
     const stack = stringProp(vm, error, "stack") ?? "";
     const match = /program\.js:(\d+)/.exec(stack);
     const interrupted = engine && message === "interrupted" &&
-      (deadlinePassed || Atomics.load(shared!.ctrl, CTRL.halt) !== HALT.none);
+      (deadlinePassed || haltRequested());
     return {
       kind: "error",
       name,
@@ -683,8 +781,8 @@ function shortString(vm: QuickJSContext, handle: QuickJSHandle): string {
   return "";
 }
 
-// Last, once every declaration above is initialised: load, then serve.
+// Last, once every declaration above is initialised: load, greet, serve.
 quickjs = await newQuickJSWASMModuleFromVariant(variant);
 await started.promise;
-post({ type: "ready" });
+if (!greet()) endOfInput();
 serve();

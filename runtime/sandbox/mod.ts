@@ -1,9 +1,10 @@
 /**
  * The QuickJS sandbox. A guest program runs in a sandbox host: a separate
  * `deno` process with no permissions, holding a worker in which QuickJS
- * runs, blocked on `Atomics.wait` for each skill call and halted through a
- * shared word its interrupt handler reads. SIGKILL of the host is the hard
- * kill.
+ * runs. The worker reads the core's lines from the host's stdin itself
+ * (blocking, for each run and each skill call's answer) and writes its own
+ * to stdout; an e-stop is a halt line and SIGUSR1, which sets a shared word
+ * the guest's interrupt handler reads. SIGKILL of the host is the hard kill.
  * @module
  */
 export {

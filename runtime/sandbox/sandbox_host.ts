@@ -70,8 +70,10 @@ const KEPT_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "NO_COLOR"];
  * A sandbox host process seen from the core: a `deno` process started from
  * `Deno.execPath()` with no permissions but reading its worker's source
  * file, holding one QuickJS worker (which has no permissions at all).
- * The cooperative halt goes over its stdin to the worker's halt word; the
- * hard kill is SIGKILL, which always works and frees the guest's CPU.
+ * The cooperative halt is a line on its stdin, which the worker reads in a
+ * skill call; an e-stop is also SIGUSR1, which reaches a guest that runs
+ * (the host is then retired after the run: {@linkcode alive} turns false).
+ * The hard kill is SIGKILL, which always works and frees the guest's CPU.
  * Disposing it closes its stdin (it exits), then kills it if it lingers.
  *
  * @example
@@ -94,6 +96,8 @@ export class SandboxHost implements AsyncDisposable {
   #dead = false;
   #warm = false;
   #killed = false;
+  /** Signalled to stop: a late signal could halt a later run, so it takes none. */
+  #spent = false;
   #pending:
     | {
       gen: number;
@@ -173,14 +177,14 @@ export class SandboxHost implements AsyncDisposable {
     return this.#pid;
   }
 
-  /** True once the host is warm and not dead. */
+  /** True once the host is warm and may take a run. */
   get warm(): boolean {
-    return this.#warm && !this.#dead;
+    return this.#warm && this.alive;
   }
 
-  /** False once the host died, was killed or is being retired. */
+  /** False once the host died, was killed, was signalled to stop, or is being retired. */
   get alive(): boolean {
-    return !this.#dead;
+    return !this.#dead && !this.#spent;
   }
 
   /** Runs served so far. */
@@ -203,10 +207,12 @@ export class SandboxHost implements AsyncDisposable {
     request: SandboxRun,
     onCall: (call: SandboxCall) => void,
   ): Promise<SandboxResult> {
-    if (this.#dead) {
+    if (!this.alive) {
       return Promise.resolve({
         kind: "crashed",
-        message: "the sandbox host is gone",
+        message: this.#dead
+          ? "the sandbox host is gone"
+          : "the sandbox host was stopped and takes no other run",
       });
     }
     if (this.#pending !== null) {
@@ -232,9 +238,24 @@ export class SandboxHost implements AsyncDisposable {
     });
   }
 
-  /** Asks the guest to halt: its interrupt handler and any blocked skill call see it. */
-  halt(reason: typeof HALT[keyof typeof HALT]): void {
-    void this.#channel.send({ type: "halt", reason });
+  /**
+   * Asks the guest of the run in progress to halt. The line reaches a guest
+   * that waits in a skill call; a running guest checks its own deadline
+   * (`timeout`) and reads the line at its next call (`budget`: the executor
+   * sends the halt before the call's answer). An e-stop must also reach a
+   * guest that runs and calls nothing: it is signalled too, and this host
+   * takes no other run.
+   */
+  halt(reason: Exclude<typeof HALT[keyof typeof HALT], 0>): void {
+    if (this.#pending === null) return;
+    void this.#channel.send({ type: "halt", gen: this.#pending.gen, reason });
+    if (reason !== HALT.estop || this.#dead) return;
+    this.#spent = true;
+    try {
+      this.#child.kill("SIGUSR1");
+    } catch {
+      // Already gone: its run settles from its exit.
+    }
   }
 
   /** The hard kill: SIGKILL, never depends on the guest. Settles a pending run as `killed`. */

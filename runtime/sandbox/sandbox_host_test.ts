@@ -1,0 +1,250 @@
+import { assert, assertEquals } from "../../test/_assert.ts";
+import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
+import { HALT, SANDBOX_PROTOCOL } from "./_protocol.ts";
+import { SandboxHost } from "./sandbox_host.ts";
+
+function assertMatch(text: string, pattern: RegExp): void {
+  assert(pattern.test(text), `expected ${pattern} in ${JSON.stringify(text)}`);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A host process spoken to line by line, as the core speaks to it. */
+class RawHost implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #buffered = "";
+
+  constructor() {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        "--unstable-worker-options",
+        `--config=${new URL("../../deno.json", import.meta.url).pathname}`,
+        `--allow-read=${new URL(".", import.meta.url).pathname}`,
+        new URL("./host_main.ts", import.meta.url).pathname,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#writer = this.child.stdin.getWriter();
+    this.#reader = this.child.stdout.getReader();
+  }
+
+  async send(line: string | object): Promise<void> {
+    const text = typeof line === "string" ? line : JSON.stringify(line);
+    await this.#writer.write(encoder.encode(`${text}\n`));
+  }
+
+  /** The next line the host wrote, parsed. */
+  async next(): Promise<Record<string, unknown>> {
+    for (;;) {
+      const at = this.#buffered.indexOf("\n");
+      if (at >= 0) {
+        const line = this.#buffered.slice(0, at);
+        this.#buffered = this.#buffered.slice(at + 1);
+        return JSON.parse(line);
+      }
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error("the host closed its stdout");
+      this.#buffered += decoder.decode(value, { stream: true });
+    }
+  }
+
+  async greet(): Promise<void> {
+    assertEquals((await this.next()).type, "hello");
+    await this.send({
+      type: "hello",
+      protocol: SANDBOX_PROTOCOL,
+      limits: { ...SANDBOX_LIMITS },
+    });
+    assertEquals((await this.next()).type, "ready");
+  }
+
+  run(gen: number, source: string): Promise<void> {
+    return this.send({
+      type: "run",
+      gen,
+      source,
+      checks: [],
+      skills: ["say"],
+      querySkills: [],
+      limits: {
+        memoryBytes: 32 * 1024 * 1024,
+        stackBytes: 256 * 1024,
+        deadline: Date.now() + 60_000,
+        checkTimeoutMs: 1000,
+      },
+    });
+  }
+
+  #ended: Promise<{ status: Deno.CommandStatus; stderr: string }> | null = null;
+
+  /** Closes stdin; resolves with the exit status and everything on stderr. */
+  end(): Promise<{ status: Deno.CommandStatus; stderr: string }> {
+    this.#ended ??= this.#end();
+    return this.#ended;
+  }
+
+  async #end(): Promise<{ status: Deno.CommandStatus; stderr: string }> {
+    await this.#writer.close().catch(() => {});
+    const [status, stderr] = await Promise.all([
+      this.child.status,
+      new Response(this.child.stderr).text(),
+    ]);
+    await this.#reader.cancel().catch(() => {});
+    return { status, stderr };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#ended === null) {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await this.end();
+  }
+}
+
+const OK = JSON.stringify({ ok: true, value: null });
+
+Deno.test("a halt or an answer left over from an earlier run does not reach the next one", async () => {
+  await using host = new RawHost();
+  await host.greet();
+  await host.run(1, 'say("a");');
+  const first = await host.next();
+  assertEquals([first.type, first.gen, first.seq], ["call", 1, 1]);
+  await host.send({ type: "answer", gen: 1, seq: 1, json: OK });
+  const end = await host.next();
+  assertEquals(end.type, "result");
+  assertEquals((end.result as { end: unknown }).end, { kind: "ok" });
+  // Late lines for run 1: a halt, and a second answer to its call.
+  await host.send({ type: "halt", gen: 1, reason: HALT.estop });
+  await host.send({ type: "answer", gen: 1, seq: 1, json: OK });
+  await host.run(2, 'say("b"); say("c");');
+  for (const seq of [1, 2]) {
+    const call = await host.next();
+    assertEquals([call.type, call.gen, call.seq, call.args], [
+      "call",
+      2,
+      seq,
+      [seq === 1 ? "b" : "c"],
+    ]);
+    await host.send({ type: "answer", gen: 2, seq, json: OK });
+  }
+  const second = await host.next();
+  assertEquals([second.type, second.gen], ["result", 2]);
+  assertEquals((second.result as { end: unknown }).end, { kind: "ok" });
+  const { status } = await host.end();
+  assertEquals(status.code, 0);
+});
+
+Deno.test("a halt line reaches a guest waiting in a skill call", async () => {
+  await using host = new RawHost();
+  await host.greet();
+  await host.run(1, 'say("a");\nwhile (true) {}');
+  assertEquals((await host.next()).type, "call");
+  await host.send({ type: "halt", gen: 1, reason: HALT.timeout });
+  const end = await host.next();
+  assertEquals(end.type, "result");
+  // The call fails "cancelled" at once; the guest ends with that error.
+  const guest = (end.result as { end: Record<string, unknown> }).end;
+  assertEquals([guest.kind, guest.code], ["error", "cancelled"]);
+});
+
+Deno.test("a malformed line ends the sandbox host with a message naming the fault", async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ["not JSON", "{oops", /a line is not UTF-8 JSON/],
+    [
+      "a message off the protocol",
+      JSON.stringify({ type: "run", gen: -1 }),
+      /does not match the protocol at "gen"/,
+    ],
+    [
+      "a run while a call waits for its answer",
+      "RUN",
+      /a "run" message came while call 1 of run 1 waits for its answer/,
+    ],
+  ];
+  for (const [name, line, message] of cases) {
+    await t.step(name, async () => {
+      await using host = new RawHost();
+      await host.greet();
+      if (line === "RUN") {
+        await host.run(1, 'say("a");');
+        assertEquals((await host.next()).type, "call");
+        await host.run(2, 'say("b");');
+      } else {
+        await host.send(line);
+      }
+      const { status, stderr } = await host.end();
+      assertEquals(status.code, 3);
+      assertMatch(stderr, message);
+    });
+  }
+});
+
+Deno.test("a host whose first message is not the core's hello ends with exit 3", async () => {
+  await using host = new RawHost();
+  assertEquals((await host.next()).type, "hello");
+  await host.send({ type: "halt", gen: 0, reason: HALT.estop });
+  const { status, stderr } = await host.end();
+  assertEquals(status.code, 3);
+  assertMatch(stderr, /the core's first message is "halt", not "hello"/);
+});
+
+Deno.test("an e-stop halts a guest that runs and calls nothing; the host then takes no other run", async () => {
+  await using host = new SandboxHost();
+  await host.ready;
+  const called = Promise.withResolvers<void>();
+  const result = host.run({
+    source: 'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
+    checks: [],
+    skills: ["say"],
+    querySkills: [],
+    limits: {
+      memoryBytes: 32 * 1024 * 1024,
+      stackBytes: 256 * 1024,
+      deadline: Date.now() + 60_000,
+      checkTimeoutMs: 1000,
+    },
+  }, (call) => {
+    host.respond(call, OK);
+    called.resolve();
+  });
+  await called.promise;
+  assert(host.alive);
+  host.halt(HALT.estop);
+  const end = await result;
+  // Halted by its interrupt handler (the signal), not killed.
+  assertEquals(end.kind, "done");
+  if (end.kind === "done") {
+    assertEquals(end.end.kind, "error");
+    if (end.end.kind === "error") assertEquals(end.end.interrupted, true);
+  }
+  assertEquals(host.alive, false);
+  assertEquals(host.warm, false);
+  const refused = await host.run({
+    source: 'say("again");',
+    checks: [],
+    skills: ["say"],
+    querySkills: [],
+    limits: {
+      memoryBytes: 32 * 1024 * 1024,
+      stackBytes: 256 * 1024,
+      deadline: Date.now() + 60_000,
+      checkTimeoutMs: 1000,
+    },
+  }, () => {});
+  assertEquals(refused, {
+    kind: "crashed",
+    message: "the sandbox host was stopped and takes no other run",
+  });
+});
