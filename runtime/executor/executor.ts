@@ -319,6 +319,7 @@ export class Executor implements AsyncDisposable {
 
   #newHost(): SandboxHost {
     return new SandboxHost({
+      skills: this.#api.skills.map((s) => s.name),
       onStderr: (line, pid) =>
         this.#log("warn", `sandbox host ${pid}: ${line}`),
     });

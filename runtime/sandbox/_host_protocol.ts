@@ -30,6 +30,8 @@ export const ToHost = z.discriminatedUnion("type", [
     protocol: z.string(),
     /** The sandbox's numeric limits (the verifier's SANDBOX_LIMITS). */
     limits: GuestLimits,
+    /** The skills of the next run, when known: its context is built before `ready`. */
+    skills: z.array(z.string()).optional(),
   }),
   z.strictObject({
     type: z.literal("run"),

@@ -178,6 +178,7 @@ function greet(): boolean {
     );
   }
   limits = hello.limits;
+  if (hello.skills) prepared = prepare(hello.skills);
   lastRss = Deno.memoryUsage().rss;
   writeLine({ type: "ready" });
   return true;
