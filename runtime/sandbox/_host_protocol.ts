@@ -2,7 +2,7 @@
  * The messages between the core and a sandbox host process, one JSON object
  * per line on the host's stdin (core → host) and stdout (host → core), each
  * checked on arrival. In the host, the QuickJS worker reads and writes these
- * lines itself; an e-stop also comes as SIGUSR1 (see `_protocol.ts`).
+ * lines itself; an e-stop also comes as SIGUSR2 (see `_protocol.ts`).
  * @module
  */
 import { z } from "zod";

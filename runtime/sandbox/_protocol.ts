@@ -5,7 +5,7 @@
  * host's stdin (blocking, between runs and during a skill call) and writes
  * its own lines to stdout, so no message waits on the main thread's event
  * loop. The main thread only starts the worker, reports its death, and turns
- * the core's stop signal (SIGUSR1) into the sticky signal word, which the
+ * the core's stop signal (SIGUSR2) into the sticky signal word, which the
  * guest's interrupt handler reads while the worker is not reading stdin.
  * @module
  */

@@ -4,7 +4,7 @@
  * skill answers, halts) from this process's stdin and writes its calls and
  * each run's end to stdout itself; this main thread writes only the hello,
  * and the end of a run whose worker died. An e-stop also arrives as
- * SIGUSR1, which this thread turns into the worker's signal word, so a guest
+ * SIGUSR2, which this thread turns into the worker's signal word, so a guest
  * that is running (not reading stdin) stops too. The host exits when its
  * stdin closes, so it never outlives the core; the core's hard kill is
  * SIGKILL of this process, which frees the guest's CPU in any state
@@ -61,4 +61,6 @@ const sandbox = new _WorkerSandbox({
   },
 });
 
-Deno.addSignalListener("SIGUSR1", () => sandbox.signal());
+// SIGUSR2, not SIGUSR1: on SIGUSR1 Deno, like Node.js, opens its inspector
+// (a debugger on 127.0.0.1:9229), which no sandbox may ever have.
+Deno.addSignalListener("SIGUSR2", () => sandbox.signal());

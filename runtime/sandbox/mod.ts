@@ -3,7 +3,7 @@
  * `deno` process with no permissions, holding a worker in which QuickJS
  * runs. The worker reads the core's lines from the host's stdin itself
  * (blocking, for each run and each skill call's answer) and writes its own
- * to stdout; an e-stop is a halt line and SIGUSR1, which sets a shared word
+ * to stdout; an e-stop is a halt line and SIGUSR2, which sets a shared word
  * the guest's interrupt handler reads. SIGKILL of the host is the hard kill.
  * @module
  */

@@ -76,7 +76,7 @@ const KEPT_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "NO_COLOR"];
  * `Deno.execPath()` with no permissions but reading its worker's source
  * file, holding one QuickJS worker (which has no permissions at all).
  * The cooperative halt is a line on its stdin, which the worker reads in a
- * skill call; an e-stop is also SIGUSR1, which reaches a guest that runs
+ * skill call; an e-stop is also SIGUSR2, which reaches a guest that runs
  * (the host is then retired after the run: {@linkcode alive} turns false).
  * The hard kill is SIGKILL, which always works and frees the guest's CPU.
  * Disposing it closes its stdin (it exits), then kills it if it lingers.
@@ -258,7 +258,7 @@ export class SandboxHost implements AsyncDisposable {
     if (reason !== HALT.estop || this.#dead) return;
     this.#spent = true;
     try {
-      this.#child.kill("SIGUSR1");
+      this.#child.kill("SIGUSR2");
     } catch {
       // Already gone: its run settles from its exit.
     }
