@@ -119,6 +119,8 @@ export const FromHost = z.discriminatedUnion("type", [
     rss: z.number().nonnegative(),
     /** The engine failed after the run's end was known: this host serves no other run. */
     retiring: z.literal(true).optional(),
+    /** The core's stop signal reached the worker during this run (and is spent). */
+    signalled: z.literal(true).optional(),
   }),
   z.strictObject({ type: z.literal("fatal"), message: z.string() }),
 ]);

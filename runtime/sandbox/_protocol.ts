@@ -21,8 +21,9 @@ export const CTRL = {
    */
   halt: 0,
   /**
-   * Set by the main thread when the core signalled a stop; never cleared:
-   * the core retires a host it signalled once its run has ended.
+   * Set by the main thread when the core signalled a stop. The worker says
+   * so in the run's result and clears it; a host whose result does not say
+   * so may still get the signal late, so the core gives it no other run.
    */
   signal: 1,
   /** The generation of the run the worker is in, or 0 between runs. */

@@ -263,14 +263,20 @@ function writeResult(
   checks: { expr: string; ok: boolean; message?: string }[],
   retiring: boolean,
 ): void {
+  const { ctrl } = shared!;
+  // The core sends at most one signal a run: seen, it is spent, and the
+  // next run starts clear.
+  const signalled = Atomics.exchange(ctrl, CTRL.signal, HALT.none) !==
+    HALT.none;
   writeLine({
     type: "result",
     gen,
     result: { kind: "done", end, checks },
     rss: lastRss,
     ...(retiring ? { retiring } : {}),
+    ...(signalled ? { signalled } : {}),
   });
-  Atomics.store(shared!.ctrl, CTRL.busyGen, 0);
+  Atomics.store(ctrl, CTRL.busyGen, 0);
 }
 
 type Path = (string | number)[];

@@ -79,7 +79,7 @@ export class _WorkerSandbox implements Disposable {
 
   /**
    * The core's stop signal: the guest's interrupt handler and its next
-   * skill call see it. Sticky: the core sends no other run to this host.
+   * skill call see it; the worker reports and clears it with the run's end.
    */
   signal(): void {
     Atomics.store(this.#ctrl, CTRL.signal, HALT.estop);

@@ -77,7 +77,8 @@ const KEPT_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "NO_COLOR"];
  * file, holding one QuickJS worker (which has no permissions at all).
  * The cooperative halt is a line on its stdin, which the worker reads in a
  * skill call; an e-stop is also SIGUSR2, which reaches a guest that runs
- * (the host is then retired after the run: {@linkcode alive} turns false).
+ * (a host whose run ended before the signal reached it is retired:
+ * {@linkcode alive} turns false).
  * The hard kill is SIGKILL, which always works and frees the guest's CPU.
  * Disposing it closes its stdin (it exits), then kills it if it lingers.
  *
@@ -101,7 +102,11 @@ export class SandboxHost implements AsyncDisposable {
   #dead = false;
   #warm = false;
   #killed = false;
-  /** Signalled to stop: a late signal could halt a later run, so it takes none. */
+  /** Calls of the run in progress not answered yet: the guest waits in one. */
+  #unanswered = 0;
+  /** The run in progress was signalled to stop. */
+  #signalled = false;
+  /** Its signal may still arrive (the run's end did not report it): no other run. */
   #spent = false;
   #pending:
     | {
@@ -218,7 +223,7 @@ export class SandboxHost implements AsyncDisposable {
         kind: "crashed",
         message: this.#dead
           ? "the sandbox host is gone"
-          : "the sandbox host was stopped and takes no other run",
+          : "the sandbox host's stop signal may still arrive: it takes no other run",
       });
     }
     if (this.#pending !== null) {
@@ -226,6 +231,8 @@ export class SandboxHost implements AsyncDisposable {
     }
     this.#gen += 1;
     this.#runs += 1;
+    this.#unanswered = 0;
+    this.#signalled = false;
     const { promise, resolve } = Promise.withResolvers<SandboxResult>();
     this.#pending = { gen: this.#gen, resolve, onCall };
     void this.#channel.send({ type: "run", gen: this.#gen, ...request });
@@ -236,6 +243,7 @@ export class SandboxHost implements AsyncDisposable {
   respond(call: { gen: number; seq: number }, json: string): void {
     // A late answer for a run that already ended must not reach the next one.
     if (this.#pending?.gen !== call.gen) return;
+    this.#unanswered = Math.max(0, this.#unanswered - 1);
     void this.#channel.send({
       type: "answer",
       gen: call.gen,
@@ -246,17 +254,22 @@ export class SandboxHost implements AsyncDisposable {
 
   /**
    * Asks the guest of the run in progress to halt. The line reaches a guest
-   * that waits in a skill call; a running guest checks its own deadline
-   * (`timeout`) and reads the line at its next call (`budget`: the executor
-   * sends the halt before the call's answer). An e-stop must also reach a
-   * guest that runs and calls nothing: it is signalled too, and this host
-   * takes no other run.
+   * that waits in a skill call (it reads the line before the call's answer,
+   * which comes later); a running guest checks its own deadline (`timeout`)
+   * and reads the line at its next call (`budget`: the executor sends the
+   * halt before the call's answer). An e-stop must also reach a guest that
+   * runs and calls nothing: unless it waits for an answer, the host is
+   * signalled too. A signal the run's end does not report may still land
+   * later: that host takes no other run.
    */
   halt(reason: Exclude<typeof HALT[keyof typeof HALT], 0>): void {
     if (this.#pending === null) return;
     void this.#channel.send({ type: "halt", gen: this.#pending.gen, reason });
-    if (reason !== HALT.estop || this.#dead) return;
-    this.#spent = true;
+    if (
+      reason !== HALT.estop || this.#dead || this.#signalled ||
+      this.#unanswered > 0
+    ) return;
+    this.#signalled = true;
     try {
       this.#child.kill("SIGUSR2");
     } catch {
@@ -316,6 +329,7 @@ export class SandboxHost implements AsyncDisposable {
             break;
           case "call":
             if (this.#pending?.gen === message.gen) {
+              this.#unanswered += 1;
               const { nonFinite, ...call } = message;
               if (nonFinite && call.args) revive(call.args, nonFinite);
               this.#pending.onCall(call);
@@ -324,6 +338,10 @@ export class SandboxHost implements AsyncDisposable {
           case "result":
             this.#rss = message.rss;
             if (message.retiring) this.#dead = true;
+            if (
+              this.#pending?.gen === message.gen && this.#signalled &&
+              !message.signalled
+            ) this.#spent = true;
             if (this.#pending?.gen === message.gen) {
               if (message.result.kind !== "done") this.#dead = true;
               this.#settle(message.result as SandboxResult);

@@ -200,27 +200,40 @@ Deno.test("a host whose first message is not the core's hello ends with exit 3",
   assertMatch(stderr, /the core's first message is "halt", not "hello"/);
 });
 
-Deno.test("an e-stop halts a guest that runs and calls nothing; the host then takes no other run", async () => {
-  await using host = new SandboxHost();
-  await host.ready;
-  const called = Promise.withResolvers<void>();
-  const result = host.run({
-    source: 'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
+const LIMITS = {
+  memoryBytes: 32 * 1024 * 1024,
+  stackBytes: 256 * 1024,
+  deadline: 0,
+  checkTimeoutMs: 1000,
+};
+
+function runOn(
+  host: SandboxHost,
+  source: string,
+  onCall: (call: { gen: number; seq: number }) => void,
+) {
+  return host.run({
+    source,
     checks: [],
     skills: ["say"],
     querySkills: [],
-    limits: {
-      memoryBytes: 32 * 1024 * 1024,
-      stackBytes: 256 * 1024,
-      deadline: Date.now() + 60_000,
-      checkTimeoutMs: 1000,
+    limits: { ...LIMITS, deadline: Date.now() + 60_000 },
+  }, onCall);
+}
+
+Deno.test("an e-stop halts a guest that runs and calls nothing; the host serves the next run", async () => {
+  await using host = new SandboxHost({ skills: ["say"] });
+  await host.ready;
+  const called = Promise.withResolvers<void>();
+  const result = runOn(
+    host,
+    'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
+    (call) => {
+      host.respond(call, OK);
+      called.resolve();
     },
-  }, (call) => {
-    host.respond(call, OK);
-    called.resolve();
-  });
+  );
   await called.promise;
-  assert(host.alive);
   host.halt(HALT.estop);
   const end = await result;
   // Halted by its interrupt handler (the signal), not killed.
@@ -229,22 +242,39 @@ Deno.test("an e-stop halts a guest that runs and calls nothing; the host then ta
     assertEquals(end.end.kind, "error");
     if (end.end.kind === "error") assertEquals(end.end.interrupted, true);
   }
-  assertEquals(host.alive, false);
-  assertEquals(host.warm, false);
-  const refused = await host.run({
-    source: 'say("again");',
-    checks: [],
-    skills: ["say"],
-    querySkills: [],
-    limits: {
-      memoryBytes: 32 * 1024 * 1024,
-      stackBytes: 256 * 1024,
-      deadline: Date.now() + 60_000,
-      checkTimeoutMs: 1000,
-    },
-  }, () => {});
-  assertEquals(refused, {
-    kind: "crashed",
-    message: "the sandbox host was stopped and takes no other run",
-  });
+  // The signal was reported with the run's end and cleared: the next run
+  // is not halted by it.
+  assert(host.alive);
+  const next = await runOn(
+    host,
+    'say("again");\nlet s = 0;\nfor (let i = 0; i < 100000; i++) { s = s + i; }',
+    (call) => host.respond(call, OK),
+  );
+  assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
+});
+
+Deno.test("an e-stop of a guest waiting in a skill call needs no signal", async () => {
+  await using host = new SandboxHost({ skills: ["say"] });
+  await host.ready;
+  const called = Promise.withResolvers<{ gen: number; seq: number }>();
+  const result = runOn(
+    host,
+    'say("go");\nwhile (true) {}',
+    (call) => called.resolve(call),
+  );
+  const call = await called.promise;
+  host.halt(HALT.estop);
+  // The answer comes after the halt, as the executor's cancelled skill does.
+  host.respond(
+    call,
+    JSON.stringify({ ok: false, code: "cancelled", message: "stopped" }),
+  );
+  const end = await result;
+  assertEquals(end.kind, "done");
+  if (end.kind === "done" && end.end.kind === "error") {
+    assertEquals(end.end.code, "cancelled");
+  }
+  assert(host.alive);
+  const next = await runOn(host, 'say("again");', (c) => host.respond(c, OK));
+  assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
 });
