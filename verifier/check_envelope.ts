@@ -89,7 +89,26 @@ export interface EnvelopeCheckOptions {
   purpose?: "deliver" | "run";
   /** The robot's limits on manifests. */
   limits?: EnvelopeLimits;
+  /**
+   * Runs the envelope's own checks somewhere else, e.g. in a worker, so that
+   * reading a large envelope does not hold up the caller's event loop. It
+   * gets the envelope and these options without `lastAccepted` and
+   * `offload`, `now` filled in (all structured-cloneable), and must resolve
+   * what `checkEnvelope` resolves for them (by calling `checkEnvelope`
+   * there); the version is then checked here against `lastAccepted`.
+   * Default: everything on the calling thread. An error it throws propagates
+   * out of `checkEnvelope`.
+   */
+  offload?: (
+    envelope: unknown,
+    options: EnvelopeOffloadOptions,
+  ) => Promise<EnvelopeCheck>;
 }
+
+/** What {@linkcode EnvelopeCheckOptions.offload} gets: the options that need no state of the caller. */
+export type EnvelopeOffloadOptions =
+  & Omit<EnvelopeCheckOptions, "lastAccepted" | "offload" | "now">
+  & { now: Date };
 
 /** Limits on what a manifest may ask for (service configuration `limits`). */
 export interface EnvelopeLimits {
@@ -200,15 +219,19 @@ export async function checkEnvelope(
     );
   }
   let verified: _Verified | _Refusal;
-  try {
-    verified = await _verify(envelope, options);
-  } catch (error) {
-    // Defensive: no known input gets here, but the check must never throw.
-    return _refuse(
-      "malformed_envelope",
-      undefined,
-      `the envelope could not be checked (${_errorText(error)})`,
-    );
+  if (options.offload !== undefined) {
+    verified = await _offload(envelope, options, options.offload);
+  } else {
+    try {
+      verified = await _verify(envelope, options);
+    } catch (error) {
+      // Defensive: no known input gets here, but the check must never throw.
+      return _refuse(
+        "malformed_envelope",
+        undefined,
+        `the envelope could not be checked (${_errorText(error)})`,
+      );
+    }
   }
   if (!verified.ok) return verified;
   const { manifest, payloadSha256 } = verified;
@@ -246,6 +269,27 @@ export async function checkEnvelope(
     }
   }
   return { ...verified, idempotent: false };
+}
+
+/** The envelope's own checks by `offload`; its outcome without `idempotent`, which is decided here. */
+async function _offload(
+  envelope: unknown,
+  options: EnvelopeCheckOptions,
+  offload: NonNullable<EnvelopeCheckOptions["offload"]>,
+): Promise<_Verified | _Refusal> {
+  const {
+    lastAccepted: _lastAccepted,
+    offload: _offload,
+    now,
+    ...stateless
+  } = options;
+  const check = await offload(envelope, {
+    ...stateless,
+    now: now ?? new Date(),
+  });
+  if (!check.ok) return check;
+  const { manifest, keyId, payloadSha256 } = check;
+  return { ok: true, manifest, keyId, payloadSha256 };
 }
 
 async function _verify(

@@ -36,6 +36,7 @@ export {
   type EnvelopeCheck,
   type EnvelopeCheckOptions,
   type EnvelopeLimits,
+  type EnvelopeOffloadOptions,
   type EnvelopeRejectReason,
 } from "./check_envelope.ts";
 

@@ -1,14 +1,22 @@
 import type { SkillApi } from "../../skills-bridge/mod.ts";
 import { ClosedError, TABLETOP_API } from "../../skills-bridge/mod.ts";
+import {
+  checkEnvelope,
+  type EnvelopeCheck,
+  type EnvelopeCheckOptions,
+  type EnvelopeOffloadOptions,
+} from "../../verifier/mod.ts";
 import type { VerifierReport } from "../evidence/mod.ts";
 import { verifyRun } from "./verify_run.ts";
+import type { _VerifyJob, _VerifyReply } from "./_verify_worker.ts";
 
 /** Options of a {@linkcode VerifierPool}. */
 export interface VerifierPoolOptions {
   /**
    * A source the verifier cannot check within this bound is refused
-   * `too_complex`; default 5000 ms (the verifier's own work budget refuses
-   * hostile sources long before; this bound is the backstop).
+   * `too_complex`, an envelope whose checks take longer is refused
+   * `malformed_envelope`; default 5000 ms (the verifier's own work budget
+   * refuses hostile sources long before; this bound is the backstop).
    */
   timeoutMs?: number;
   /** The skill API; a worker serves only the tabletop API, any other is verified inline. */
@@ -19,30 +27,48 @@ export interface VerifierPoolOptions {
    * hostile one, less than the trip to the worker costs. Default 4096.
    */
   inlineChars?: number;
+  /**
+   * Envelopes up to this many bytes (characters of JSON text) are checked
+   * on the calling thread; larger ones are read, parsed and their
+   * signature checked in the worker (a 90 KB envelope costs the thread that
+   * reads it about 3 ms). Default 4096.
+   */
+  inlineEnvelopeBytes?: number;
 }
 
-interface Job {
-  id: number;
-  source: string;
-  checks: string[];
-  resolve: (report: VerifierReport) => void;
-  reject: (error: Error) => void;
-}
+type Job =
+  & { id: number; reject: (error: Error) => void }
+  & (
+    | {
+      kind: "verify";
+      source: string;
+      checks: string[];
+      resolve: (report: VerifierReport) => void;
+    }
+    | {
+      kind: "envelope";
+      envelope: unknown;
+      options: EnvelopeOffloadOptions;
+      resolve: (check: EnvelopeCheck) => void;
+    }
+  );
 
 /** Thrown when a verifier pool is used after it was disposed. */
 export class VerifierPoolClosedError extends ClosedError {
-  /** Creates the error. */
-  constructor() {
-    super("the verifier pool", { action: "verify", state: "disposed" });
+  /** Creates the error; `action` is what could not be done (default `"verify"`). */
+  constructor(action = "verify") {
+    super("the verifier pool", { action, state: "disposed" });
     this.name = "VerifierPoolClosedError";
   }
 }
 
 /**
- * Verifies programs in a worker, one at a time, so that the core's event
- * loop never waits on the verifier (a 64 KiB program takes a couple of
- * hundred milliseconds). A job that passes its time bound ends its worker
- * (a fresh one takes the next job) and gets a `too_complex` report.
+ * Verifies programs and checks large signed envelopes in a worker, one job
+ * at a time, so that the core's event loop never waits on the verifier (a
+ * 64 KiB program takes a couple of hundred milliseconds, reading its 90 KB
+ * envelope a few). A job that passes its time bound ends its worker (a
+ * fresh one takes the next job) and gets a `too_complex` report or a
+ * `malformed_envelope` refusal.
  *
  * @example
  * ```ts ignore
@@ -54,6 +80,7 @@ export class VerifierPool implements Disposable {
   readonly #timeoutMs: number;
   readonly #api: SkillApi;
   readonly #inlineChars: number;
+  readonly #inlineEnvelopeBytes: number;
   readonly #queue: Job[] = [];
   #worker: Worker | null = null;
   /** The worker has loaded the verifier: the clock of a job starts then. */
@@ -68,6 +95,7 @@ export class VerifierPool implements Disposable {
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#api = options.api ?? TABLETOP_API;
     this.#inlineChars = options.inlineChars ?? 4096;
+    this.#inlineEnvelopeBytes = options.inlineEnvelopeBytes ?? 4096;
     // Warm: the first delivery does not wait for the verifier to load.
     if (this.#api === TABLETOP_API) this.#worker = this.#spawn();
   }
@@ -88,6 +116,7 @@ export class VerifierPool implements Disposable {
     >();
     this.#queue.push({
       id: this.#nextId++,
+      kind: "verify",
       source,
       checks: [...checks],
       resolve,
@@ -95,6 +124,51 @@ export class VerifierPool implements Disposable {
     });
     this.#pump();
     return promise;
+  }
+
+  /**
+   * {@linkcode checkEnvelope} of `envelope`, with the same outcome: an
+   * envelope over `inlineEnvelopeBytes` is read, parsed and its signature
+   * checked in the worker, only its version against `options.lastAccepted`
+   * here. Options that are not structured-cloneable (other than
+   * `lastAccepted`) are refused with a `TypeError`.
+   */
+  checkEnvelope(
+    envelope: string | Uint8Array,
+    options: EnvelopeCheckOptions,
+  ): Promise<EnvelopeCheck> {
+    if (this.#disposed) {
+      return Promise.reject(new VerifierPoolClosedError("check the envelope"));
+    }
+    const size = typeof envelope === "string"
+      ? envelope.length
+      : envelope.byteLength;
+    if (size <= this.#inlineEnvelopeBytes) {
+      return checkEnvelope(envelope, options);
+    }
+    return checkEnvelope(envelope, {
+      ...options,
+      offload: (read, stateless) => {
+        if (this.#disposed) {
+          return Promise.reject(
+            new VerifierPoolClosedError("check the envelope"),
+          );
+        }
+        const { promise, resolve, reject } = Promise.withResolvers<
+          EnvelopeCheck
+        >();
+        this.#queue.push({
+          id: this.#nextId++,
+          kind: "envelope",
+          envelope: read,
+          options: stateless,
+          resolve,
+          reject,
+        });
+        this.#pump();
+        return promise;
+      },
+    });
   }
 
   /** Ends the worker; queued jobs are refused. */
@@ -116,26 +190,23 @@ export class VerifierPool implements Disposable {
       new URL("./_verify_worker.ts", import.meta.url),
       { type: "module" },
     );
-    worker.onmessage = (
-      event: MessageEvent<
-        { id?: number; report?: VerifierReport; error?: string }
-      >,
-    ) => {
-      if (event.data.id === undefined) {
+    worker.onmessage = (event: MessageEvent<_VerifyReply>) => {
+      const reply = event.data;
+      if (!("id" in reply)) {
         this.#workerReady = true;
         this.#arm();
         return;
       }
       const job = this.#current;
-      if (job === null || event.data.id !== job.id) return;
+      if (job === null || reply.id !== job.id) return;
       clearTimeout(this.#timer);
       this.#current = null;
-      if (event.data.report) job.resolve(event.data.report);
-      else {
-        job.reject(
-          new Error(`Cannot verify the program: ${event.data.error}`),
-        );
-      }
+      if ("error" in reply) job.reject(new Error(failed(job, reply.error)));
+      else if (job.kind === "verify" && "report" in reply) {
+        job.resolve(reply.report);
+      } else if (job.kind === "envelope" && "check" in reply) {
+        job.resolve(reply.check);
+      } else job.reject(new Error(failed(job, "it answered another job")));
       this.#pump();
     };
     worker.onerror = (event) => {
@@ -154,11 +225,27 @@ export class VerifierPool implements Disposable {
       this.#workerReady = false;
       this.#worker = this.#spawn();
     }
-    this.#worker.postMessage({
-      id: job.id,
-      source: job.source,
-      checks: job.checks,
-    });
+    const message: _VerifyJob = job.kind === "verify"
+      ? { id: job.id, kind: "verify", source: job.source, checks: job.checks }
+      : {
+        id: job.id,
+        kind: "envelope",
+        envelope: job.envelope,
+        options: job.options,
+      };
+    try {
+      this.#worker.postMessage(message);
+    } catch (error) {
+      // Options that cannot be cloned: the caller's mistake, not the worker's.
+      this.#current = null;
+      job.reject(
+        new TypeError(
+          failed(job, `its options cannot be sent to the worker (${error})`),
+        ),
+      );
+      this.#pump();
+      return;
+    }
     this.#arm();
   }
 
@@ -172,7 +259,9 @@ export class VerifierPool implements Disposable {
       this.#worker = null;
       const current = this.#current;
       this.#current = null;
-      current?.resolve(tooComplex(this.#timeoutMs));
+      if (current?.kind === "verify") {
+        current.resolve(tooComplex(this.#timeoutMs));
+      } else current?.resolve(tooSlowEnvelope(this.#timeoutMs));
       this.#pump();
     }, this.#timeoutMs);
   }
@@ -183,9 +272,25 @@ export class VerifierPool implements Disposable {
     this.#worker = null;
     const job = this.#current;
     this.#current = null;
-    job?.reject(new Error(`Cannot verify the program: ${message}`));
+    if (job !== null) job.reject(new Error(failed(job, message)));
     this.#pump();
   }
+}
+
+/** `Cannot <what the job does>: <why>`. */
+function failed(job: Job, why: string): string {
+  return job.kind === "verify"
+    ? `Cannot verify the program: ${why}`
+    : `Cannot check the envelope: ${why}`;
+}
+
+function tooSlowEnvelope(timeoutMs: number): EnvelopeCheck {
+  return {
+    ok: false,
+    reason: "malformed_envelope",
+    message:
+      `Cannot accept program: the envelope could not be checked within ${timeoutMs} ms`,
+  };
 }
 
 function tooComplex(timeoutMs: number): VerifierReport {

@@ -7,7 +7,6 @@ import {
 } from "../../skills-bridge/mod.ts";
 import {
   checkCommand,
-  checkEnvelope,
   type EnvelopeCheck,
   type Manifest,
   type TrustStore,
@@ -572,7 +571,9 @@ export class EdgeService implements AsyncDisposable {
       check: Extract<EnvelopeCheck, { ok: true }> | null;
     }
   > {
-    const check = await checkEnvelope(envelope, {
+    // A large envelope is read and its signature checked in the verifier's
+    // worker: parsing 90 KB strictly would hold up the event loop for ms.
+    const check = await this.#verifierPool.checkEnvelope(envelope, {
       trustStore: this.#trustStore,
       robotId: this.robotId,
       now: this.#now(),

@@ -1,0 +1,339 @@
+import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
+import {
+  checkEnvelope,
+  type Envelope,
+  type EnvelopeCheck,
+  type EnvelopeCheckOptions,
+  generateSigningKey,
+  type Manifest,
+  pae,
+  PROGRAM_PAYLOAD_TYPE,
+  signManifest,
+} from "../../verifier/mod.ts";
+import { VerifierPool, VerifierPoolClosedError } from "./verifier_pool.ts";
+
+const NOW = new Date("2026-06-01T01:00:00Z");
+const signer = await generateSigningKey("k1");
+const other = await generateSigningKey("k9");
+const trustStore = {
+  keys: [
+    ...signer.trustStore.keys,
+    { ...other.trustStore.keys[0]!, revoked: true },
+  ],
+};
+
+/** About 20 KB of an accepted program: worth sending to the worker. */
+function largeSource(): string {
+  const lines: string[] = [];
+  for (let i = 0; lines.join("\n").length < 20_000; i++) {
+    lines.push(`const b${i} = detect("red block");`);
+  }
+  return lines.join("\n");
+}
+
+function manifest(patch: Partial<Manifest> = {}): Manifest {
+  return {
+    programId: "big",
+    version: 3,
+    source: largeSource(),
+    instruction: null,
+    apiVersion: "tabletop/1",
+    robots: ["arm-01"],
+    issuedAt: "2026-06-01T00:00:00Z",
+    expiresAt: "2026-06-02T00:00:00Z",
+    budgets: { timeoutMs: 30_000, memoryBytes: 16_777_216, maxSkillCalls: 50 },
+    checks: ["holding() === null"],
+    provenance: { model: "test", attempts: 1 },
+    ...patch,
+  };
+}
+
+async function signed(patch: Partial<Manifest> = {}): Promise<string> {
+  return JSON.stringify(await signManifest(manifest(patch), signer.privateJwk));
+}
+
+/** Signs any payload bytes (signManifest refuses a broken manifest). */
+async function signBytes(payload: Uint8Array): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "jwk",
+    signer.privateJwk,
+    { name: "Ed25519" },
+    false,
+    ["sign"],
+  );
+  const sig = new Uint8Array(
+    await crypto.subtle.sign(
+      "Ed25519",
+      key,
+      pae(PROGRAM_PAYLOAD_TYPE, payload),
+    ),
+  );
+  const envelope: Envelope = {
+    payloadType: PROGRAM_PAYLOAD_TYPE,
+    payload: payload.toBase64(),
+    signatures: [{ keyid: "k1", sig: sig.toBase64() }],
+  };
+  return JSON.stringify(envelope);
+}
+
+function options(
+  patch: Partial<EnvelopeCheckOptions> = {},
+): EnvelopeCheckOptions {
+  return {
+    trustStore,
+    robotId: "arm-01",
+    now: NOW,
+    apiVersion: "tabletop/1",
+    caps: { timeoutMs: 60_000, memoryBytes: 67_108_864, maxSkillCalls: 1000 },
+    ...patch,
+  };
+}
+
+const v3 = await signed();
+const v3Sha256 =
+  (await checkEnvelope(v3, options()) as { payloadSha256: string })
+    .payloadSha256;
+
+/** Envelopes over the inline limit, valid and broken in every way the check tells apart. */
+async function corpus(): Promise<[string, string | Uint8Array][]> {
+  const text = v3;
+  const parsed = JSON.parse(text) as Envelope;
+  const manifestText = JSON.stringify(manifest());
+  const encoder = new TextEncoder();
+  const random = prng(20260601);
+  const cases: [string, string | Uint8Array][] = [
+    ["valid text", text],
+    ["valid bytes", encoder.encode(text)],
+    ["not UTF-8", Uint8Array.from([0xff, ...encoder.encode(text)])],
+    ["not JSON", text.slice(0, -1)],
+    ["duplicate key", text.replace(/\}$/, `,"payloadType":"x"}`)],
+    ["too deep", "[".repeat(40) + " ".repeat(5000) + "]".repeat(40)],
+    ["not an envelope", JSON.stringify({ ...parsed, signatures: "none" })],
+    [
+      "other payload type",
+      JSON.stringify({ ...parsed, payloadType: "text/plain" }),
+    ],
+    [
+      "bad base64",
+      JSON.stringify({ ...parsed, payload: `${parsed.payload}A` }),
+    ],
+    [
+      "unknown key",
+      JSON.stringify({
+        ...parsed,
+        signatures: [{ ...parsed.signatures[0]!, keyid: "k7" }],
+      }),
+    ],
+    [
+      "revoked key",
+      JSON.stringify({
+        ...parsed,
+        signatures: [{ ...parsed.signatures[0]!, keyid: "k9" }],
+      }),
+    ],
+    [
+      "bad signature",
+      JSON.stringify({
+        ...parsed,
+        signatures: [{ keyid: "k1", sig: new Uint8Array(64).toBase64() }],
+      }),
+    ],
+    [
+      "duplicate key in the manifest",
+      await signBytes(
+        encoder.encode(manifestText.replace(/\}$/, `,"version":4}`)),
+      ),
+    ],
+    [
+      "manifest not UTF-8",
+      await signBytes(Uint8Array.from([0xfe, ...encoder.encode(manifestText)])),
+    ],
+    [
+      "unknown manifest field",
+      await signBytes(
+        encoder.encode(JSON.stringify({ ...manifest(), sudo: true })),
+      ),
+    ],
+    ["expired", await signed({ expiresAt: "2026-06-01T00:30:00Z" })],
+    ["other robot", await signed({ robots: ["arm-02"] })],
+    ["other API", await signed({ apiVersion: "tabletop/2" })],
+    [
+      "budget above caps",
+      await signed({
+        budgets: { timeoutMs: 90_000, memoryBytes: 1, maxSkillCalls: 1 },
+      }),
+    ],
+    [
+      "valid too long",
+      await signed({ expiresAt: "2027-06-01T00:00:00Z" }),
+    ],
+  ];
+  for (let i = 0; i < 30; i++) {
+    const at = Math.floor(random() * text.length);
+    const char = String.fromCharCode(32 + Math.floor(random() * 95));
+    cases.push([
+      `mutation ${i}`,
+      i % 2 === 0
+        ? text.slice(0, at) + char + text.slice(at + 1)
+        : text.slice(0, at) + text.slice(at + 1),
+    ]);
+  }
+  return cases;
+}
+
+Deno.test("VerifierPool.checkEnvelope in the worker: the same outcome as checkEnvelope, refusal for refusal", async () => {
+  using pool = new VerifierPool();
+  const reasons = new Set<string>();
+  for (const [name, envelope] of await corpus()) {
+    ok(envelope.length > 4096, name);
+    const inline = await checkEnvelope(envelope, options());
+    const pooled = await pool.checkEnvelope(envelope, options());
+    deepStrictEqual(pooled, inline, name);
+    reasons.add(inline.ok ? "ok" : inline.reason);
+  }
+  deepStrictEqual(
+    [...reasons].sort(),
+    [
+      "api_mismatch",
+      "bad_encoding",
+      "bad_payload_type",
+      "bad_signature",
+      "budget_above_caps",
+      "duplicate_key",
+      "expired",
+      "lifetime_too_long",
+      "malformed_envelope",
+      "malformed_manifest",
+      "ok",
+      "revoked_key",
+      "unknown_key",
+      "wrong_robot",
+    ],
+  );
+});
+
+Deno.test("VerifierPool.checkEnvelope checks the version against lastAccepted on the calling thread", async () => {
+  using pool = new VerifierPool();
+  const asked: string[] = [];
+  const accepted = (version: number, payloadSha256: string) =>
+    options({
+      lastAccepted: (id) => {
+        asked.push(id);
+        return { version, payloadSha256 };
+      },
+    });
+  const again = await pool.checkEnvelope(v3, accepted(3, v3Sha256));
+  ok(again.ok && again.idempotent, JSON.stringify(again));
+  const replayed = await pool.checkEnvelope(v3, accepted(3, "0".repeat(64)));
+  deepStrictEqual(
+    replayed,
+    await checkEnvelope(v3, accepted(3, "0".repeat(64))),
+  );
+  equal(replayed.ok ? "" : replayed.reason, "replayed_version");
+  const superseded = await pool.checkEnvelope(v3, {
+    ...accepted(4, "0".repeat(64)),
+    purpose: "run",
+  });
+  equal(superseded.ok ? "" : superseded.reason, "superseded_version");
+  const newer = await pool.checkEnvelope(v3, accepted(2, "0".repeat(64)));
+  ok(newer.ok && !newer.idempotent);
+  deepStrictEqual(asked, ["big", "big", "big", "big", "big"]);
+});
+
+Deno.test("VerifierPool.checkEnvelope leaves the event loop free while it checks a large envelope", async () => {
+  using pool = new VerifierPool();
+  // A large envelope: strictly parsing ~900 KB takes the worker a while.
+  const trace = Array.from({ length: 12_000 }, (_, i) => ({
+    step: i,
+    note: `attempt ${i} of the synthesis loop`,
+  }));
+  const heavy = await signed({
+    provenance: { model: "test", attempts: 1, trace },
+  });
+  ok(heavy.length > 800_000);
+  const small = JSON.stringify(
+    await signManifest(
+      manifest({ source: 'say("hi");' }),
+      signer.privateJwk,
+    ),
+  );
+  ok(small.length < 4096);
+  ok((await pool.checkEnvelope(heavy, options())).ok, "warm");
+  const order: string[] = [];
+  const parsedHere = await parsesOfAtLeast(heavy.length, () =>
+    Promise.all([
+      pool.checkEnvelope(heavy, options()).then((check) => {
+        order.push(`heavy ${check.ok}`);
+      }),
+      new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
+        order.push("timer");
+      }),
+      pool.checkEnvelope(small, options()).then((check) => {
+        order.push(`small ${check.ok}`);
+      }),
+    ]));
+  equal(order.at(-1), "heavy true", order.join(", "));
+  equal(parsedHere, 0, "the large envelope is parsed in the worker");
+});
+
+/**
+ * How many texts of at least `chars` characters `JSON.parse` read on this
+ * thread while `run` ran (a worker has its own `JSON`).
+ */
+async function parsesOfAtLeast(
+  chars: number,
+  run: () => Promise<unknown>,
+): Promise<number> {
+  const parse = JSON.parse;
+  let count = 0;
+  JSON.parse = (text, reviver) => {
+    if (typeof text === "string" && text.length >= chars) count++;
+    return parse(text, reviver);
+  };
+  try {
+    await run();
+  } finally {
+    JSON.parse = parse;
+  }
+  return count;
+}
+
+Deno.test("VerifierPool.checkEnvelope of a disposed pool is refused, also while in progress", async () => {
+  const pool = new VerifierPool();
+  const pending = pool.checkEnvelope(v3, options());
+  pool[Symbol.dispose]();
+  await rejects(pending, VerifierPoolClosedError);
+  await rejects(pool.checkEnvelope(v3, options()), VerifierPoolClosedError);
+  await rejects(
+    pool.checkEnvelope('{"payloadType": "small"}', options()),
+    VerifierPoolClosedError,
+  );
+});
+
+Deno.test("VerifierPool.checkEnvelope refuses options it cannot send to the worker", async () => {
+  using pool = new VerifierPool();
+  const check: Promise<EnvelopeCheck> = pool.checkEnvelope(v3, {
+    ...options(),
+    caps: {
+      timeoutMs: 1,
+      memoryBytes: 1,
+      maxSkillCalls: 1,
+      // @ts-expect-error: not a cap; a function cannot be cloned
+      extra: () => {},
+    },
+  });
+  await rejects(check, TypeError);
+  // The pool carries on.
+  ok((await pool.checkEnvelope(v3, options())).ok);
+});
+
+/** mulberry32: a small seeded PRNG, so the mutations are the same every run. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
