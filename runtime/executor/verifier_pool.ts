@@ -225,16 +225,33 @@ export class VerifierPool implements Disposable {
       this.#workerReady = false;
       this.#worker = this.#spawn();
     }
-    const message: _VerifyJob = job.kind === "verify"
-      ? { id: job.id, kind: "verify", source: job.source, checks: job.checks }
-      : {
+    let message: _VerifyJob;
+    const transfer: Transferable[] = [];
+    if (job.kind === "verify") {
+      message = {
+        id: job.id,
+        kind: "verify",
+        source: job.source,
+        checks: job.checks,
+      };
+    } else {
+      // Cloning bytes into a message costs the thread ~0.3 ms per 100 KB;
+      // a copy (the caller keeps its bytes) moves over for nothing.
+      let envelope = job.envelope;
+      if (envelope instanceof Uint8Array) {
+        const copy = envelope.slice();
+        transfer.push(copy.buffer);
+        envelope = copy;
+      }
+      message = {
         id: job.id,
         kind: "envelope",
-        envelope: job.envelope,
+        envelope,
         options: job.options,
       };
+    }
     try {
-      this.#worker.postMessage(message);
+      this.#worker.postMessage(message, transfer);
     } catch (error) {
       // Options that cannot be cloned: the caller's mistake, not the worker's.
       this.#current = null;
