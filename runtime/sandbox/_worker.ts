@@ -194,18 +194,22 @@ function greet(): boolean {
 
 /**
  * Guests that end other than by finishing, for a fresh host to rehearse:
- * halted while spinning, halted while allocating, and one that throws. (Not
- * deep recursion: halted at an unlucky moment, its runtime can fail to free,
- * which ends the engine; a run that does that retires its host instead.)
+ * halted while spinning, while allocating, and deep in a recursion that
+ * catches its stack overflows; one that throws; and (added per host: it
+ * needs a skill's name) one whose skill call fails, as a stopped skill does.
  */
 const REHEARSALS = [
   "let n = 0;\nwhile (true) { n = (n + 1) % 1000; }",
   'let keep = [];\nwhile (true) {\n  keep.push({ id: keep.length, tag: "x" + keep.length });\n  if (keep.length > 20000) keep = [];\n}',
   'throw new TypeError("rehearsal");',
+  "function down(n) { return down(n + 1) + 1; }\nwhile (true) { try { down(0); } catch (e) { e = null; } }",
 ];
 /** How long each rehearsal runs before its deadline halts it, ms; and how often. */
 const REHEARSAL_MS = 3;
 const REHEARSAL_ROUNDS = 3;
+/** The caps of a rehearsal: the executor's stack cap, a modest heap. */
+const REHEARSAL_MEMORY_BYTES = 32 * 1024 * 1024;
+const REHEARSAL_STACK_BYTES = 256 * 1024;
 /** How long a fresh host waits after its rehearsals before it is ready, ms. */
 const SETTLE_MS = 150;
 
@@ -219,10 +223,19 @@ const SETTLE_MS = 150;
  * per host start.
  */
 function rehearseEnds(skills: string[]): void {
+  // Before the run, a prepared context answers every skill call "cancelled".
+  const sources = skills.length > 0
+    ? [...REHEARSALS, `${skills[0]}();`]
+    : REHEARSALS;
   for (let round = 0; round < REHEARSAL_ROUNDS; round++) {
-    for (const source of REHEARSALS) {
+    for (const source of sources) {
       const context = prepare(skills);
       const deadline = Date.now() + REHEARSAL_MS;
+      // A run's caps, as the core sets them: without a stack cap a deep
+      // recursion would overflow the engine's own stack instead.
+      context.runtime.setMemoryLimit(REHEARSAL_MEMORY_BYTES);
+      context.memoryLimit = REHEARSAL_MEMORY_BYTES;
+      context.runtime.setMaxStackSize(REHEARSAL_STACK_BYTES);
       try {
         context.state.deadline = deadline;
         context.state.armed = true;
