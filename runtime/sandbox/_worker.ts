@@ -200,7 +200,7 @@ function greet(): boolean {
  */
 const REHEARSALS = [
   "let n = 0;\nwhile (true) { n = (n + 1) % 1000; }",
-  'let keep = [];\nwhile (true) {\n  keep.push({ id: keep.length, tag: "x" + keep.length });\n  if (keep.length > 20000) keep = [];\n}',
+  'let keep = [];\nwhile (true) {\n  keep.push({ id: keep.length, tag: "x" + keep.length });\n  if (keep.length > 5000) keep = [];\n}',
   'throw new TypeError("rehearsal");',
   "function down(n) { return down(n + 1) + 1; }\nwhile (true) { try { down(0); } catch (e) { e = null; } }",
 ];
