@@ -6,6 +6,7 @@
  */
 import { assertEquals } from "./_assert.ts";
 import { makeKey, signed, startNode } from "./_edge_fixture.ts";
+import { parsesOfAtLeast } from "./_json_parse_spy.ts";
 
 Deno.test("Validate of a large envelope leaves the core's event loop free: a timer and a small Validate settle first", async () => {
   const key = await makeKey();
@@ -49,25 +50,3 @@ Deno.test("Validate of a large envelope leaves the core's event loop free: a tim
     await Deno.remove(key.dir, { recursive: true });
   }
 });
-
-/**
- * How many texts of at least `chars` characters `JSON.parse` read on this
- * thread while `run` ran (a worker has its own `JSON`).
- */
-async function parsesOfAtLeast(
-  chars: number,
-  run: () => Promise<unknown>,
-): Promise<number> {
-  const parse = JSON.parse;
-  let count = 0;
-  JSON.parse = (text, reviver) => {
-    if (typeof text === "string" && text.length >= chars) count++;
-    return parse(text, reviver);
-  };
-  try {
-    await run();
-  } finally {
-    JSON.parse = parse;
-  }
-  return count;
-}

@@ -11,6 +11,8 @@ import {
   signManifest,
 } from "../../verifier/mod.ts";
 import { VerifierPool, VerifierPoolClosedError } from "./verifier_pool.ts";
+import { _testManifest } from "../../verifier/_test_manifest.ts";
+import { parsesOfAtLeast } from "../../test/_json_parse_spy.ts";
 
 const NOW = new Date("2026-06-01T01:00:00Z");
 const signer = await generateSigningKey("k1");
@@ -32,20 +34,15 @@ function largeSource(): string {
 }
 
 function manifest(patch: Partial<Manifest> = {}): Manifest {
-  return {
+  return _testManifest({
     programId: "big",
-    version: 3,
     source: largeSource(),
     instruction: null,
-    apiVersion: "tabletop/1",
     robots: ["arm-01"],
-    issuedAt: "2026-06-01T00:00:00Z",
-    expiresAt: "2026-06-02T00:00:00Z",
-    budgets: { timeoutMs: 30_000, memoryBytes: 16_777_216, maxSkillCalls: 50 },
     checks: ["holding() === null"],
     provenance: { model: "test", attempts: 1 },
     ...patch,
-  };
+  });
 }
 
 async function signed(patch: Partial<Manifest> = {}): Promise<string> {
@@ -275,28 +272,6 @@ Deno.test("VerifierPool.checkEnvelope leaves the event loop free while it checks
   equal(order.at(-1), "heavy true", order.join(", "));
   equal(parsedHere, 0, "the large envelope is parsed in the worker");
 });
-
-/**
- * How many texts of at least `chars` characters `JSON.parse` read on this
- * thread while `run` ran (a worker has its own `JSON`).
- */
-async function parsesOfAtLeast(
-  chars: number,
-  run: () => Promise<unknown>,
-): Promise<number> {
-  const parse = JSON.parse;
-  let count = 0;
-  JSON.parse = (text, reviver) => {
-    if (typeof text === "string" && text.length >= chars) count++;
-    return parse(text, reviver);
-  };
-  try {
-    await run();
-  } finally {
-    JSON.parse = parse;
-  }
-  return count;
-}
 
 Deno.test("VerifierPool.checkEnvelope of a disposed pool is refused, also while in progress", async () => {
   const pool = new VerifierPool();
