@@ -20,7 +20,8 @@ import {
   type TestKey,
 } from "./_edge_fixture.ts";
 import type { EdgeNode } from "../runtime/mod.ts";
-import { COMMAND_PAYLOAD_TYPE, pae } from "../verifier/mod.ts";
+import { COMMAND_PAYLOAD_TYPE } from "../verifier/mod.ts";
+import { _signDsse } from "../verifier/_sign_dsse.ts";
 
 const PROTOS = new URL("../protos/", import.meta.url).pathname;
 const ROBOT = "arm-01";
@@ -112,26 +113,15 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 
 /** A command envelope over exactly `payload` (any text), signed by `key`. */
 async function rawCommand(key: TestKey, payload: string): Promise<string> {
-  const body = bytes(payload);
-  const privateKey = await crypto.subtle.importKey(
-    "jwk",
-    key.privateJwk,
-    { name: "Ed25519" },
-    false,
-    ["sign"],
-  );
-  const sig = new Uint8Array(
-    await crypto.subtle.sign(
-      "Ed25519",
-      privateKey,
-      pae(COMMAND_PAYLOAD_TYPE, body),
+  return JSON.stringify(
+    await _signDsse(
+      COMMAND_PAYLOAD_TYPE,
+      bytes(payload),
+      key.privateJwk,
+      key.keyId,
+      "a test command",
     ),
   );
-  return JSON.stringify({
-    payloadType: COMMAND_PAYLOAD_TYPE,
-    payload: body.toBase64(),
-    signatures: [{ keyid: key.keyId, sig: sig.toBase64() }],
-  });
 }
 
 /** A node with the test key (program-signer and operator) and a key that only signs programs. */

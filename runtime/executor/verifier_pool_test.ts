@@ -6,12 +6,12 @@ import {
   type EnvelopeCheckOptions,
   generateSigningKey,
   type Manifest,
-  pae,
   PROGRAM_PAYLOAD_TYPE,
   signManifest,
 } from "../../verifier/mod.ts";
 import { VerifierPool, VerifierPoolClosedError } from "./verifier_pool.ts";
 import { _testManifest } from "../../verifier/_test_manifest.ts";
+import { _signDsse } from "../../verifier/_sign_dsse.ts";
 import { parsesOfAtLeast } from "../../test/_json_parse_spy.ts";
 
 const NOW = new Date("2026-06-01T01:00:00Z");
@@ -50,27 +50,16 @@ async function signed(patch: Partial<Manifest> = {}): Promise<string> {
 }
 
 /** Signs any payload bytes (signManifest refuses a broken manifest). */
-async function signBytes(payload: Uint8Array): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "jwk",
-    signer.privateJwk,
-    { name: "Ed25519" },
-    false,
-    ["sign"],
-  );
-  const sig = new Uint8Array(
-    await crypto.subtle.sign(
-      "Ed25519",
-      key,
-      pae(PROGRAM_PAYLOAD_TYPE, payload),
+async function signBytes(payload: Uint8Array<ArrayBuffer>): Promise<string> {
+  return JSON.stringify(
+    await _signDsse(
+      PROGRAM_PAYLOAD_TYPE,
+      payload,
+      signer.privateJwk,
+      "k1",
+      "a test payload",
     ),
   );
-  const envelope: Envelope = {
-    payloadType: PROGRAM_PAYLOAD_TYPE,
-    payload: payload.toBase64(),
-    signatures: [{ keyid: "k1", sig: sig.toBase64() }],
-  };
-  return JSON.stringify(envelope);
 }
 
 function options(
