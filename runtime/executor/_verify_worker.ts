@@ -6,6 +6,7 @@
  * verifier and the envelope checks are plain JavaScript, so that works).
  * @module
  */
+import { setPriority } from "node:os";
 import { TABLETOP_API } from "../../skills-bridge/mod.ts";
 import {
   checkEnvelope,
@@ -25,9 +26,21 @@ export type _VerifyJob =
     options: EnvelopeOffloadOptions;
   };
 
-/** What the worker answers: ready once loaded, then one reply per job. */
+/**
+ * The nice value this worker's thread asks for. On Linux a thread's nice
+ * value is its own, so only this thread yields: a core event loop or a
+ * sandbox host that wakes while a heavy source is being checked gets a CPU
+ * first (the machine has few), and the check still has every idle cycle.
+ */
+export const _VERIFIER_NICE = 10;
+
+/**
+ * What the worker answers: ready once loaded (with the nice value it got,
+ * or why it could not lower its priority), then one reply per job.
+ */
 export type _VerifyReply =
-  | { ready: true }
+  | { ready: true; nice: number }
+  | { ready: true; niceError: string }
   | { id: number; report: VerifierReport }
   | { id: number; check: EnvelopeCheck }
   | { id: number; error: string };
@@ -50,4 +63,15 @@ self.onmessage = async (event: MessageEvent<_VerifyJob>) => {
   }
   self.postMessage(reply);
 };
-self.postMessage({ ready: true } satisfies _VerifyReply);
+let ready: _VerifyReply;
+try {
+  // pid 0: the calling thread (Linux keeps a nice value per thread).
+  setPriority(0, _VERIFIER_NICE);
+  ready = { ready: true, nice: _VERIFIER_NICE };
+} catch (error) {
+  ready = {
+    ready: true,
+    niceError: error instanceof Error ? error.message : String(error),
+  };
+}
+self.postMessage(ready);

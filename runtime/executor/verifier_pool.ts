@@ -85,6 +85,7 @@ export class VerifierPool implements Disposable {
   #worker: Worker | null = null;
   /** The worker has loaded the verifier: the clock of a job starts then. */
   #workerReady = false;
+  #workerNice: { nice: number } | { error: string } | null = null;
   #current: Job | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #nextId = 0;
@@ -98,6 +99,16 @@ export class VerifierPool implements Disposable {
     this.#inlineEnvelopeBytes = options.inlineEnvelopeBytes ?? 4096;
     // Warm: the first delivery does not wait for the verifier to load.
     if (this.#api === TABLETOP_API) this.#worker = this.#spawn();
+  }
+
+  /**
+   * The worker thread's priority once it has loaded: the nice value it
+   * lowered itself to, or why it could not (the process lacks
+   * `--allow-sys=setPriority`; it then runs at the core's priority).
+   * `null` before the worker is ready, or with no worker.
+   */
+  get workerPriority(): { nice: number } | { error: string } | null {
+    return this.#workerNice;
   }
 
   /** The verifier report of `source` and its postconditions. */
@@ -186,14 +197,36 @@ export class VerifierPool implements Disposable {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(
-      new URL("./_verify_worker.ts", import.meta.url),
-      { type: "module" },
-    );
+    const entry = new URL("./_verify_worker.ts", import.meta.url);
+    // The worker reads and writes nothing and reaches nobody: it gets only
+    // its own entry (a worker's start checks it) and, when the process has
+    // it, the right to lower its own thread's priority.
+    const nice = Deno.permissions.querySync({
+      name: "sys",
+      kind: "setPriority",
+    }).state === "granted";
+    const worker = new Worker(entry, {
+      type: "module",
+      deno: {
+        permissions: {
+          read: entry.protocol === "file:" ? [entry] : false,
+          sys: nice ? ["setPriority"] : false,
+          env: false,
+          ffi: false,
+          import: false,
+          net: false,
+          run: false,
+          write: false,
+        },
+      },
+    });
     worker.onmessage = (event: MessageEvent<_VerifyReply>) => {
       const reply = event.data;
       if (!("id" in reply)) {
         this.#workerReady = true;
+        this.#workerNice = "nice" in reply
+          ? { nice: reply.nice }
+          : { error: reply.niceError };
         this.#arm();
         return;
       }

@@ -301,3 +301,16 @@ function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+Deno.test("VerifierPool's worker lowers its own thread's priority when the process may", async () => {
+  const { getPriority } = await import("node:os");
+  const before = getPriority();
+  using pool = new VerifierPool({ inlineChars: 0 });
+  equal(pool.workerPriority, null);
+  const report = await pool.verify('say("hi");', []);
+  ok(report.ok);
+  // The tests run with --allow-sys: the worker is at nice 10, the test's
+  // own thread (the core's event loop) keeps its priority.
+  deepStrictEqual(pool.workerPriority, { nice: 10 });
+  equal(getPriority(), before);
+});
