@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../test/_assert.ts";
+import { HELPER_V8_FLAGS } from "../runtime/channel/mod.ts";
 import { clientFor, makeKey, signed } from "../test/_edge_fixture.ts";
 import { freePort } from "../test/_mosquitto.ts";
 import {
@@ -35,7 +36,7 @@ Deno.test("deno task compile bakes in the service's narrow permissions and inclu
       "--allow-write=/var/lib/cap-edge",
       "--allow-net=127.0.0.1:50051,127.0.0.1:1883",
       "--allow-env",
-      "--allow-sys=uid",
+      "--allow-sys=uid,setPriority",
     ],
   );
   const includes = command.flags.filter((f) => f.startsWith("--include="));
@@ -46,6 +47,8 @@ Deno.test("deno task compile bakes in the service's narrow permissions and inclu
     "--include=runtime/grpc/gateway_main.ts",
   ]);
   assertEquals(_flagValue(command.flags, "--output"), "dist/cap-edge");
+  // The binary runs with the V8 flags its helper processes get.
+  assert(command.flags.includes(HELPER_V8_FLAGS));
   // The worker module is loaded by URL at run time, so it must exist where
   // the include says.
   assert((await Deno.stat(`${_ROOT}/runtime/sandbox/_worker.ts`)).isFile);

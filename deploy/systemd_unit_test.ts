@@ -4,6 +4,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "../test/_assert.ts";
+import { HELPER_V8_FLAGS } from "../runtime/channel/mod.ts";
 import { clientFor, makeKey, signed } from "../test/_edge_fixture.ts";
 import { freePort, startMosquitto } from "../test/_mosquitto.ts";
 import { connectProbe } from "../test/_mqtt_probe.ts";
@@ -106,11 +107,16 @@ Deno.test("the units grant the service exactly its permissions", async () => {
     "--allow-write=/var/lib/cap-edge",
     "--allow-net=127.0.0.1:1883,unix:/var/lib/cap-edge/ros2/bridge.sock",
     "--allow-env",
-    "--allow-sys=uid",
+    "--allow-sys=uid,setPriority",
   ]);
   for (const flag of ["--cached-only", "--frozen", "--no-prompt"]) {
     assert(sim.flags.includes(flag), `the sim unit passes ${flag}`);
   }
+  // The core runs with the V8 flags its helper processes get.
+  assert(
+    sim.flags.includes(HELPER_V8_FLAGS),
+    `the sim unit passes ${HELPER_V8_FLAGS}`,
+  );
 
   // The ROS 2 bridge is a Node.js process: the core needs no FFI, no /opt/ros.
   const bridge = await readUnit(ROS2_UNIT_PATH);

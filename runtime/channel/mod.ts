@@ -13,4 +13,8 @@ export {
   type RawWriter,
 } from "./line_channel.ts";
 export { forEachLine } from "./for_each_line.ts";
-export { HelperPermissionError, helperProgram } from "./helper_program.ts";
+export {
+  HELPER_V8_FLAGS,
+  HelperPermissionError,
+  helperProgram,
+} from "./helper_program.ts";

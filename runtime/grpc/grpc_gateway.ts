@@ -1,5 +1,10 @@
 import { Buffer } from "node:buffer";
-import { forEachLine, helperProgram, LineChannel } from "../channel/mod.ts";
+import {
+  forEachLine,
+  HELPER_V8_FLAGS,
+  helperProgram,
+  LineChannel,
+} from "../channel/mod.ts";
 import type { RunEvent } from "../executor/mod.ts";
 import {
   FromGateway,
@@ -142,6 +147,7 @@ export async function startGrpcGateway(
         "run",
         "--quiet",
         "--no-prompt",
+        HELPER_V8_FLAGS,
         `--config=${DENO_JSON.pathname}`,
         `--allow-net=${listen.endsWith(":0") ? netHost : listen}`,
         `--allow-read=${reads.join(",")}`,

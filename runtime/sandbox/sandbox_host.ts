@@ -1,6 +1,7 @@
 import {
   ChannelProtocolError,
   forEachLine,
+  HELPER_V8_FLAGS,
   helperProgram,
   LineChannel,
 } from "../channel/mod.ts";
@@ -128,6 +129,7 @@ export class SandboxHost implements AsyncDisposable {
         "run",
         "--quiet",
         "--no-prompt",
+        HELPER_V8_FLAGS,
         "--unstable-worker-options",
         `--config=${DENO_JSON.pathname}`,
         `--allow-read=${new URL(".", WORKER_SOURCE).pathname}`,
