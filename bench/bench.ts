@@ -249,6 +249,11 @@ const BENCHES: readonly BenchModule[] = [
         value: "rssIdleMiB",
         target: { figure: "rssIdleMiB", op: "<=", limit: 200 },
       },
+      {
+        label: "  the same by PSS (shared pages once)",
+        unit: "MiB",
+        value: "pssIdleMiB",
+      },
       { label: "RSS after 1 000 runs", unit: "MiB", value: "rss1kMiB" },
       { label: "RSS after 10 000 runs", unit: "MiB", value: "rss10kMiB" },
       {

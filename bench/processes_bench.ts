@@ -39,6 +39,12 @@ export interface ProcessFigures {
   rss10kMiB: number;
   /** `rss10kMiB / rss1kMiB`. */
   rssGrowth: number;
+  /**
+   * The same processes idle, by proportional set size: each shared page
+   * (the Deno binary's code, mapped by all four) counted once in all, not
+   * once per process as the sum of RSS counts it. MiB.
+   */
+  pssIdleMiB: number;
 }
 
 /** Options of {@linkcode benchProcesses}. */
@@ -211,14 +217,47 @@ async function benchFlood(
  * (reading another process's /proc needs all permissions in Deno).
  */
 export async function rssMiB(pid: number): Promise<number> {
+  const rows = await processRows();
+  const kib = rows.filter(([p]) => familyOf(pid, rows).has(p!)).reduce(
+    (sum, row) => sum + (row[2] ?? 0),
+    0,
+  );
+  return Math.round(kib / 1024 * 10) / 10;
+}
+
+/**
+ * The proportional set size of `pid` and all its descendants, MiB, from
+ * each one's `/proc/<pid>/smaps_rollup`, read with `cat` as `ps` is.
+ */
+export async function pssMiB(pid: number): Promise<number> {
+  let kib = 0;
+  for (const member of familyOf(pid, await processRows())) {
+    const out = await new Deno.Command("cat", {
+      args: [`/proc/${member}/smaps_rollup`],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const match = /^Pss:\s+(\d+) kB/m.exec(
+      new TextDecoder().decode(out.stdout),
+    );
+    if (match) kib += Number(match[1]);
+  }
+  return Math.round(kib / 1024 * 10) / 10;
+}
+
+/** `[pid, ppid, rss KiB]` of every process, from `ps`. */
+async function processRows(): Promise<number[][]> {
   const out = await new Deno.Command("ps", {
     args: ["-e", "-o", "pid=,ppid=,rss="],
     stdout: "piped",
     stderr: "null",
   }).output();
-  const rows = new TextDecoder().decode(out.stdout).trim().split("\n").map(
+  return new TextDecoder().decode(out.stdout).trim().split("\n").map(
     (line) => line.trim().split(/\s+/).map(Number),
   );
+}
+
+function familyOf(pid: number, rows: number[][]): Set<number> {
   const family = new Set([pid]);
   for (let grew = true; grew;) {
     grew = false;
@@ -229,11 +268,7 @@ export async function rssMiB(pid: number): Promise<number> {
       }
     }
   }
-  const kib = rows.filter(([p]) => family.has(p!)).reduce(
-    (sum, row) => sum + (row[2] ?? 0),
-    0,
-  );
-  return Math.round(kib / 1024 * 10) / 10;
+  return family;
 }
 
 async function benchMemory(
@@ -242,7 +277,10 @@ async function benchMemory(
   log: (line: string) => void,
   signal: AbortSignal | undefined,
 ): Promise<
-  Pick<ProcessFigures, "rssIdleMiB" | "rss1kMiB" | "rss10kMiB" | "rssGrowth">
+  Pick<
+    ProcessFigures,
+    "rssIdleMiB" | "rss1kMiB" | "rss10kMiB" | "rssGrowth" | "pssIdleMiB"
+  >
 > {
   const port = freePort();
   const config = `${key.dir}/config.json`;
@@ -283,8 +321,12 @@ async function benchMemory(
     await client.deliver(
       await signed(key, { programId: "trivial", source: 'say("hi");' }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Each figure is taken once the robot is idle again: a host retired on
+    // its memory mark has been replaced and its successor is warm.
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
+    await settle();
     const rssIdleMiB = await rssMiB(child.pid);
+    const pssIdleMiB = await pssMiB(child.pid);
     const runTo = async (total: number, done: number) => {
       for (let i = done; i < total; i++) {
         signal?.throwIfAborted();
@@ -294,14 +336,16 @@ async function benchMemory(
     const first = Math.max(20, Math.round(1000 * scale));
     const second = Math.max(40, Math.round(10_000 * scale));
     await runTo(first, 0);
+    await settle();
     const rss1kMiB = await rssMiB(child.pid);
     await runTo(second, first);
+    await settle();
     const rss10kMiB = await rssMiB(child.pid);
     const rssGrowth = Math.round(rss10kMiB / rss1kMiB * 1000) / 1000;
     log(
-      `RSS of the robot's processes: idle ${rssIdleMiB} MiB, after ${first} runs ${rss1kMiB} MiB, after ${second} runs ${rss10kMiB} MiB`,
+      `RSS of the robot's processes: idle ${rssIdleMiB} MiB (PSS ${pssIdleMiB} MiB), after ${first} runs ${rss1kMiB} MiB, after ${second} runs ${rss10kMiB} MiB`,
     );
-    return { rssIdleMiB, rss1kMiB, rss10kMiB, rssGrowth };
+    return { rssIdleMiB, rss1kMiB, rss10kMiB, rssGrowth, pssIdleMiB };
   } finally {
     try {
       child.kill("SIGTERM");
