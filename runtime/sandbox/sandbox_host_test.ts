@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../../test/_assert.ts";
 import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
 import { HALT, SANDBOX_PROTOCOL } from "./_protocol.ts";
+import { HELPER_V8_FLAGS } from "../channel/mod.ts";
 import { SandboxHost } from "./sandbox_host.ts";
 
 function assertMatch(text: string, pattern: RegExp): void {
@@ -277,4 +278,20 @@ Deno.test("an e-stop of a guest waiting in a skill call needs no signal", async 
   assert(host.alive);
   const next = await runOn(host, 'say("again");', (c) => host.respond(c, OK));
   assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
+});
+
+Deno.test("a sandbox host starts with the helpers' V8 flags and no permission flag but its read", async () => {
+  await using host = new SandboxHost();
+  await host.ready;
+  // Another process's /proc needs all permissions in Deno: ask ps.
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "args=", "-p", String(host.pid)],
+    stdout: "piped",
+  }).output();
+  const args = new TextDecoder().decode(out.stdout).trim().split(/\s+/);
+  assert(args.includes(HELPER_V8_FLAGS), `flags: ${args.join(" ")}`);
+  assertEquals(
+    args.filter((a) => a.startsWith("--allow-")).map((a) => a.split("=")[0]),
+    ["--allow-read"],
+  );
 });
