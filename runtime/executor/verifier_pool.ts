@@ -198,9 +198,10 @@ export class VerifierPool implements Disposable {
 
   #spawn(): Worker {
     const entry = new URL("./_verify_worker.ts", import.meta.url);
-    // The worker reads and writes nothing and reaches nobody: it gets only
-    // its own entry (a worker's start checks it) and, when the process has
-    // it, the right to lower its own thread's priority.
+    // The worker reads and writes nothing and reaches nobody (its modules
+    // load with this thread's rights): it may only lower its own thread's
+    // priority, when this process may.
+    this.#workerNice = null;
     const nice = Deno.permissions.querySync({
       name: "sys",
       kind: "setPriority",
@@ -209,7 +210,7 @@ export class VerifierPool implements Disposable {
       type: "module",
       deno: {
         permissions: {
-          read: entry.protocol === "file:" ? [entry] : false,
+          read: false,
           sys: nice ? ["setPriority"] : false,
           env: false,
           ffi: false,

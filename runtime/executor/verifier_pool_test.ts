@@ -309,8 +309,11 @@ Deno.test("VerifierPool's worker lowers its own thread's priority when the proce
   equal(pool.workerPriority, null);
   const report = await pool.verify('say("hi");', []);
   ok(report.ok);
-  // The tests run with --allow-sys: the worker is at nice 10, the test's
-  // own thread (the core's event loop) keeps its priority.
-  deepStrictEqual(pool.workerPriority, { nice: 10 });
+  // The tests run with --allow-sys: on Linux the worker is at nice 5 (unless
+  // the tests themselves run nicer than that, which it may not undo), and
+  // the test's own thread, the core's event loop, keeps its priority.
+  if (Deno.build.os === "linux" && before <= 5) {
+    deepStrictEqual(pool.workerPriority, { nice: 5 });
+  } else ok(pool.workerPriority !== null && "error" in pool.workerPriority);
   equal(getPriority(), before);
 });
