@@ -491,8 +491,10 @@ function runGuest(request: ToSandbox): void {
     }
   }
   if (request.checks.length > 0) {
+    // A stop may have come during the checks; writing clears its word.
+    const haltedNow = halted || haltRequested();
     writeResult(gen, end, checks, retire);
-    if (halted) pauseAfterHaltedEnd();
+    if (haltedNow) pauseAfterHaltedEnd();
   }
   if (retire) {
     throw new Error("the QuickJS engine failed while releasing a run");
