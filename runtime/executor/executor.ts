@@ -56,9 +56,11 @@ export interface ExecutorOptions {
   maxRunsPerHost?: number;
   /**
    * A sandbox host is retired once its resident memory passes this; default
-   * 160 MiB. A fresh host holds about 90 MiB; a guest that used most of a
-   * 64 MiB cap leaves its WebAssembly memory grown (it never shrinks), and
-   * that host is replaced after the run.
+   * 144 MiB. A fresh host holds about 90 MiB and grows by 1–2 MiB per 1 000
+   * runs; a guest that used more than about 40 MiB of its cap leaves the
+   * WebAssembly memory grown (it never shrinks) and carries its host past
+   * the mark. A host reports its memory as measured after the run before,
+   * so such a host is retired at the end of its next run.
    */
   hostMemoryMarkBytes?: number;
   /**
@@ -223,7 +225,7 @@ export class Executor implements AsyncDisposable {
     this.#cancelWaitMs = options.cancelWaitMs ?? 2000;
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 1000;
     this.#maxRunsPerHost = options.maxRunsPerHost ?? 20_000;
-    this.#hostMemoryMark = options.hostMemoryMarkBytes ?? 160 * 1024 * 1024;
+    this.#hostMemoryMark = options.hostMemoryMarkBytes ?? 144 * 1024 * 1024;
     this.#log = options.log ?? (() => {});
     this.#ownsVerifier = options.verifier === undefined;
     this.#verifier = options.verifier ?? new VerifierPool({ api: this.#api });
