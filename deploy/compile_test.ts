@@ -45,6 +45,7 @@ Deno.test("deno task compile bakes in the service's narrow permissions and inclu
     "--include=runtime/sandbox/_worker.ts",
     "--include=runtime/sandbox/host_main.ts",
     "--include=runtime/grpc/gateway_main.ts",
+    "--include=runtime/executor/_verify_worker.ts",
   ]);
   assertEquals(_flagValue(command.flags, "--output"), "dist/cap-edge");
   // The binary runs with the V8 flags its helper processes get.
