@@ -40,9 +40,11 @@ export interface ProcessFigures {
   /** `rss10kMiB / rss1kMiB`. */
   rssGrowth: number;
   /**
-   * The same processes idle, by proportional set size: each shared page
-   * (the Deno binary's code, mapped by all four) counted once in all, not
-   * once per process as the sum of RSS counts it. MiB.
+   * The same processes idle, by proportional set size: a page shared by n
+   * processes counts 1/n in each (the Deno binary's code is mapped by all
+   * four, and by the bench's own process and any other Deno running, so
+   * this is a little under the robot's own share), not once per process as
+   * the sum of RSS counts it. MiB.
    */
   pssIdleMiB: number;
 }
@@ -218,7 +220,8 @@ async function benchFlood(
  */
 export async function rssMiB(pid: number): Promise<number> {
   const rows = await processRows();
-  const kib = rows.filter(([p]) => familyOf(pid, rows).has(p!)).reduce(
+  const family = familyOf(pid, rows);
+  const kib = rows.filter(([p]) => family.has(p!)).reduce(
     (sum, row) => sum + (row[2] ?? 0),
     0,
   );
@@ -237,6 +240,7 @@ export async function pssMiB(pid: number): Promise<number> {
       stdout: "piped",
       stderr: "null",
     }).output();
+    // A process that ended between `ps` and here holds nothing.
     const match = /^Pss:\s+(\d+) kB/m.exec(
       new TextDecoder().decode(out.stdout),
     );

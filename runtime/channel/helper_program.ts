@@ -33,7 +33,7 @@ export function helperProgram(what: string): string {
 
 /**
  * V8 flags every helper process starts with, and the core with them (the
- * tasks and the unit pass the same): a young generation of at most 2 MiB a
+ * `start` and `compile` tasks and the systemd unit pass the same): a young generation of at most 2 MiB a
  * semi-space. V8 otherwise grows it to 16 MiB per semi-space under a steady
  * stream of short-lived messages, and with it the old generation: measured
  * over 10 000 runs, the core went from 114 to 191 MiB resident and the
