@@ -33,8 +33,8 @@ export function helperProgram(what: string): string {
 
 /**
  * V8 flags every helper process starts with, and the core with them (the
- * `start` and `compile` tasks and the systemd unit pass the same): a young generation of at most 2 MiB a
- * semi-space. V8 otherwise grows it to 16 MiB per semi-space under a steady
+ * `start` and `compile` tasks and the systemd unit pass the same): a young
+ * generation of at most 2 MiB a semi-space. V8 otherwise grows it to 16 MiB per semi-space under a steady
  * stream of short-lived messages, and with it the old generation: measured
  * over 10 000 runs, the core went from 114 to 191 MiB resident and the
  * gateway from 88 to 212 MiB; with the flag, 106 to 124 and 81 to 100.

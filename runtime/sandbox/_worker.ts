@@ -110,6 +110,8 @@ function readMessage(): ToHost | null {
     );
   }
   const parsed = ToHost.safeParse(value);
+  // The same wording as LineChannel's, written again: a host may read only
+  // runtime/sandbox/, so its worker cannot import runtime/channel/.
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     protocolFault(
