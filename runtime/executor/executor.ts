@@ -59,8 +59,10 @@ export interface ExecutorOptions {
    * 144 MiB. A fresh host holds about 90 MiB and grows by 1–2 MiB per 1 000
    * runs; a guest that used more than about 40 MiB of its cap leaves the
    * WebAssembly memory grown (it never shrinks) and carries its host past
-   * the mark. A host reports its memory as measured after the run before,
-   * so such a host is retired at the end of its next run.
+   * the mark. A host reports its memory as measured after an earlier run:
+   * the one before when that did not simply finish (an allocation loop
+   * that ran out of memory), else within its last 8, so such a host is
+   * retired at the end of its next run, or within 8 runs.
    */
   hostMemoryMarkBytes?: number;
   /**

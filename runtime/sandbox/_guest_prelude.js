@@ -7,6 +7,7 @@
 /**
  * The prelude: trusted code evaluated before the program. It receives the host call
  * function and a per-context nonce as arguments (neither is ever a global),
+ * the skills' names and the allowed Object statics as JSON arrays,
  * defines the skills as frozen, non-writable globals, removes what a policy
  * must not reach, and returns a function that tells a genuine engine error
  * (out of memory, stack overflow, interrupted) from one the guest made.
@@ -30,6 +31,8 @@ export function guestPrelude(
   const stringify = JSON.stringify,
     parse = JSON.parse,
     isFiniteNumber = Number.isFinite;
+  skills = parse(skills);
+  allowedObject = parse(allowedObject);
   const defineProperty = Object.defineProperty, freeze = Object.freeze;
   const getOwnPropertyNames = Object.getOwnPropertyNames;
   const apply = Function.prototype.call.bind(Function.prototype.apply);
