@@ -115,7 +115,11 @@ export const FromHost = z.discriminatedUnion("type", [
       z.object({ kind: z.literal("crashed"), message: z.string() }),
       z.object({ kind: z.literal("killed") }),
     ]),
-    /** The host process's resident memory after the run, bytes. */
+    /**
+     * The host process's resident memory, bytes, as last measured: after
+     * the run before when that one did not simply finish, else within the
+     * last 8 runs (a reading costs a tenth of a trivial run's work).
+     */
     rss: z.number().nonnegative(),
     /** The engine failed after the run's end was known: this host serves no other run. */
     retiring: z.literal(true).optional(),

@@ -205,7 +205,7 @@ export class SandboxHost implements AsyncDisposable {
     return this.#runs;
   }
 
-  /** The host's resident memory after its last run, bytes (0 before). */
+  /** The host's resident memory as it last reported it, bytes (0 before); see the result's `rss`. */
   get rss(): number {
     return this.#rss;
   }
