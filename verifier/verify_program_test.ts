@@ -2,6 +2,7 @@ import {
   deepStrictEqual as assertEquals,
   ok as assert,
 } from "node:assert/strict";
+import * as acorn from "acorn";
 import { z } from "zod";
 import { listUnknownFunctions, verifyProgram } from "./verify_program.ts";
 import type { VerifierApi } from "./verifier_api.ts";
@@ -630,4 +631,30 @@ Deno.test("listUnknownFunctions reads the names from the issues, not their messa
     "sort_by_size",
   ]);
   assertEquals(listUnknownFunctions(verify("pick(1);")), []);
+});
+
+Deno.test("issues are placed as acorn places them, across every kind of line break", () => {
+  const lines = [
+    "let a = 1;",
+    "eval;",
+    "a = 2;  Function;",
+    "",
+    "globalThis.x;",
+    "  eval;",
+  ];
+  for (const join of ["\n", "\r\n", "\r", "\u2028", "\u2029", "\r\n\n"]) {
+    const source = lines.join(join);
+    const report = verifyProgram(source, { api: { skills: [] } });
+    const expected = [...source.matchAll(/eval|Function|globalThis/g)].map(
+      (m) => {
+        const { line, column } = acorn.getLineInfo(source, m.index);
+        return { line, column: column + 1 };
+      },
+    );
+    assertEquals(
+      report.issues.map(({ line, column }) => ({ line, column })),
+      expected,
+      `joined by ${JSON.stringify(join)}`,
+    );
+  }
 });
