@@ -34,6 +34,12 @@ export interface VerifierPoolOptions {
    * reads it about 3 ms). Default 4096.
    */
   inlineEnvelopeBytes?: number;
+  /**
+   * Told each time a worker is ready: the priority it runs at (`info`), or
+   * why it could not lower it (`warn`: it then competes with the core's
+   * event loop for the CPU). Default: nothing.
+   */
+  log?: (level: "info" | "warn", message: string) => void;
 }
 
 type Job =
@@ -81,6 +87,7 @@ export class VerifierPool implements Disposable {
   readonly #api: SkillApi;
   readonly #inlineChars: number;
   readonly #inlineEnvelopeBytes: number;
+  readonly #log: NonNullable<VerifierPoolOptions["log"]>;
   readonly #queue: Job[] = [];
   #worker: Worker | null = null;
   /** The worker has loaded the verifier: the clock of a job starts then. */
@@ -97,6 +104,7 @@ export class VerifierPool implements Disposable {
     this.#api = options.api ?? TABLETOP_API;
     this.#inlineChars = options.inlineChars ?? 4096;
     this.#inlineEnvelopeBytes = options.inlineEnvelopeBytes ?? 4096;
+    this.#log = options.log ?? (() => {});
     // Warm: the first delivery does not wait for the verifier to load.
     if (this.#api === TABLETOP_API) this.#worker = this.#spawn();
   }
@@ -228,6 +236,14 @@ export class VerifierPool implements Disposable {
         this.#workerNice = "nice" in reply
           ? { nice: reply.nice }
           : { error: reply.niceError };
+        if ("nice" in reply) {
+          this.#log("info", `verifier worker ready at nice ${reply.nice}`);
+        } else {
+          this.#log(
+            "warn",
+            `verifier worker ready at the core's priority: ${reply.niceError}`,
+          );
+        }
         this.#arm();
         return;
       }

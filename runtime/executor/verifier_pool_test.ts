@@ -305,10 +305,29 @@ function prng(seed: number): () => number {
 Deno.test("VerifierPool's worker lowers its own thread's priority when the process may", async () => {
   const { getPriority } = await import("node:os");
   const before = getPriority();
-  using pool = new VerifierPool({ inlineChars: 0 });
+  const lines: string[] = [];
+  using pool = new VerifierPool({
+    inlineChars: 0,
+    log: (level, message) => lines.push(`${level}: ${message}`),
+  });
   equal(pool.workerPriority, null);
   const report = await pool.verify('say("hi");', []);
   ok(report.ok);
+  // The operator can see it in the service's log.
+  const priority = pool.workerPriority as
+    | { nice: number }
+    | { error: string }
+    | null;
+  ok(priority !== null);
+  deepStrictEqual(
+    lines,
+    "nice" in priority
+      ? [`info: verifier worker ready at nice ${priority.nice}`]
+      : [
+        `warn: verifier worker ready at the core's priority: ${priority.error}`,
+      ],
+  );
+
   // The tests run with --allow-sys: on Linux the worker is at nice 5 (unless
   // the tests themselves run nicer than that, which it may not undo), and
   // the test's own thread, the core's event loop, keeps its priority.

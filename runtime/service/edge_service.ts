@@ -222,9 +222,10 @@ export class EdgeService implements AsyncDisposable {
    * hands them on like any other record.
    */
   static async create(options: EdgeServiceOptions): Promise<EdgeService> {
-    const verifier = new VerifierPool(
-      options.api ? { api: options.api } : {},
-    );
+    const verifier = new VerifierPool({
+      ...(options.api ? { api: options.api } : {}),
+      log: (level, message) => options.log?.(level, message),
+    });
     let service: EdgeService;
     try {
       const executor = await Executor.create({
