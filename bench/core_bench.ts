@@ -249,9 +249,10 @@ async function benchThroughput(
  * The same trivial program through our executor and through
  * `@sebastianwessel/quickjs`, in alternating blocks of 25 runs.
  *
- * Ours: verify, hash, world snapshot, a fresh QuickJS runtime and context in
- * the warm zero-permission worker, the skill call over the shared buffer into
- * the simulator, world snapshot, evidence record.
+ * Ours: verify, hash, world snapshot, the program in the warm sandbox host's
+ * QuickJS context (the engine's memory put back to its ready image after
+ * each run), the skill call through the host's pipes into the simulator,
+ * world snapshot, evidence record.
  * The peer, as its README recommends: `loadQuickJs()` once (the same QuickJS
  * build, in-process), then `runSandboxed` per program, which makes a fresh
  * context with the same memory, stack and time limits; `say` is a host

@@ -5,8 +5,9 @@ import * as acorn from "acorn";
  * tokens that stood on different lines still do (automatic semicolon
  * insertion reads line breaks), others are kept a space apart where any
  * gap was. Strings, templates and regular expressions are copied as they
- * are. The sandbox compiles its prelude in every fresh context, and QuickJS
- * compiles at about 60 ns a character here: this is a tenth of that work.
+ * are. The sandbox compiles its prelude for every context it makes (once
+ * per host and skill list, and per postcondition), and QuickJS compiles at
+ * about 60 ns a character here: this is a tenth of that work.
  *
  * @example
  * ```ts

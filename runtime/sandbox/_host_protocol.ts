@@ -121,8 +121,6 @@ export const FromHost = z.discriminatedUnion("type", [
      * last 8 runs (a reading costs a tenth of a trivial run's work).
      */
     rss: z.number().nonnegative(),
-    /** The engine failed after the run's end was known: this host serves no other run. */
-    retiring: z.literal(true).optional(),
     /** The core's stop signal reached the worker during this run (and is spent). */
     signalled: z.literal(true).optional(),
   }),

@@ -339,7 +339,6 @@ export class SandboxHost implements AsyncDisposable {
             break;
           case "result":
             this.#rss = message.rss;
-            if (message.retiring) this.#dead = true;
             if (
               this.#pending?.gen === message.gen && this.#signalled &&
               !message.signalled

@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../../test/_assert.ts";
 import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
 import { HALT, SANDBOX_PROTOCOL } from "./_protocol.ts";
 import { HELPER_V8_FLAGS } from "../channel/mod.ts";
-import { SandboxHost } from "./sandbox_host.ts";
+import { type SandboxCall, SandboxHost } from "./sandbox_host.ts";
 
 function assertMatch(text: string, pattern: RegExp): void {
   assert(pattern.test(text), `expected ${pattern} in ${JSON.stringify(text)}`);
@@ -211,7 +211,7 @@ const LIMITS = {
 function runOn(
   host: SandboxHost,
   source: string,
-  onCall: (call: { gen: number; seq: number }) => void,
+  onCall: (call: SandboxCall) => void,
 ) {
   return host.run({
     source,
@@ -294,4 +294,62 @@ Deno.test("a sandbox host starts with the helpers' V8 flags and no permission fl
     args.filter((a) => a.startsWith("--allow-")).map((a) => a.split("=")[0]),
     ["--allow-read"],
   );
+});
+
+Deno.test("each run on a host starts from the same engine state: nothing a program leaves reaches the next", async () => {
+  await using host = new SandboxHost({ skills: ["say"] });
+  await host.ready;
+  const said: unknown[] = [];
+  const onCall = (
+    call: { gen: number; seq: number; args: unknown[] | null },
+  ) => {
+    said.push(call.args?.[0]);
+    host.respond(call, OK);
+  };
+  const first = await runOn(
+    host,
+    [
+      'var leaked = "run 1";',
+      "counter = 41;",
+      "Array.prototype.extra = function () { return 1; };",
+      'String.prototype.trim = function () { return "poisoned"; };',
+      "Object.freeze(Array.prototype);",
+      'say("one");',
+    ].join("\n"),
+    onCall,
+  );
+  assertEquals(first, { kind: "done", end: { kind: "ok" }, checks: [] });
+  // A run that ends out of memory leaves the engine as a run that finished.
+  const hog = await host.run({
+    source:
+      'let keep = [];\nwhile (true) { keep.push("x".repeat(1000) + keep.length); }',
+    checks: [],
+    skills: ["say"],
+    querySkills: [],
+    limits: {
+      ...LIMITS,
+      memoryBytes: 8 * 1024 * 1024,
+      deadline: Date.now() + 60_000,
+    },
+  }, onCall);
+  assertEquals(hog.kind, "done");
+  if (hog.kind === "done") assertEquals(hog.end.kind, "error");
+  const second = await runOn(
+    host,
+    [
+      "const seen = [typeof leaked, typeof counter, typeof [].extra];",
+      "Array.prototype.mine = 2;",
+      'seen.push(" x ".trim(), [].mine);',
+      "const a = [];",
+      "a.push(1);",
+      "say(JSON.stringify(seen.concat(a)));",
+    ].join("\n"),
+    onCall,
+  );
+  assertEquals(second, { kind: "done", end: { kind: "ok" }, checks: [] });
+  assertEquals(said, [
+    "one",
+    JSON.stringify(["undefined", "undefined", "undefined", "x", 2, 1]),
+  ]);
+  assert(host.alive);
 });
