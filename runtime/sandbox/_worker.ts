@@ -364,8 +364,8 @@ interface Prepared {
   skillsKey: string;
   memoryLimit: number;
   /**
-   * The engine's memory as it was once this context was ready, up to its
-   * last byte in use, but for the C stack: each piece with its offset.
+   * The engine's memory as it was once this context was ready, up to the
+   * end of the heap, but for most of the C stack: each piece with its offset.
    * `null` for a context that is released after use (a postcondition's).
    */
   image: { at: number; bytes: Uint8Array }[] | null;
@@ -429,8 +429,8 @@ function prepare(skills: string[]): Prepared {
  * with it ready: after each run {@linkcode restoreImage} copies the image
  * back, so every program starts from the very same bytes (context, runtime,
  * allocator and all) without compiling the prelude again, which costs the
- * host about 1 ms of CPU per run on two cores, the copy (about 0.2 MiB)
- * some 20 µs.
+ * host about 1 ms of CPU per run on two cores, the copy (about 1.2 MiB)
+ * some 50 µs.
  * Every run on this host so shares the context's nonce, which no guest can
  * read (the catch guard is a non-enumerable global the verifier refuses to
  * name, and nothing in the guest's world lists non-enumerable names).
@@ -458,12 +458,15 @@ function prepareImage(skills: string[]): Prepared {
   // in this build, between the static data and the heap): what a run
   // leaves in it lies below the stack pointer, dead, and the stack pointer
   // is a WebAssembly global, back at the stack's top whenever no call into
-  // the engine runs. Skipping it keeps the copy to the data and the heap in
-  // use, and the stack's pages out of memory.
+  // the engine runs. A run's stack reaches no deeper than its cap (256 KiB)
+  // below that top. The stretch's first MiB is copied all the same: zeroed
+  // static variables may end there (after the static data), and those a
+  // run may set. Skipping the rest keeps the copy to the data and the heap
+  // in use, and most of the stack's pages out of memory.
   const stack = longestZeroPages(words, end / 4);
   const bytes = new Uint8Array(memory.buffer);
   context.image = (stack === null ? [[0, end]] : [
-    [0, stack.start],
+    [0, stack.start + STATIC_MARGIN_BYTES],
     [stack.end, end],
   ]).map(([from, to]) => ({
     at: from!,
@@ -499,10 +502,12 @@ function heapEnd(): number {
 
 /** 4 KiB, in 32-bit words. */
 const PAGE_WORDS = 1024;
+/** What of the stack's stretch is copied anyway, from its start. */
+const STATIC_MARGIN_BYTES = 1024 * 1024;
 /** A stretch of zero pages shorter than this is not taken for the stack. */
-const MIN_STACK_BYTES = 1024 * 1024;
+const MIN_STACK_BYTES = 2 * STATIC_MARGIN_BYTES;
 
-/** The longest run of all-zero 4 KiB pages in `words[0, endWord)`, bytes; `null` under 1 MiB. */
+/** The longest run of all-zero 4 KiB pages in `words[0, endWord)`, bytes; `null` under {@linkcode MIN_STACK_BYTES}. */
 function longestZeroPages(
   words: Int32Array,
   endWord: number,
