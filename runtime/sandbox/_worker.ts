@@ -40,8 +40,8 @@ import {
 import { type FromHost, ToHost } from "./_host_protocol.ts";
 import { _SyncLineReader } from "./_sync_line_reader.ts";
 import { guestPrelude, guestRareGuards } from "./_guest_prelude.js";
-
 import { _compactSource } from "./_compact_source.ts";
+
 /** The prelude's source, as the guest's engine compiles it (in every context). */
 const PRELUDE_SOURCE = _compactSource(`(${guestPrelude.toString()})`);
 const RARE_GUARDS_SOURCE = _compactSource(guestRareGuards.toString());
@@ -187,7 +187,7 @@ function greet(): boolean {
   limits = hello.limits;
   if (hello.skills) {
     prepared = prepareImage(hello.skills);
-    rehearseEnds(prepared);
+    rehearseEnds(prepared, hello.skills);
     // V8 optimises what the rehearsals made hot on its background threads,
     // about 100 ms of both cores after a host starts: let that pass before
     // the host takes a run, so it does not compete with the first program
@@ -229,9 +229,8 @@ const SETTLE_MS = 150;
  * so every stop killed a host and met the next one cold. About 30 ms of CPU
  * per host start.
  */
-function rehearseEnds(context: Prepared): void {
+function rehearseEnds(context: Prepared, skills: string[]): void {
   // Before the run, a prepared context answers every skill call "cancelled".
-  const skills = context.skillsKey === "" ? [] : context.skillsKey.split(",");
   const sources = skills.length > 0
     ? [...REHEARSALS, `${skills[0]}();`]
     : REHEARSALS;
@@ -449,8 +448,7 @@ function prepareImage(skills: string[]): Prepared {
     ]
   ) void handle;
   context.runtime.computeMemoryUsage().dispose();
-  // The end of the heap in use: a block larger than any free one comes
-  // from the top of the heap (and goes back to it). Reading the memory for
+  // The end of the heap in use, from the allocator: reading the memory for
   // it instead would make every page read resident, 11 MiB of them.
   const end = heapEnd();
   const words = new Int32Array(memory.buffer);
@@ -476,8 +474,9 @@ function prepareImage(skills: string[]): Prepared {
 }
 
 /**
- * Where the heap in use ends, bytes: a block larger than any free one comes
- * from the top of the heap, and goes back to it. The emscripten module's
+ * Where the heap in use ends, bytes: a block as large as the whole memory
+ * fits no free chunk, so it comes from the top of the heap (which grows the
+ * memory, untouched, for it) and goes back to it. The emscripten module's
  * allocator is not in quickjs-emscripten's typed API; without it, the last
  * non-zero word of the memory (reading makes every page read resident).
  */
@@ -488,7 +487,9 @@ function heapEnd(): number {
   if (
     typeof engine?._malloc === "function" && typeof engine._free === "function"
   ) {
-    const at = (engine._malloc as (bytes: number) => number)(1024 * 1024);
+    const at = (engine._malloc as (bytes: number) => number)(
+      memory.buffer.byteLength,
+    );
     if (at !== 0) {
       (engine._free as (at: number) => void)(at);
       return at;
@@ -660,7 +661,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * A halted run's end is what a stop waits for: the worker gives its CPU up
- * before freeing the run and building the next context. The scheduler may
+ * before it puts the engine back for the next run. The scheduler may
  * queue the core's reader behind this thread on its CPU; measured on the
  * build machine, an end written just before that work reached the core
  * 2.6 ms after the halt (median), and 1.0 ms with this pause first.
