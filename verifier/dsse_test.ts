@@ -52,6 +52,13 @@ Deno.test("decodeBase64 refuses anything but strict standard base64", () => {
       "AQI=\n", // whitespace
       " AQI=",
       "A QI=",
+      // Whitespace the decoder itself would skip, in multiples of four.
+      "AQI=\n\n\n\n",
+      "AQ==    ",
+      "    AQID",
+      "AQ  ID  AQ==",
+      "AQ\tI\r\nD=\n",
+      "AQID\n\n\n\nAQ==\n\n\n\n",
       "-_8=", // URL-safe alphabet
       "AR==", // stray bits in the last chunk
       "AQ=",

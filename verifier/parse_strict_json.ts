@@ -45,13 +45,18 @@ export function parseStrictJson(text: string): StrictJson {
     return { ok: false, reason: "bad_json", message: _errorText(error) };
   }
   if (typeof value !== "object" || value === null) return { ok: true, value };
-  if (_depthAbove(value, STRICT_JSON_MAX_DEPTH)) {
+  const parsedKeys = _keysBelow(value, STRICT_JSON_MAX_DEPTH);
+  if (parsedKeys === undefined) {
     return {
       ok: false,
       reason: "too_deep",
       message: `it nests deeper than ${STRICT_JSON_MAX_DEPTH} levels`,
     };
   }
+  // A duplicate is a key the text has and the value lost. Without one, the
+  // tree below (ten times JSON.parse's time and garbage: 0.7 ms for a 64 KiB
+  // manifest) is not needed; with one, it says where.
+  if (_keysInText(text) === parsedKeys) return { ok: true, value };
   let tree: _JsonNode;
   try {
     tree = parseJsonTree(text, { mode: "json" }).body as _JsonNode;
@@ -120,15 +125,52 @@ function _pathKey(key: string): string {
     : `[${_showKey(key)}]`;
 }
 
-function _depthAbove(value: unknown, max: number): boolean {
+/**
+ * How many keys the objects in `value` hold together, or `undefined` when
+ * it nests deeper than `max`.
+ */
+function _keysBelow(value: unknown, max: number): number | undefined {
+  let keys = 0;
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [item, depth] = stack.pop()!;
     if (typeof item !== "object" || item === null) continue;
-    if (depth >= max) return true;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+    if (depth >= max) return undefined;
+    const children = Object.values(item);
+    if (!Array.isArray(item)) keys += children.length;
+    for (const child of children) stack.push([child, depth + 1]);
   }
-  return false;
+  return keys;
+}
+
+/**
+ * How many object keys `text` (which `JSON.parse` accepted) spells: the
+ * strings followed by a colon. Outside strings JSON has no quote, so each
+ * quote found there opens a string; it ends at the next quote not escaped
+ * (preceded by an even run of backslashes).
+ */
+function _keysInText(text: string): number {
+  let keys = 0;
+  let at = text.indexOf('"');
+  while (at >= 0) {
+    let end = at;
+    for (;;) {
+      end = text.indexOf('"', end + 1);
+      if (end < 0) return keys;
+      let slashes = 0;
+      while (text.charCodeAt(end - 1 - slashes) === 92) slashes++;
+      if (slashes % 2 === 0) break;
+    }
+    let next = end + 1;
+    for (;;) {
+      const c = text.charCodeAt(next);
+      if (c !== 32 && c !== 9 && c !== 10 && c !== 13) break;
+      next++;
+    }
+    if (text.charCodeAt(next) === 58) keys++;
+    at = text.indexOf('"', next);
+  }
+  return keys;
 }
 
 function _errorText(error: unknown): string {

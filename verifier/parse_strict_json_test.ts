@@ -54,6 +54,31 @@ Deno.test("strict JSON refuses a duplicate key however it is spelled", () => {
   }
 });
 
+Deno.test("strict JSON counts the keys the text spells, not quotes or colons inside strings", () => {
+  for (
+    const text of [
+      '{"a":"\\":\\"","b":1}',
+      '{"a\\\\":1,"b":"\\\\:"}',
+      '{"a" : "x:y" , "b"\n:\t"\\"\\\\"}',
+      '["k":"v"]'.replace(":", ","),
+      '{"s":"{\\"a\\":1,\\"a\\":2}"}',
+    ]
+  ) {
+    const result = parseStrictJson(text);
+    ok(result.ok, text);
+    deepStrictEqual(result.value, JSON.parse(text));
+  }
+  for (
+    const text of [
+      '{"a\\\\":1,"a\\\\" :2}',
+      '{"x":"\\"","x"\r\n:1}',
+      '{"s":"{\\"a\\":1}","t":{"u":[],"u":{}}}',
+    ]
+  ) {
+    equal(reason(text), "duplicate_key", text);
+  }
+});
+
 Deno.test("strict JSON says where the duplicate is", () => {
   const result = parseStrictJson(
     '{\n  "a": {"list": [0, {"k": 1,\n "k": 2}]}\n}',

@@ -9,7 +9,12 @@ import { z } from "zod";
 /** Names the protocol in the hello messages. */
 export const GATEWAY_PROTOCOL = "cap-edge.gateway/1";
 
-const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
+/**
+ * Bytes as base64. Their alphabet is checked where they are decoded
+ * (`Uint8Array.fromBase64` refuses anything else), not by a pattern here:
+ * on a 100 KB envelope the pattern alone cost 0.2 ms of the core's loop.
+ */
+const Base64 = z.string();
 
 /** One call the gateway forwards. */
 export const GatewayCall = z.discriminatedUnion("method", [
