@@ -41,7 +41,7 @@ export interface ExecutorOptions {
   robotId?: string;
   /** The robot's caps; manifests and requests can only lower them. */
   caps?: Partial<Caps>;
-  /** How long a halting guest may take before its host is killed; default 3 ms (a killed host costs only a spare taking over). */
+  /** How long a halting guest may take before its host is killed; default 2 ms (a killed host costs only a spare taking over). */
   stopGraceMs?: number;
   /** How long to wait for in-flight skills to acknowledge a cancel; default 2000 ms. */
   cancelWaitMs?: number;
@@ -223,7 +223,7 @@ export class Executor implements AsyncDisposable {
     this.#api = options.api ?? TABLETOP_API;
     this.#robotId = options.robotId ?? "local";
     this.#caps = lowerCaps({ ...DEFAULT_CAPS }, options.caps);
-    this.#stopGraceMs = options.stopGraceMs ?? 3;
+    this.#stopGraceMs = options.stopGraceMs ?? 2;
     this.#cancelWaitMs = options.cancelWaitMs ?? 2000;
     this.#checkTimeoutMs = options.checkTimeoutMs ?? 1000;
     this.#maxRunsPerHost = options.maxRunsPerHost ?? 20_000;
@@ -754,13 +754,15 @@ export class Executor implements AsyncDisposable {
     if (active.haltReason === HALT.none) {
       active.haltReason = reason;
       active.haltMessage = message;
-      active.sandbox.halt(reason);
-      active.skills.abort(new Error(message));
-      // The hard kill never depends on the guest's cooperation.
+      // The hard kill never depends on the guest's cooperation. Its clock
+      // starts first: signalling the host wakes its thread, which may take
+      // this one's CPU for a millisecond or more.
       active.killTimer = setTimeout(
         () => active.sandbox.terminate(),
         this.#stopGraceMs,
       );
+      active.sandbox.halt(reason);
+      active.skills.abort(new Error(message));
     }
     await active.done;
     clearTimeout(active.killTimer);

@@ -225,7 +225,7 @@ const SETTLE_MS = 150;
  * times each, before the host says it is ready. V8 compiles QuickJS's
  * WebAssembly one function at a time on first use, and our glue when it
  * gets hot: unrehearsed, the first stops a fresh host saw took 5-27 ms to
- * unwind (1-6 ms once warm), past the 3 ms the core waits before its kill,
+ * unwind (1-6 ms once warm), past the 2 ms the core waits before its kill,
  * so every stop killed a host and met the next one cold. About 30 ms of CPU
  * per host start.
  */

@@ -7,8 +7,8 @@
  * SIGUSR2, which this thread turns into the worker's signal word, so a guest
  * that is running (not reading stdin) stops too. The host exits when its
  * stdin closes, so it never outlives the core; the core's hard kill is
- * SIGKILL of this process, which frees the guest's CPU in any state
- * (`Worker.terminate()` cannot stop a thread inside WebAssembly).
+ * SIGSTOP of this process, then SIGKILL, which frees the guest's CPU in any
+ * state (`Worker.terminate()` cannot stop a thread inside WebAssembly).
  * @module
  */
 import type { FromHost } from "./_host_protocol.ts";

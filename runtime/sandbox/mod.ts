@@ -4,7 +4,8 @@
  * runs. The worker reads the core's lines from the host's stdin itself
  * (blocking, for each run and each skill call's answer) and writes its own
  * to stdout; an e-stop is a halt line and SIGUSR2, which sets a shared word
- * the guest's interrupt handler reads. SIGKILL of the host is the hard kill.
+ * the guest's interrupt handler reads. SIGSTOP of the host is the hard kill
+ * (SIGKILL follows a moment later).
  * @module
  */
 export {

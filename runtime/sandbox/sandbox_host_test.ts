@@ -254,6 +254,31 @@ Deno.test("an e-stop halts a guest that runs and calls nothing; the host serves 
   assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
 });
 
+Deno.test("the hard kill settles the run at once and the host's process ends by SIGKILL", async () => {
+  await using host = new SandboxHost({ skills: ["say"] });
+  await host.ready;
+  const called = Promise.withResolvers<void>();
+  // A long builtin: the interrupt handler is never reached, only the kill works.
+  const result = runOn(
+    host,
+    'const s = "a".repeat(4000000);\nconst t = s + "b";\nsay("go");\nlet n = 0;\nwhile (true) { if (s < t) n = n + 1; }',
+    (call) => {
+      host.respond(call, OK);
+      called.resolve();
+    },
+  );
+  await called.promise;
+  host.terminate();
+  // Settled by the kill itself (SIGSTOP: the host runs nothing from then on),
+  // not by the process's end, which follows.
+  assertEquals(await result, { kind: "killed" });
+  assertEquals(host.alive, false);
+  const status = await host.exited;
+  assertEquals(status.signal, "SIGKILL");
+  // A second kill of a gone host is harmless.
+  host.terminate();
+});
+
 Deno.test("an e-stop of a guest waiting in a skill call needs no signal", async () => {
   await using host = new SandboxHost({ skills: ["say"] });
   await host.ready;
