@@ -274,9 +274,21 @@ export class Executor implements AsyncDisposable {
     return this.#latched;
   }
 
-  /** Waits until the sandbox for the next run is warm. */
-  async warm(): Promise<void> {
+  /**
+   * Waits until the sandbox for the next run is warm; with `spare`, until
+   * the warm spare is ready too (a host killed or retired has been
+   * replaced, and its replacement started).
+   */
+  async warm(options: { spare?: boolean } = {}): Promise<void> {
     await this.#ensureSandbox();
+    if (!options.spare || this.#disposed) return;
+    if (this.#respawn !== undefined) {
+      clearTimeout(this.#respawn);
+      this.#respawn = undefined;
+      this.#replaceDead();
+    }
+    // A spare that cannot start is replaced by the next run's own check.
+    await this.#spare.ready.catch(() => {});
   }
 
   /**

@@ -440,6 +440,14 @@ Deno.test("a stopped guest inside a long builtin loses its host process; the nex
     assertEquals(executor.hostPids[0], spare, "the spare takes the next run");
     const next = await executor.run({ source: 'say("after")' });
     assertEquals(next.outcome, "succeeded", next.failure?.message);
+    // Waiting for the spare too: the killed host's successor is warm.
+    await executor.warm({ spare: true });
+    const pids = executor.hostPids;
+    assertEquals(pids.length, 2, "a host and a warm spare");
+    assert(!pids.includes(first), "the killed host is not one of them");
+    for (const pid of pids) {
+      assertEquals(await processGone(pid), false, `host ${pid} runs`);
+    }
   }, { timeoutMs: 60_000, memoryBytes: 64 * 1024 * 1024 });
 });
 
