@@ -2,7 +2,11 @@ import { assert, assertEquals } from "../../test/_assert.ts";
 import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
 import { HALT, SANDBOX_PROTOCOL } from "./_protocol.ts";
 import { HELPER_V8_FLAGS } from "../channel/mod.ts";
-import { type SandboxCall, SandboxHost } from "./sandbox_host.ts";
+import {
+  type SandboxCall,
+  SandboxHost,
+  type SandboxResult,
+} from "./sandbox_host.ts";
 
 function assertMatch(text: string, pattern: RegExp): void {
   assert(pattern.test(text), `expected ${pattern} in ${JSON.stringify(text)}`);
@@ -222,19 +226,32 @@ function runOn(
   }, onCall);
 }
 
-Deno.test("an e-stop halts a guest that runs and calls nothing; the host serves the next run", async () => {
-  await using host = new SandboxHost({ skills: ["say"] });
+/**
+ * Starts `source` on `host` once it is warm, answering its calls, and
+ * resolves when the first call was answered (the guest runs on past it),
+ * with the run's result, which the caller then ends.
+ */
+async function runPastFirstCall(
+  host: SandboxHost,
+  source: string,
+): Promise<{ result: Promise<SandboxResult> }> {
   await host.ready;
   const called = Promise.withResolvers<void>();
-  const result = runOn(
+  const result = runOn(host, source, (call) => {
+    host.respond(call, OK);
+    called.resolve();
+  });
+  await called.promise;
+  // Wrapped: an async function returning the promise itself would wait for it.
+  return { result };
+}
+
+Deno.test("an e-stop halts a guest that runs and calls nothing; the host serves the next run", async () => {
+  await using host = new SandboxHost({ skills: ["say"] });
+  const { result } = await runPastFirstCall(
     host,
     'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
-    (call) => {
-      host.respond(call, OK);
-      called.resolve();
-    },
   );
-  await called.promise;
   host.halt(HALT.estop);
   const end = await result;
   // Halted by its interrupt handler (the signal), not killed.
@@ -256,18 +273,11 @@ Deno.test("an e-stop halts a guest that runs and calls nothing; the host serves 
 
 Deno.test("the hard kill settles the run at once and the host's process ends by SIGKILL", async () => {
   await using host = new SandboxHost({ skills: ["say"] });
-  await host.ready;
-  const called = Promise.withResolvers<void>();
   // A long builtin: the interrupt handler is never reached, only the kill works.
-  const result = runOn(
+  const { result } = await runPastFirstCall(
     host,
     'const s = "a".repeat(4000000);\nconst t = s + "b";\nsay("go");\nlet n = 0;\nwhile (true) { if (s < t) n = n + 1; }',
-    (call) => {
-      host.respond(call, OK);
-      called.resolve();
-    },
   );
-  await called.promise;
   host.terminate();
   // Settled by the kill itself (SIGSTOP: the host runs nothing from then on),
   // not by the process's end, which follows.
