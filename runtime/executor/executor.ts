@@ -282,7 +282,9 @@ export class Executor implements AsyncDisposable {
   async warm(options: { spare?: boolean } = {}): Promise<void> {
     await this.#ensureSandbox();
     if (!options.spare || this.#disposed) return;
-    if (this.#respawn !== undefined) {
+    const recovering = this.#spare.recovering;
+    if (recovering !== null) await recovering;
+    if (this.#respawn !== undefined || !this.#spare.alive) {
       clearTimeout(this.#respawn);
       this.#respawn = undefined;
       this.#replaceDead();
@@ -600,6 +602,13 @@ export class Executor implements AsyncDisposable {
       // A worn host that took a run meanwhile finishes it; the end of that
       // run schedules this again.
       if (host === this.#active?.sandbox) continue;
+      // A host stopped by a hard kill may take runs again in a moment: its
+      // verdict schedules this again.
+      const recovering = host.recovering;
+      if (recovering !== null) {
+        void recovering.then(() => this.#scheduleRespawn());
+        continue;
+      }
       const worn = host.alive &&
         (host.runs >= this.#maxRunsPerHost || host.rss > this.#hostMemoryMark);
       if (host.alive && !worn) continue;
@@ -623,6 +632,10 @@ export class Executor implements AsyncDisposable {
     if (!this.#sandbox.alive && this.#spare.warm) {
       [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
     }
+    // No warm spare, and the host is stopped by a hard kill: its verdict
+    // comes within tens of milliseconds, sooner than a new host.
+    const recovering = this.#sandbox.recovering;
+    if (recovering !== null) await recovering;
     if (!this.#sandbox.alive) {
       clearTimeout(this.#respawn);
       this.#respawn = undefined;

@@ -62,6 +62,12 @@ export interface SandboxHostOptions {
    * before it is ready, so that run does not pay for it (about 1.3 ms).
    */
   skills?: readonly string[];
+  /**
+   * How long a halted guest thawed after {@linkcode SandboxHost.terminate}
+   * has to end its run by itself before the SIGKILL, ms (default
+   * {@linkcode THAW_WAIT_MS}).
+   */
+  thawWaitMs?: number;
 }
 
 /**
@@ -70,6 +76,14 @@ export interface SandboxHostOptions {
  * answered first, short enough that its memory is back at once.
  */
 export const KILL_AFTER_STOP_MS = 20;
+
+/**
+ * How long a host whose guest had been asked to halt gets, once thawed
+ * (SIGCONT) after the {@linkcode KILL_AFTER_STOP_MS}, to end that run by
+ * itself; then SIGKILL. A guest that halts in time keeps its host: no new
+ * process (about 450 ms of CPU to start one) on a machine already busy.
+ */
+export const THAW_WAIT_MS = 20;
 
 const HOST_MAIN = new URL("./host_main.ts", import.meta.url);
 /** The one file a host may read: its worker's entry (`new Worker` checks it). */
@@ -88,7 +102,9 @@ const KEPT_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "NO_COLOR"];
  * (a host whose run ended before the signal reached it is retired:
  * {@linkcode alive} turns false).
  * The hard kill is SIGSTOP, which always works and frees the guest's CPU
- * at once, then SIGKILL a moment later ({@linkcode SandboxHost.terminate}).
+ * at once, then SIGKILL a moment later; a guest that had been asked to halt
+ * is thawed first and keeps its host if it ends its run by itself at once
+ * ({@linkcode SandboxHost.terminate}).
  * Disposing it closes its stdin (it exits), then kills it if it lingers.
  *
  * @example
@@ -117,6 +133,18 @@ export class SandboxHost implements AsyncDisposable {
   #signalled = false;
   /** Its signal may still arrive (the run's end did not report it): no other run. */
   #spent = false;
+  /** Generation of the last run asked to halt. */
+  #haltedGen = 0;
+  readonly #thawWaitMs: number;
+  /** Stopped by {@linkcode terminate}, waiting to see whether its halted run ends by itself. */
+  #frozen:
+    | {
+      gen: number;
+      timer: ReturnType<typeof setTimeout>;
+      verdict: Promise<boolean>;
+      decide: (alive: boolean) => void;
+    }
+    | null = null;
   #pending:
     | {
       gen: number;
@@ -127,6 +155,7 @@ export class SandboxHost implements AsyncDisposable {
 
   /** Starts the process; {@linkcode ready} tells when it is warm. */
   constructor(options: SandboxHostOptions = {}) {
+    this.#thawWaitMs = options.thawWaitMs ?? THAW_WAIT_MS;
     const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1" };
     for (const name of KEPT_ENV) {
       const value = Deno.env.get(name);
@@ -179,6 +208,7 @@ export class SandboxHost implements AsyncDisposable {
     // What the host said before it went (its run's end) is read first.
     Promise.all([this.#exited, pumped]).then(([status]) => {
       this.#dead = true;
+      this.#decide(false);
       reject(
         new Error(
           `Cannot start the sandbox host: it exited with ${describe(status)}`,
@@ -203,9 +233,22 @@ export class SandboxHost implements AsyncDisposable {
     return this.#warm && this.alive;
   }
 
-  /** False once the host died, was killed, was signalled to stop, or is being retired. */
+  /**
+   * False once the host died, was killed, was signalled to stop, or is being
+   * retired; also while it is stopped after {@linkcode terminate}, waiting
+   * to see whether its halted run ends by itself ({@linkcode recovering}).
+   */
   get alive(): boolean {
-    return !this.#dead && !this.#spent;
+    return !this.#dead && !this.#spent && this.#frozen === null;
+  }
+
+  /**
+   * While a host stopped by {@linkcode terminate} waits to see whether its
+   * halted guest ends by itself: resolves `true` when it did and the host
+   * takes runs again, `false` when it was killed. `null` otherwise.
+   */
+  get recovering(): Promise<boolean> | null {
+    return this.#frozen?.verdict ?? null;
   }
 
   /** Runs served so far. */
@@ -274,6 +317,7 @@ export class SandboxHost implements AsyncDisposable {
    */
   halt(reason: Exclude<typeof HALT[keyof typeof HALT], 0>): void {
     if (this.#pending === null) return;
+    this.#haltedGen = this.#pending.gen;
     void this.#channel.send({ type: "halt", gen: this.#pending.gen, reason });
     if (
       reason !== HALT.estop || this.#dead || this.#signalled ||
@@ -291,7 +335,7 @@ export class SandboxHost implements AsyncDisposable {
    * The hard kill, which never depends on the guest: SIGSTOP, which halts
    * every thread of the host at once and cannot be caught, then SIGKILL
    * {@linkcode KILL_AFTER_STOP_MS} later. Settles a pending run as `killed`
-   * at once.
+   * at once. A second call on a stopped host sends the SIGKILL at once.
    *
    * Not SIGKILL alone: the process's death runs on the CPU of whoever sent
    * it (its threads wake there and preempt the sender), so on this two-core
@@ -299,29 +343,86 @@ export class SandboxHost implements AsyncDisposable {
    * thread for 0.2–6.3 ms, with one involuntary context switch each time;
    * SIGSTOP returns in about 0.06 ms. The death then comes off the stop's
    * answer.
+   *
+   * When the run had been asked to halt ({@linkcode halt}) and only missed
+   * its grace (a busy machine had not scheduled the host yet), the host is
+   * thawed (SIGCONT) instead of killed at first: its guest, whose halt is
+   * set, ends by itself, and its calls go nowhere (its run is settled). A
+   * host whose run ends so within `thawWaitMs` takes runs again
+   * ({@linkcode recovering}); any other is killed (SIGKILL). So a guest
+   * runs at most `thawWaitMs` after its stop, and only with its halt set.
    */
   terminate(): void {
-    if (!this.#dead) {
-      this.#dead = true;
+    if (this.#frozen !== null) {
+      this.#kill();
+    } else if (!this.#dead) {
       this.#killed = true;
       try {
         this.#child.kill("SIGSTOP");
       } catch {
         // Already gone.
       }
-      setTimeout(() => {
-        try {
-          this.#child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, KILL_AFTER_STOP_MS);
+      const gen = this.#pending?.gen ?? 0;
+      if (gen !== 0 && gen === this.#haltedGen) {
+        const { promise, resolve } = Promise.withResolvers<boolean>();
+        this.#frozen = {
+          gen,
+          verdict: promise,
+          decide: resolve,
+          timer: setTimeout(() => this.#thaw(), KILL_AFTER_STOP_MS),
+        };
+      } else {
+        this.#dead = true;
+        setTimeout(() => this.#kill(), KILL_AFTER_STOP_MS);
+      }
     }
     this.#settle({ kind: "killed" });
   }
 
+  /** Lets a stopped host whose run was halted go on, for `thawWaitMs`. */
+  #thaw(): void {
+    const frozen = this.#frozen;
+    if (frozen === null) return;
+    try {
+      this.#child.kill("SIGCONT");
+    } catch {
+      // Already gone: its exit decides.
+    }
+    frozen.timer = setTimeout(() => this.#kill(), this.#thawWaitMs);
+  }
+
+  #kill(): void {
+    this.#dead = true;
+    this.#killed = true;
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    this.#decide(false);
+  }
+
+  /** Ends the wait of a stopped host: it takes runs again, or it is dead. */
+  #decide(alive: boolean): void {
+    const frozen = this.#frozen;
+    if (frozen === null) return;
+    clearTimeout(frozen.timer);
+    this.#frozen = null;
+    if (alive) {
+      this.#killed = false;
+      // Its run may have ended before the stop: it is not thawed yet.
+      try {
+        this.#child.kill("SIGCONT");
+      } catch {
+        // Gone meanwhile: its exit says so.
+      }
+    }
+    frozen.decide(alive);
+  }
+
   /** Closes the host's stdin (it exits), and kills it if it is still there after `graceMs`. */
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#frozen !== null) this.#kill();
     if (!this.#dead) {
       this.#dead = true;
       await this.#channel.close();
@@ -366,6 +467,15 @@ export class SandboxHost implements AsyncDisposable {
             break;
           case "result":
             this.#rss = message.rss;
+            if (this.#frozen?.gen === message.gen) {
+              // Its halted run ended by itself: unless its stop signal may
+              // still land, the host is whole again.
+              const whole = message.result.kind === "done" &&
+                !(this.#signalled && !message.signalled);
+              if (whole) this.#decide(true);
+              else this.#kill();
+              break;
+            }
             if (
               this.#pending?.gen === message.gen && this.#signalled &&
               !message.signalled

@@ -289,6 +289,84 @@ Deno.test("the hard kill settles the run at once and the host's process ends by 
   host.terminate();
 });
 
+Deno.test("a hard kill of a halted guest thaws its host, which takes runs again once the guest ended by itself", async () => {
+  // A long wait, so a busy machine cannot turn this into a kill.
+  await using host = new SandboxHost({ skills: ["say"], thawWaitMs: 30_000 });
+  const { result } = await runPastFirstCall(
+    host,
+    'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
+  );
+  const pid = host.pid;
+  host.halt(HALT.estop);
+  // The grace missed: stopped before its guest could halt.
+  host.terminate();
+  assertEquals(await result, { kind: "killed" });
+  assertEquals(host.alive, false, "no run while it is stopped");
+  const recovering = host.recovering;
+  assert(recovering !== null, "it waits for its guest's own end");
+  assertEquals(await recovering, true);
+  assertEquals(host.recovering, null);
+  assert(host.alive);
+  assertEquals(host.pid, pid);
+  // The guest's calls after its kill went nowhere; the next run is served.
+  const next = await runOn(host, 'say("again");', (c) => host.respond(c, OK));
+  assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
+});
+
+Deno.test("a halted guest whose end was on its way when the hard kill came keeps a running host", async () => {
+  await using host = new SandboxHost({ skills: ["say"], thawWaitMs: 30_000 });
+  const { result } = await runPastFirstCall(
+    host,
+    'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
+  );
+  host.halt(HALT.estop);
+  // This thread does not read the host's lines meanwhile: its guest ends
+  // (the signal) and its end waits in the pipe when the kill comes.
+  const until = Date.now() + 1000;
+  while (Date.now() < until) { /* the core is busy */ }
+  host.terminate();
+  assertEquals(await result, { kind: "killed" });
+  assertEquals(await host.recovering, true);
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(host.pid)],
+    stdout: "piped",
+  }).output();
+  const state = new TextDecoder().decode(out.stdout).trim();
+  assert(state !== "" && !state.startsWith("T"), `host state ${state}`);
+  const next = await runOn(host, 'say("again");', (c) => host.respond(c, OK));
+  assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
+});
+
+Deno.test("a halted guest that cannot end by itself after its hard kill loses its host by SIGKILL", async () => {
+  await using host = new SandboxHost({ skills: ["say"], thawWaitMs: 200 });
+  // In a long builtin the interrupt handler is not reached within the wait.
+  const { result } = await runPastFirstCall(
+    host,
+    'const s = "a".repeat(4000000);\nconst t = s + "b";\nsay("go");\nlet n = 0;\nwhile (true) { if (s < t) n = n + 1; }',
+  );
+  host.halt(HALT.estop);
+  host.terminate();
+  assertEquals(await result, { kind: "killed" });
+  assertEquals(await host.recovering, false);
+  assertEquals(host.alive, false);
+  assertEquals((await host.exited).signal, "SIGKILL");
+});
+
+Deno.test("a second hard kill of a stopped host kills it at once", async () => {
+  await using host = new SandboxHost({ skills: ["say"], thawWaitMs: 30_000 });
+  const { result } = await runPastFirstCall(
+    host,
+    'say("go");\nwhile (true) {}',
+  );
+  host.halt(HALT.estop);
+  host.terminate();
+  const recovering = host.recovering;
+  host.terminate();
+  assertEquals(await result, { kind: "killed" });
+  assertEquals(await recovering, false);
+  assertEquals((await host.exited).signal, "SIGKILL");
+});
+
 Deno.test("an e-stop of a guest waiting in a skill call needs no signal", async () => {
   await using host = new SandboxHost({ skills: ["say"] });
   await host.ready;
