@@ -289,15 +289,37 @@ Deno.test("the hard kill settles the run at once and the host's process ends by 
   host.terminate();
 });
 
+/**
+ * Starts a guest that spins past its first call on a host that waits
+ * `thawWaitMs` for a halted guest, and asks it to halt (an e-stop).
+ */
+async function haltedSpinner(
+  source: string,
+  thawWaitMs = 30_000,
+): Promise<{ host: SandboxHost; result: Promise<SandboxResult> }> {
+  const host = new SandboxHost({ skills: ["say"], thawWaitMs });
+  const { result } = await runPastFirstCall(host, source);
+  host.halt(HALT.estop);
+  return { host, result };
+}
+
+/** The process state letter(s) `ps` shows for `pid`, `""` once it is gone. */
+async function processState(pid: number): Promise<string> {
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+const SPINNER = 'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }';
+
 Deno.test("a hard kill of a halted guest thaws its host, which takes runs again once the guest ended by itself", async () => {
   // A long wait, so a busy machine cannot turn this into a kill.
-  await using host = new SandboxHost({ skills: ["say"], thawWaitMs: 30_000 });
-  const { result } = await runPastFirstCall(
-    host,
-    'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
-  );
+  const { host, result } = await haltedSpinner(SPINNER);
+  await using _ = host;
   const pid = host.pid;
-  host.halt(HALT.estop);
   // The grace missed: stopped before its guest could halt.
   host.terminate();
   assertEquals(await result, { kind: "killed" });
@@ -314,12 +336,8 @@ Deno.test("a hard kill of a halted guest thaws its host, which takes runs again 
 });
 
 Deno.test("a halted guest whose end was on its way when the hard kill came keeps a running host", async () => {
-  await using host = new SandboxHost({ skills: ["say"], thawWaitMs: 30_000 });
-  const { result } = await runPastFirstCall(
-    host,
-    'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
-  );
-  host.halt(HALT.estop);
+  const { host, result } = await haltedSpinner(SPINNER);
+  await using _ = host;
   // This thread does not read the host's lines meanwhile: its guest ends
   // (the signal) and its end waits in the pipe when the kill comes.
   const until = Date.now() + 1000;
@@ -327,24 +345,19 @@ Deno.test("a halted guest whose end was on its way when the hard kill came keeps
   host.terminate();
   assertEquals(await result, { kind: "killed" });
   assertEquals(await host.recovering, true);
-  const out = await new Deno.Command("ps", {
-    args: ["-o", "stat=", "-p", String(host.pid)],
-    stdout: "piped",
-  }).output();
-  const state = new TextDecoder().decode(out.stdout).trim();
+  const state = await processState(host.pid);
   assert(state !== "" && !state.startsWith("T"), `host state ${state}`);
   const next = await runOn(host, 'say("again");', (c) => host.respond(c, OK));
   assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
 });
 
 Deno.test("a halted guest that cannot end by itself after its hard kill loses its host by SIGKILL", async () => {
-  await using host = new SandboxHost({ skills: ["say"], thawWaitMs: 200 });
   // In a long builtin the interrupt handler is not reached within the wait.
-  const { result } = await runPastFirstCall(
-    host,
+  const { host, result } = await haltedSpinner(
     'const s = "a".repeat(4000000);\nconst t = s + "b";\nsay("go");\nlet n = 0;\nwhile (true) { if (s < t) n = n + 1; }',
+    200,
   );
-  host.halt(HALT.estop);
+  await using _ = host;
   host.terminate();
   assertEquals(await result, { kind: "killed" });
   assertEquals(await host.recovering, false);
@@ -353,12 +366,8 @@ Deno.test("a halted guest that cannot end by itself after its hard kill loses it
 });
 
 Deno.test("a second hard kill of a stopped host kills it at once", async () => {
-  await using host = new SandboxHost({ skills: ["say"], thawWaitMs: 30_000 });
-  const { result } = await runPastFirstCall(
-    host,
-    'say("go");\nwhile (true) {}',
-  );
-  host.halt(HALT.estop);
+  const { host, result } = await haltedSpinner(SPINNER);
+  await using _ = host;
   host.terminate();
   const recovering = host.recovering;
   host.terminate();
