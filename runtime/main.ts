@@ -238,15 +238,8 @@ async function main(): Promise<number> {
     }
     log("info", `metrics on http://${metricsServer.address}/metrics`);
   }
-  log(
-    "info",
-    `robot "${config.robotId}" serving gRPC on ${node.grpc.address}`,
-    {
-      stateDir: config.stateDir,
-      backend: config.backend.kind,
-      mqtt: config.mqtt?.url ?? null,
-    },
-  );
+  // The handlers come before the "serving" line: a supervisor that signals
+  // as soon as it reads that line must find them installed.
   const { promise: stopped, resolve } = Promise.withResolvers<string>();
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
   const handlers = signals.map((signal) => {
@@ -256,6 +249,15 @@ async function main(): Promise<number> {
   });
   const onHangup = () => void node.reloadTrustStore();
   Deno.addSignalListener("SIGHUP", onHangup);
+  log(
+    "info",
+    `robot "${config.robotId}" serving gRPC on ${node.grpc.address}`,
+    {
+      stateDir: config.stateDir,
+      backend: config.backend.kind,
+      mqtt: config.mqtt?.url ?? null,
+    },
+  );
   const signal = await stopped;
   Deno.removeSignalListener("SIGHUP", onHangup);
   log("info", `received ${signal}: shutting down`);
