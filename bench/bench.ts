@@ -32,7 +32,7 @@ const BENCHES: readonly BenchModule[] = [
       benchCore({ scale: quick ? 0.05 : 1, log, signal }),
     rows: [
       {
-        label: "admission: source → 1st skill call (2 KB)",
+        label: "admission: source → 1st skill call (a new 2 KB program)",
         unit: "ms",
         median: "admissionP50Ms",
         p99: "admissionP99Ms",

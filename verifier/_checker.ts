@@ -1,4 +1,5 @@
 import * as acorn from "acorn";
+import * as walk from "acorn-walk";
 import { ALLOWED_BUILTINS, type AllowedBuiltin } from "./allowed_builtins.ts";
 import type { VerifierApi } from "./verifier_api.ts";
 import type { VerifierIssue } from "./verifier_issue.ts";
@@ -126,6 +127,25 @@ export class _Checker {
       const scope = _functionScope(null, program.body);
       for (const statement of program.body) this.#statement(statement, scope);
     });
+  }
+
+  /**
+   * The parsed program's `catch` clauses that bind their error to a name,
+   * in source order (after {@linkcode checkProgram}; none if it did not
+   * parse). A walk of the whole tree, not the checker's own visit: it finds
+   * every clause whatever the checker refused or skipped.
+   */
+  catchSites(): { offset: number; name: string }[] {
+    if (this.#root === undefined) return [];
+    const sites: { offset: number; name: string }[] = [];
+    walk.simple(this.#root, {
+      CatchClause(node) {
+        if (node.param?.type === "Identifier") {
+          sites.push({ offset: node.body.start + 1, name: node.param.name });
+        }
+      },
+    });
+    return sites.sort((a, b) => a.offset - b.offset);
   }
 
   checkExpression(): void {

@@ -69,6 +69,7 @@ export {
 
 // Static program verifier: source → report; the language subset for the prompt.
 export {
+  type CatchSite,
   listUnknownFunctions,
   type VerifyOptions,
   verifyProgram,

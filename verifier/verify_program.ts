@@ -26,6 +26,24 @@ export interface VerifyOptions {
    * milliseconds at most); the runtime adds a wall-time bound around it.
    */
   maxSteps?: number;
+  /**
+   * Filled, when the program is accepted, with every `catch` clause that
+   * binds its error to a plain name, in source order: where the runtime
+   * puts its stop guard, without parsing the source again. Left as it is
+   * when the program is refused, and in `"check"` mode.
+   */
+  catchSites?: CatchSite[];
+}
+
+/**
+ * A `catch` clause that binds its error to a name (`catch (e) {`): the
+ * offset, in UTF-16 code units, just after its body's `{`, and that name.
+ */
+export interface CatchSite {
+  /** Offset just after the clause body's `{`. */
+  offset: number;
+  /** The name the clause binds the error to. */
+  name: string;
 }
 
 /**
@@ -113,7 +131,12 @@ function _verify(
     options.maxSteps ?? _WORK_BUDGET,
   );
   if (mode === "check") checker.checkExpression();
-  else checker.checkProgram();
+  else {
+    checker.checkProgram();
+    if (options.catchSites && issues.length === 0) {
+      options.catchSites.push(...checker.catchSites());
+    }
+  }
 }
 
 /** UTF-8 length of `s`, or `Infinity` once it is certainly above `limit`. */

@@ -658,3 +658,41 @@ Deno.test("issues are placed as acorn places them, across every kind of line bre
     );
   }
 });
+
+Deno.test("verifyProgram hands an accepted program's catch sites out, and a refused one's not", () => {
+  const source = `function tryPick(id) {
+  try { pick(id); return true; } catch (error) { return false; }
+}
+try { tryPick("a"); } catch { place("b"); }
+try { pick("c"); } catch ({ code }) { wait(1); }
+const retry = () => { try { pick("d"); } catch (e) { try { pick("e"); } catch (f) {} } };
+retry();`;
+  const sites: { offset: number; name: string }[] = [];
+  const report = verifyProgram(source, { api: API, catchSites: sites });
+  assert(report.ok, JSON.stringify(report.issues));
+  // Only clauses that bind a plain name; offsets just after their "{".
+  assertEquals(sites.map((s) => s.name), ["error", "e", "f"]);
+  for (const site of sites) {
+    assertEquals(source[site.offset - 1], "{");
+    assert(
+      /catch \(\w+\) \{$/.test(source.slice(0, site.offset)),
+      source.slice(site.offset - 20, site.offset),
+    );
+  }
+
+  const refused: { offset: number; name: string }[] = [];
+  const bad = verifyProgram(
+    "try { pick('a'); } catch (e) { globalThis.x = 1; }",
+    { api: API, catchSites: refused },
+  );
+  assert(!bad.ok);
+  assertEquals(refused, []);
+
+  const check: { offset: number; name: string }[] = [];
+  verifyProgram("holding() === null", {
+    api: API,
+    mode: "check",
+    catchSites: check,
+  });
+  assertEquals(check, []);
+});

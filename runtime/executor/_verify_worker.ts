@@ -9,6 +9,7 @@
 import { setPriority } from "node:os";
 import { TABLETOP_API } from "../../skills-bridge/mod.ts";
 import {
+  type CatchSite,
   checkEnvelope,
   type EnvelopeCheck,
   type EnvelopeOffloadOptions,
@@ -44,7 +45,7 @@ export const _VERIFIER_NICE = 5;
 export type _VerifyReply =
   | { ready: true; nice: number }
   | { ready: true; niceError: string }
-  | { id: number; report: VerifierReport }
+  | { id: number; report: VerifierReport; catchSites: CatchSite[] }
   | { id: number; check: EnvelopeCheck }
   | { id: number; error: string };
 
@@ -52,12 +53,21 @@ self.onmessage = async (event: MessageEvent<_VerifyJob>) => {
   const job = event.data;
   let reply: _VerifyReply;
   try {
-    reply = job.kind === "envelope"
-      ? { id: job.id, check: await checkEnvelope(job.envelope, job.options) }
-      : {
+    if (job.kind === "envelope") {
+      reply = {
         id: job.id,
-        report: verifyRun(job.source, job.checks, TABLETOP_API),
+        check: await checkEnvelope(job.envelope, job.options),
       };
+    } else {
+      const catchSites: CatchSite[] = [];
+      const report = verifyRun(
+        job.source,
+        job.checks,
+        TABLETOP_API,
+        catchSites,
+      );
+      reply = { id: job.id, report, catchSites };
+    }
   } catch (error) {
     reply = {
       id: job.id,

@@ -481,8 +481,12 @@ export class Executor implements AsyncDisposable {
         .finally(() => active.inflight.delete(job));
       active.inflight.add(job);
     };
+    // The verifier's catch sites, when it accepted this source lately (at
+    // its delivery, or above): the host need not parse it again.
+    const catchSites = this.#verifier.catchSites(request.source);
     active.done = sandbox.run({
       source: request.source,
+      ...(catchSites ? { catchSites: [...catchSites] } : {}),
       checks,
       skills: this.#api.skills.map((s) => s.name),
       querySkills: this.#api.skills.filter((s) => s.kind === "query").map((s) =>

@@ -1,6 +1,7 @@
 import type { SkillApi } from "../../skills-bridge/mod.ts";
 import { ClosedError, TABLETOP_API } from "../../skills-bridge/mod.ts";
 import {
+  type CatchSite,
   checkEnvelope,
   type EnvelopeCheck,
   type EnvelopeCheckOptions,
@@ -49,7 +50,7 @@ type Job =
       kind: "verify";
       source: string;
       checks: string[];
-      resolve: (report: VerifierReport) => void;
+      resolve: (report: VerifierReport, catchSites: CatchSite[]) => void;
     }
     | {
       kind: "envelope";
@@ -60,6 +61,13 @@ type Job =
   );
 
 /** Thrown when a verifier pool is used after it was disposed. */
+/**
+ * How many accepted sources' catch sites a pool keeps: more than the
+ * programs a robot runs in turn (the service keeps their reports, and runs
+ * them without verifying again).
+ */
+const CATCH_SITES_KEPT = 64;
+
 export class VerifierPoolClosedError extends ClosedError {
   /** Creates the error; `action` is what could not be done (default `"verify"`). */
   constructor(action = "verify") {
@@ -97,6 +105,8 @@ export class VerifierPool implements Disposable {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #nextId = 0;
   #disposed = false;
+  /** The catch sites of the sources accepted last, most recent last. */
+  readonly #catchSites = new Map<string, readonly CatchSite[]>();
 
   /** Creates the pool; its worker starts with the first job. */
   constructor(options: VerifierPoolOptions = {}) {
@@ -119,13 +129,20 @@ export class VerifierPool implements Disposable {
     return this.#workerNice;
   }
 
-  /** The verifier report of `source` and its postconditions. */
+  /**
+   * The verifier report of `source` and its postconditions. An accepted
+   * source's catch sites are kept (for the last 64 sources accepted): see
+   * {@linkcode VerifierPool.catchSites}.
+   */
   verify(source: string, checks: readonly string[]): Promise<VerifierReport> {
     if (this.#disposed) return Promise.reject(new VerifierPoolClosedError());
     const chars = checks.reduce((n, c) => n + c.length, source.length);
     if (this.#api !== TABLETOP_API || chars <= this.#inlineChars) {
       try {
-        return Promise.resolve(verifyRun(source, checks, this.#api));
+        const sites: CatchSite[] = [];
+        const report = verifyRun(source, checks, this.#api, sites);
+        if (report.ok) this.#keepCatchSites(source, sites);
+        return Promise.resolve(report);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -138,11 +155,31 @@ export class VerifierPool implements Disposable {
       kind: "verify",
       source,
       checks: [...checks],
-      resolve,
+      resolve: (report, sites) => {
+        if (report.ok) this.#keepCatchSites(source, sites);
+        resolve(report);
+      },
       reject,
     });
     this.#pump();
     return promise;
+  }
+
+  /**
+   * Where the sandbox puts its stop guard in `source` (its `catch` clauses
+   * that bind a name, in source order), when this pool accepted `source`
+   * lately; `undefined` otherwise (the sandbox then finds them itself).
+   */
+  catchSites(source: string): readonly CatchSite[] | undefined {
+    return this.#catchSites.get(source);
+  }
+
+  #keepCatchSites(source: string, sites: readonly CatchSite[]): void {
+    this.#catchSites.delete(source);
+    if (this.#catchSites.size >= CATCH_SITES_KEPT) {
+      this.#catchSites.delete(this.#catchSites.keys().next().value!);
+    }
+    this.#catchSites.set(source, sites);
   }
 
   /**
@@ -253,7 +290,7 @@ export class VerifierPool implements Disposable {
       this.#current = null;
       if ("error" in reply) job.reject(new Error(failed(job, reply.error)));
       else if (job.kind === "verify" && "report" in reply) {
-        job.resolve(reply.report);
+        job.resolve(reply.report, reply.catchSites);
       } else if (job.kind === "envelope" && "check" in reply) {
         job.resolve(reply.check);
       } else job.reject(new Error(failed(job, "it answered another job")));
@@ -327,7 +364,7 @@ export class VerifierPool implements Disposable {
       const current = this.#current;
       this.#current = null;
       if (current?.kind === "verify") {
-        current.resolve(tooComplex(this.#timeoutMs));
+        current.resolve(tooComplex(this.#timeoutMs), []);
       } else current?.resolve(tooSlowEnvelope(this.#timeoutMs));
       this.#pump();
     }, this.#timeoutMs);

@@ -1,5 +1,7 @@
 import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
+import { TABLETOP_API } from "../../skills-bridge/mod.ts";
 import {
+  type CatchSite,
   checkEnvelope,
   type Envelope,
   type EnvelopeCheck,
@@ -8,6 +10,7 @@ import {
   type Manifest,
   PROGRAM_PAYLOAD_TYPE,
   signManifest,
+  verifyProgram,
 } from "../../verifier/mod.ts";
 import { VerifierPool, VerifierPoolClosedError } from "./verifier_pool.ts";
 import { _testManifest } from "../../verifier/_test_manifest.ts";
@@ -335,4 +338,38 @@ Deno.test("VerifierPool's worker lowers its own thread's priority when the proce
     deepStrictEqual(pool.workerPriority, { nice: 5 });
   } else ok(pool.workerPriority !== null && "error" in pool.workerPriority);
   equal(getPriority(), before);
+});
+
+Deno.test("VerifierPool keeps an accepted source's catch sites, verified inline or in its worker", async () => {
+  using pool = new VerifierPool();
+  const small = `function tryPick(id) {
+  try { pick(id); return true; } catch (error) { return false; }
+}
+while (!tryPick("red_block")) {
+  try { wait(0.1); } catch { say("no wait"); }
+}
+try { place("blue_bowl"); } catch (e) { try { say(String(e)); } catch (f) {} }`;
+  // Over the pool's inline bound: verified in its worker.
+  const large = `${small}\n${
+    "// padding to send it to the worker\n".repeat(150)
+  }${'try { say("end"); } catch (last) { say("x"); }\n'}`;
+  ok(small.length <= 4096 && large.length > 4096);
+  for (const source of [small, large]) {
+    equal(pool.catchSites(source), undefined);
+    const report = await pool.verify(source, ["holding() === null"]);
+    ok(report.ok, JSON.stringify(report.issues));
+    const sites: CatchSite[] = [];
+    verifyProgram(source, { api: TABLETOP_API, catchSites: sites });
+    deepStrictEqual(pool.catchSites(source), sites);
+  }
+  deepStrictEqual(pool.catchSites(large)?.map((s) => s.name), [
+    "error",
+    "e",
+    "f",
+    "last",
+  ]);
+  // A refused source gets none: it never runs.
+  const refused = "try { pick('a'); } catch (e) { globalThis.x = 1; }";
+  ok(!(await pool.verify(refused, [])).ok);
+  equal(pool.catchSites(refused), undefined);
 });

@@ -1,5 +1,5 @@
 import type { SkillApi } from "../../skills-bridge/mod.ts";
-import { verifyProgram } from "../../verifier/mod.ts";
+import { type CatchSite, verifyProgram } from "../../verifier/mod.ts";
 import type { VerifierIssue, VerifierReport } from "../evidence/mod.ts";
 
 /** The most issues a report lists (contract); `omitted` counts the rest. */
@@ -9,14 +9,19 @@ const MAX_ISSUES = 100;
  * One verifier report for a program and its postconditions: the program's
  * issues, then each check's (checks may use only the query skills), the
  * latter prefixed with the check they belong to; the first 100 in all, and
- * how many more were found.
+ * how many more were found. With `catchSites`, an accepted program's
+ * `catch` clauses are added to it (see `VerifyOptions.catchSites`).
  */
 export function verifyRun(
   source: string,
   checks: readonly string[],
   api: SkillApi,
+  catchSites?: CatchSite[],
 ): VerifierReport {
-  const program = verifyProgram(source, { api });
+  const program = verifyProgram(source, {
+    api,
+    ...(catchSites ? { catchSites } : {}),
+  });
   const issues: VerifierIssue[] = [...program.issues];
   let omitted = program.omitted ?? 0;
   checks.forEach((expr, i) => {

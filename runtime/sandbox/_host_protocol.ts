@@ -37,6 +37,13 @@ export const ToHost = z.discriminatedUnion("type", [
     type: z.literal("run"),
     gen: z.number().int().nonnegative(),
     source: z.string(),
+    /** The source's catch sites, as the core's verifier found them. */
+    catchSites: z.array(
+      z.strictObject({
+        offset: z.number().int().nonnegative(),
+        name: z.string().min(1),
+      }),
+    ).optional(),
     checks: z.array(z.string()),
     skills: z.array(z.string()),
     querySkills: z.array(z.string()),

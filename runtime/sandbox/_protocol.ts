@@ -11,7 +11,7 @@
  */
 
 /** Names the core ↔ host protocol in the hello messages. */
-export const SANDBOX_PROTOCOL = "cap-edge.sandbox/2";
+export const SANDBOX_PROTOCOL = "cap-edge.sandbox/3";
 
 /** Int32 slots of the control buffer. */
 export const CTRL = {
@@ -74,6 +74,8 @@ export type ToSandbox = {
   type: "run";
   gen: number;
   source: string;
+  /** Where the stop guard goes, when the core's verifier said. */
+  catchSites?: { offset: number; name: string }[] | undefined;
   checks: string[];
   skills: string[];
   querySkills: string[];

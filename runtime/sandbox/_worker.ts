@@ -245,7 +245,7 @@ function rehearseEnds(context: Prepared, skills: string[]): void {
       try {
         context.state.deadline = deadline;
         context.state.armed = true;
-        evaluate(context, source, deadline);
+        evaluate(context, source, deadline, catchSitesOf(source));
       } finally {
         context.state.armed = false;
         restoreImage(context);
@@ -589,7 +589,14 @@ function runGuest(request: ToSandbox): void {
       return callHost(gen, seq, "program", skill, args, bytes);
     };
     context.state.armed = true;
-    end = evaluate(context, request.source, limits.deadline);
+    end = evaluate(
+      context,
+      request.source,
+      limits.deadline,
+      request.catchSites === undefined
+        ? catchSitesOf(request.source)
+        : checkedSites(request.source, request.catchSites),
+    );
   } finally {
     context.state.armed = false;
   }
@@ -841,18 +848,42 @@ function catchSitesOf(source: string): _CatchSite[] {
   return sites;
 }
 
+/**
+ * The core's catch sites for `source`, once they are seen to fit it: in
+ * order, each just after a `{`. Sites that do not are the core's fault: the
+ * host ends, as for any other malformed message.
+ */
+function checkedSites(
+  source: string,
+  sites: readonly _CatchSite[],
+): readonly _CatchSite[] {
+  let last = 0;
+  for (const { offset } of sites) {
+    if (
+      offset <= last || offset > source.length || source[offset - 1] !== "{"
+    ) {
+      protocolFault(
+        `a catch site at offset ${offset} does not follow a "{" of the source in order`,
+      );
+    }
+    last = offset;
+  }
+  return sites;
+}
+
+/**
+ * Evaluates `source` in `context` with a stop guard first in each catch
+ * clause at `sites` (the core's, from its verifier, or found here).
+ */
 function evaluate(
   context: Prepared,
   source: string,
   deadline: number,
+  sites: readonly _CatchSite[],
 ): GuestEnd {
   const { vm } = context;
   const result = vm.evalCode(
-    _insertGuards(
-      source,
-      catchSitesOf(source),
-      `__capCaught_${context.nonce}`,
-    ),
+    _insertGuards(source, sites, `__capCaught_${context.nonce}`),
     PROGRAM_FILE,
   );
   if (result.error === undefined) {

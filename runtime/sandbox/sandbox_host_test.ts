@@ -1,5 +1,10 @@
 import { assert, assertEquals } from "../../test/_assert.ts";
-import { SANDBOX_LIMITS } from "../../verifier/mod.ts";
+import {
+  type CatchSite,
+  SANDBOX_LIMITS,
+  verifyProgram,
+} from "../../verifier/mod.ts";
+import { TABLETOP_API } from "../../skills-bridge/mod.ts";
 import { HALT, SANDBOX_PROTOCOL } from "./_protocol.ts";
 import { HELPER_V8_FLAGS } from "../channel/mod.ts";
 import {
@@ -71,11 +76,16 @@ class RawHost implements AsyncDisposable {
     assertEquals((await this.next()).type, "ready");
   }
 
-  run(gen: number, source: string): Promise<void> {
+  run(
+    gen: number,
+    source: string,
+    catchSites?: { offset: number; name: string }[],
+  ): Promise<void> {
     return this.send({
       type: "run",
       gen,
       source,
+      ...(catchSites ? { catchSites } : {}),
       checks: [],
       skills: ["say"],
       querySkills: [],
@@ -151,6 +161,20 @@ Deno.test("a halt or an answer left over from an earlier run does not reach the 
   assertEquals(status.code, 0);
 });
 
+Deno.test("the host puts its stop guard where the core's catch sites say, without parsing", async () => {
+  await using host = new RawHost();
+  await host.greet();
+  // A site in a plain block is no catch clause: the guard's call shows it
+  // was put there, and that the host took the core's word for it.
+  const source = 'if (true) { say("a"); }';
+  await host.run(1, source, [{ offset: source.indexOf("{") + 1, name: "e" }]);
+  const end = await host.next();
+  assertEquals(end.type, "result");
+  const guest = (end.result as { end: Record<string, unknown> }).end;
+  assertEquals([guest.kind, guest.name], ["error", "ReferenceError"]);
+  assertMatch(String(guest.message), /'e' is not defined|e is not defined/);
+});
+
 Deno.test("a halt line reaches a guest waiting in a skill call", async () => {
   await using host = new RawHost();
   await host.greet();
@@ -177,6 +201,11 @@ Deno.test("a malformed line ends the sandbox host with a message naming the faul
       "RUN",
       /a "run" message came while call 1 of run 1 waits for its answer/,
     ],
+    [
+      "catch sites that do not fit the run's source",
+      "SITES",
+      /a catch site at offset 3 does not follow a "\{" of the source/,
+    ],
   ];
   for (const [name, line, message] of cases) {
     await t.step(name, async () => {
@@ -186,6 +215,8 @@ Deno.test("a malformed line ends the sandbox host with a message naming the faul
         await host.run(1, 'say("a");');
         assertEquals((await host.next()).type, "call");
         await host.run(2, 'say("b");');
+      } else if (line === "SITES") {
+        await host.run(1, 'say("a");', [{ offset: 3, name: "e" }]);
       } else {
         await host.send(line);
       }
@@ -216,9 +247,11 @@ function runOn(
   host: SandboxHost,
   source: string,
   onCall: (call: SandboxCall) => void,
+  catchSites?: CatchSite[],
 ) {
   return host.run({
     source,
+    ...(catchSites ? { catchSites } : {}),
     checks: [],
     skills: ["say"],
     querySkills: [],
@@ -234,13 +267,14 @@ function runOn(
 async function runPastFirstCall(
   host: SandboxHost,
   source: string,
+  catchSites?: CatchSite[],
 ): Promise<{ result: Promise<SandboxResult> }> {
   await host.ready;
   const called = Promise.withResolvers<void>();
   const result = runOn(host, source, (call) => {
     host.respond(call, OK);
     called.resolve();
-  });
+  }, catchSites);
   await called.promise;
   // Wrapped: an async function returning the promise itself would wait for it.
   return { result };
@@ -269,6 +303,27 @@ Deno.test("an e-stop halts a guest that runs and calls nothing; the host serves 
     (call) => host.respond(call, OK),
   );
   assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
+});
+
+Deno.test("an e-stop halts a guest that catches its halt, with the verifier's catch sites", async () => {
+  await using host = new SandboxHost({ skills: ["say"] });
+  const source =
+    'say("go");\nwhile (true) { try { while (true) {} } catch (e) { e = null; } }';
+  const catchSites: CatchSite[] = [];
+  const report = verifyProgram(source, { api: TABLETOP_API, catchSites });
+  assert(report.ok, JSON.stringify(report.issues));
+  assertEquals(catchSites, [{
+    offset: source.indexOf("{ e = null") + 1,
+    name: "e",
+  }]);
+  const { result } = await runPastFirstCall(host, source, catchSites);
+  host.halt(HALT.estop);
+  const end = await result;
+  assertEquals(end.kind, "done");
+  if (end.kind === "done") {
+    assertEquals(end.end.kind, "error");
+    if (end.end.kind === "error") assertEquals(end.end.interrupted, true);
+  }
 });
 
 Deno.test("the hard kill settles the run at once and the host's process ends by SIGKILL", async () => {
