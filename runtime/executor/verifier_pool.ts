@@ -60,7 +60,6 @@ type Job =
     }
   );
 
-/** Thrown when a verifier pool is used after it was disposed. */
 /**
  * How many accepted sources' catch sites a pool keeps: more than the
  * programs a robot runs in turn (the service keeps their reports, and runs
@@ -68,6 +67,7 @@ type Job =
  */
 const CATCH_SITES_KEPT = 64;
 
+/** Thrown when a verifier pool is used after it was disposed. */
 export class VerifierPoolClosedError extends ClosedError {
   /** Creates the error; `action` is what could not be done (default `"verify"`). */
   constructor(action = "verify") {

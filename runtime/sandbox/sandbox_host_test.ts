@@ -287,13 +287,8 @@ Deno.test("an e-stop halts a guest that runs and calls nothing; the host serves 
     'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }',
   );
   host.halt(HALT.estop);
-  const end = await result;
   // Halted by its interrupt handler (the signal), not killed.
-  assertEquals(end.kind, "done");
-  if (end.kind === "done") {
-    assertEquals(end.end.kind, "error");
-    if (end.end.kind === "error") assertEquals(end.end.interrupted, true);
-  }
+  assertInterrupted(await result);
   // The signal was reported with the run's end and cleared: the next run
   // is not halted by it.
   assert(host.alive);
@@ -318,12 +313,7 @@ Deno.test("an e-stop halts a guest that catches its halt, with the verifier's ca
   }]);
   const { result } = await runPastFirstCall(host, source, catchSites);
   host.halt(HALT.estop);
-  const end = await result;
-  assertEquals(end.kind, "done");
-  if (end.kind === "done") {
-    assertEquals(end.end.kind, "error");
-    if (end.end.kind === "error") assertEquals(end.end.interrupted, true);
-  }
+  assertInterrupted(await result);
 });
 
 Deno.test("the hard kill settles the run at once and the host's process ends by SIGKILL", async () => {
@@ -366,6 +356,15 @@ async function processState(pid: number): Promise<string> {
     stderr: "null",
   }).output();
   return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** The run ended by its guest's interrupt handler: halted, not killed. */
+function assertInterrupted(end: SandboxResult): void {
+  assertEquals(end.kind, "done");
+  if (end.kind === "done") {
+    assertEquals(end.end.kind, "error");
+    if (end.end.kind === "error") assertEquals(end.end.interrupted, true);
+  }
 }
 
 const SPINNER = 'say("go");\nlet n = 0;\nwhile (true) { n = n + 1; }';
