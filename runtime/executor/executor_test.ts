@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../../test/_assert.ts";
+import { processGone } from "../../test/_process_state.ts";
 import { parseScene, type Scene, SimBackend } from "../../skills-bridge/mod.ts";
 import {
   EstopLatchedError,
@@ -391,20 +392,6 @@ place(target);`,
     );
   });
 });
-
-/**
- * Whether process `pid` is gone (or a zombie: it uses no CPU any more),
- * asked of `ps` (another process's /proc needs all permissions in Deno).
- */
-async function processGone(pid: number): Promise<boolean> {
-  const out = await new Deno.Command("ps", {
-    args: ["-o", "stat=", "-p", String(pid)],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const state = new TextDecoder().decode(out.stdout).trim();
-  return state === "" || state.startsWith("Z");
-}
 
 Deno.test("a stopped guest inside a long builtin loses its host process; the next run starts on the spare", async () => {
   await withExecutor(SCENE, async (executor) => {

@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../../test/_assert.ts";
+import { processState } from "../../test/_process_state.ts";
 import {
   type CatchSite,
   SANDBOX_LIMITS,
@@ -346,16 +347,6 @@ async function haltedSpinner(
   const { result } = await runPastFirstCall(host, source);
   host.halt(HALT.estop);
   return { host, result };
-}
-
-/** The process state letter(s) `ps` shows for `pid`, `""` once it is gone. */
-async function processState(pid: number): Promise<string> {
-  const out = await new Deno.Command("ps", {
-    args: ["-o", "stat=", "-p", String(pid)],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return new TextDecoder().decode(out.stdout).trim();
 }
 
 /** The run ended by its guest's interrupt handler: halted, not killed. */
