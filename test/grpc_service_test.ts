@@ -319,6 +319,45 @@ Deno.test("Stop over gRPC ends a running program and refuses runs until Resume",
   }
 });
 
+Deno.test("two Runs sent at once: one runs, the other is refused busy, and the running one can still be interrupted", async () => {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key);
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+    await client.deliver(
+      await signed(key, {
+        programId: "spin",
+        source: 'say("go");\nwhile (true) {}',
+      }),
+    );
+    // Both pass the busy check before either starts (each awaits its checks).
+    const outcomes = [client.run("spin"), client.run("spin")].map((run) =>
+      run.then(
+        (evidence) => ({ evidence }),
+        (error: EdgeCallError) => ({ error }),
+      )
+    );
+    const first = await Promise.race(outcomes);
+    assert("error" in first, "a run ended first");
+    assertEquals(first.error.code, "FAILED_PRECONDITION");
+    assert(node.service.currentRunId !== null);
+    // What the service does when the ROS 2 bridge dies.
+    node.service.interrupt("the bridge is gone");
+    const ran = (await Promise.all(outcomes)).find((o) => "evidence" in o);
+    assert(ran !== undefined && "evidence" in ran);
+    assertEquals(ran.evidence.outcome, "stopped");
+    assertEquals(ran.evidence.failure?.label, "estop");
+    assert(
+      ran.evidence.failure?.message.includes("the bridge is gone"),
+      ran.evidence.failure?.message,
+    );
+    // Interrupted, not latched: the next run may start.
+    assertEquals(node.service.state, "online");
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
 Deno.test("a key revoked in the trust store stops its cached programs after a reload", async () => {
   const key = await makeKey();
   try {

@@ -658,6 +658,13 @@ export class EdgeService implements AsyncDisposable {
     { keyId, payloadSha256 }: { keyId: string; payloadSha256: string },
     options: { signal?: AbortSignal; onEvent?: (event: RunEvent) => void },
   ): Promise<EvidenceRecord> {
+    // Again here, with no await before the executor takes the run: two
+    // calls that both passed the first check (each awaited its checks
+    // since) must not both get here, or the refused one's handle would
+    // replace the running one's and nothing could interrupt it.
+    if (this.#executor.currentRunId !== null) {
+      throw new ExecutorBusyError(this.#executor.currentRunId);
+    }
     this.#sink.state?.("running");
     const verified = this.#reports.get(payloadSha256);
     const interruptible = new AbortController();
