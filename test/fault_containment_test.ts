@@ -9,7 +9,13 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { EdgeClient, type WireRunEvent } from "../runtime/grpc/mod.ts";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
-import { clientFor, commandFor, makeKey, signed } from "./_edge_fixture.ts";
+import {
+  clientFor,
+  commandFor,
+  makeKey,
+  signed,
+  startNode,
+} from "./_edge_fixture.ts";
 import { freePort, startMosquitto } from "./_mosquitto.ts";
 import { connectProbe } from "./_mqtt_probe.ts";
 import { runCommand } from "./_run_cli.ts";
@@ -212,6 +218,41 @@ Deno.test("a gateway killed with SIGKILL during a run comes back; the run finish
       service.logs.some((l) => /gRPC gateway .*exited/.test(l.msg)),
       "the gateway's death is logged",
     );
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("a gateway restarted while its port is taken gives up, and the next one serves once the port is free", async () => {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key);
+    const { port } = node.grpc;
+    Deno.kill(node.grpc.pid, "SIGKILL");
+    // Take the port before the core's restart (50 ms after the death) binds it.
+    let squatter: Deno.TcpListener | null = null;
+    for (let i = 0; squatter === null; i++) {
+      try {
+        squatter = Deno.listen({ hostname: "127.0.0.1", port });
+      } catch (error) {
+        if (i > 500) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    }
+    try {
+      // A restart that cannot bind ends, and counts: it does not linger deaf.
+      const deadline = Date.now() + PATIENCE_MS;
+      while (node.grpc.restarts < 2) {
+        assert(
+          Date.now() < deadline,
+          `the restarted gateway never gave up (restarts: ${node.grpc.restarts})`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      squatter.close();
+    }
+    await answers(`127.0.0.1:${port}`);
   } finally {
     await Deno.remove(key.dir, { recursive: true });
   }

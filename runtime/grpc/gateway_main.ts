@@ -37,6 +37,22 @@ const channel = new LineChannel<ToGateway, FromGateway>(
   { name: "the core", schema: ToGateway, maxLineBytes: 64 * 1024 * 1024 },
 );
 const send = (message: FromGateway) => void channel.send(message);
+
+/**
+ * Tells the core why this gateway cannot serve, and ends it: a gateway
+ * that does not serve must not linger (the core starts another, with
+ * backoff, until one binds its address again).
+ */
+async function giveUp(
+  message: Extract<FromGateway, { type: "fatal" }>,
+): Promise<never> {
+  try {
+    await channel.send(message);
+  } catch {
+    // The core is gone.
+  }
+  Deno.exit(1);
+}
 send({ type: "hello", protocol: GATEWAY_PROTOCOL, pid: Deno.pid });
 
 interface Pending {
@@ -120,7 +136,7 @@ async function serve(): Promise<void> {
     config = GatewayConfig.parse(JSON.parse(Deno.args[0] ?? ""));
     (core as { robotId: string }).robotId = config.robotId;
   } catch (error) {
-    send({
+    await giveUp({
       type: "fatal",
       reason: "other",
       message:
@@ -142,7 +158,7 @@ async function serve(): Promise<void> {
       }
       : undefined;
   } catch (error) {
-    send({
+    await giveUp({
       type: "fatal",
       reason: "tls",
       message: `Cannot read the gRPC TLS files: ${(error as Error).message}`,
@@ -159,7 +175,7 @@ async function serve(): Promise<void> {
     send({ type: "listening", address: server.address, port: server.port });
   } catch (error) {
     const message = (error as Error).message;
-    send({
+    await giveUp({
       type: "fatal",
       reason: /EADDRINUSE|address already in use|No address added/i.test(
           message,

@@ -184,7 +184,7 @@ export async function startGrpcGateway(
     current = child;
     channel = lines;
     let listening = false;
-    void (async () => {
+    const pumped = (async () => {
       try {
         for await (const message of lines) {
           switch (message.type) {
@@ -235,7 +235,8 @@ export async function startGrpcGateway(
         }
       }
     })();
-    child.status.then((status) => {
+    // What the gateway said before it went (a fatal's reason) is read first.
+    Promise.all([child.status, pumped]).then(([status]) => {
       if (channel === lines) channel = null;
       if (closing) return;
       if (!listening && port === 0) {
