@@ -1,5 +1,9 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import { EdgeCallError, type WireRunEvent } from "../runtime/grpc/mod.ts";
+import {
+  EdgeCallError,
+  EdgeClient,
+  type WireRunEvent,
+} from "../runtime/grpc/mod.ts";
 import { generateSigningKey } from "../verifier/mod.ts";
 import {
   addKey,
@@ -353,6 +357,52 @@ Deno.test("two Runs sent at once: one runs, the other is refused busy, and the r
     );
     // Interrupted, not latched: the next run may start.
     assertEquals(node.service.state, "online");
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("a Stop with a huge reason stops the robot; what it and other calls answer stays short", async () => {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key);
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+    await client.deliver(
+      await signed(key, {
+        programId: "spin",
+        source: 'say("go");\nwhile (true) {}',
+      }),
+    );
+    const { promise: spinning, resolve } = Promise.withResolvers<void>();
+    const run = client.run("spin", {
+      onEvent: (event) => {
+        if (event.type === "skill_ended") resolve();
+      },
+    });
+    await spinning;
+    const reason = `pressed ${"!".repeat(300_000)}`;
+    await client.stop(reason);
+    const evidence = await run;
+    assertEquals(evidence.outcome, "stopped");
+    const message = evidence.failure?.message ?? "";
+    assert(message.includes("pressed !!!"), message.slice(0, 200));
+    assert(message.length < 1000, `${message.length} characters`);
+    // Refused while latched, with the reason: a clear answer, not a hang.
+    const refused = await assertRejects(
+      () => client.run("spin"),
+      EdgeCallError,
+    );
+    assertEquals(refused.code, "FAILED_PRECONDITION");
+    assert(refused.message.length < 3000, `${refused.message.length}`);
+    // A message that echoes a long id a client sent is cut short too.
+    using anyone = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+    const missing = await assertRejects(
+      () => anyone.run("p".repeat(200_000)),
+      EdgeCallError,
+    );
+    assertEquals(missing.code, "NOT_FOUND");
+    assert(missing.message.length < 3000, `${missing.message.length}`);
+    assertEquals((await client.resume()).wasStopped, true);
   } finally {
     await Deno.remove(key.dir, { recursive: true });
   }

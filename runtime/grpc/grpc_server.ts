@@ -336,7 +336,19 @@ export async function startGrpcServer(
   }
 }
 
+/**
+ * The longest status message sent, characters. A message may echo what a
+ * client sent (a program id, a stop reason); grpc-js clients wait out
+ * their deadline on a `grpc-message` trailer of 100 KB.
+ */
+const MAX_DETAILS_CHARS = 2000;
+
 function status(code: grpc.status, details: string): grpc.ServiceError {
+  if (details.length > MAX_DETAILS_CHARS) {
+    details = `${details.slice(0, MAX_DETAILS_CHARS)}… (${
+      details.length - MAX_DETAILS_CHARS
+    } more characters)`;
+  }
   return Object.assign(new Error(details), {
     code,
     details,

@@ -432,6 +432,9 @@ export class EdgeService implements AsyncDisposable {
 
   /** Emergency stop; resolves once the guest halted and skills were cancelled. */
   async stop(reason = "emergency stop"): Promise<{ runId: string | null }> {
+    // Anyone who reaches the port may stop the robot, with any reason: it
+    // is kept short before it is logged, latched and answered with.
+    reason = shortReason(reason);
     const runId = this.#executor.currentRunId;
     this.#log("warn", `emergency stop: ${reason}`, { runId });
     const started = performance.now();
@@ -781,4 +784,14 @@ export class EdgeService implements AsyncDisposable {
     onEvent?.({ type: "run_ended", runId: evidence.runId, evidence });
     return evidence;
   }
+}
+
+/** The longest stop reason kept, characters; the rest is cut off and counted. */
+const MAX_STOP_REASON_CHARS = 500;
+
+function shortReason(reason: string): string {
+  if (reason.length <= MAX_STOP_REASON_CHARS) return reason;
+  return `${reason.slice(0, MAX_STOP_REASON_CHARS)}… (${
+    reason.length - MAX_STOP_REASON_CHARS
+  } more characters)`;
 }
