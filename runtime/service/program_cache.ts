@@ -68,6 +68,9 @@ export interface CachedProgram {
   envelope: string;
 }
 
+/** How many records of refused deliveries the local store keeps (at most `evidenceRetention`). */
+const REJECTED_RETAINED = 100;
+
 /**
  * The robot's durable state in SQLite: accepted programs (content-addressed
  * by payload hash, kept as their signed envelopes so that they are re-checked
@@ -86,7 +89,8 @@ export class ProgramCache implements Disposable {
   #getReplay: StatementSync;
   #putReplay: StatementSync;
   #putEvidence: StatementSync;
-  #trimEvidence: StatementSync;
+  #trimRuns: StatementSync;
+  #trimRejected: StatementSync;
   #listEvidence: StatementSync;
   #evidenceRetention: number;
 
@@ -122,8 +126,16 @@ export class ProgramCache implements Disposable {
     this.#putEvidence = db.prepare(
       "INSERT INTO evidence (run_id, program_id, outcome, ended_at, record) VALUES (?, ?, ?, ?, ?)",
     );
-    this.#trimEvidence = db.prepare(
-      "DELETE FROM evidence WHERE seq <= (SELECT seq FROM evidence ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+    // Refused deliveries are trimmed apart from runs: anyone who reaches
+    // the port can make refused ones, and they must not push out the
+    // records of runs that moved the robot.
+    this.#trimRuns = db.prepare(
+      `DELETE FROM evidence WHERE outcome != 'rejected' AND seq <= (SELECT seq
+        FROM evidence WHERE outcome != 'rejected' ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+    );
+    this.#trimRejected = db.prepare(
+      `DELETE FROM evidence WHERE outcome = 'rejected' AND seq <= (SELECT seq
+        FROM evidence WHERE outcome = 'rejected' ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
     );
     this.#listEvidence = db.prepare(
       "SELECT record FROM evidence ORDER BY seq DESC LIMIT ?",
@@ -192,6 +204,7 @@ export class ProgramCache implements Disposable {
       // Read every row once: a cache whose rows cannot be read is unusable.
       db.prepare("SELECT count(*), sum(length(envelope)) FROM programs").get();
       db.prepare("SELECT count(*), sum(length(record)) FROM evidence").get();
+
       return new ProgramCache(path, db, options.evidenceRetention ?? 1000);
     } catch (error) {
       db.close();
@@ -290,7 +303,12 @@ export class ProgramCache implements Disposable {
     );
   }
 
-  /** Keeps an evidence record locally (the newest `evidenceRetention` are kept). */
+  /**
+   * Keeps an evidence record locally: the newest `evidenceRetention`
+   * records of runs, and apart from them the newest 100 (at most
+   * `evidenceRetention`) of refused deliveries (outcome `rejected`), so
+   * that a flood of refused ones never pushes out a run's record.
+   */
   recordEvidence(evidence: EvidenceRecord): void {
     const db = this.#open();
     // One transaction: one fsync per record instead of two.
@@ -303,7 +321,11 @@ export class ProgramCache implements Disposable {
         evidence.endedAt,
         JSON.stringify(evidence),
       );
-      this.#trimEvidence.run(this.#evidenceRetention);
+      if (evidence.outcome === "rejected") {
+        this.#trimRejected.run(
+          Math.min(this.#evidenceRetention, REJECTED_RETAINED),
+        );
+      } else this.#trimRuns.run(this.#evidenceRetention);
       db.exec("COMMIT");
     } catch (error) {
       db.exec("ROLLBACK");
