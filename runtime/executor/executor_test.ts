@@ -523,3 +523,34 @@ Deno.test("a worn-out sandbox host finishes the run it took before it is replace
   assertEquals(outcomes, Array(8).fill("succeeded"));
   assert(executor.hostRestarts >= 1, "no worn host was replaced");
 });
+
+Deno.test("an error with a huge name ends the run program_error, briefly told, on the same host", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const restarts = executor.hostRestarts;
+    for (const where of ["program", "check"] as const) {
+      const thrower =
+        'const e = new Error("boom");\ne.name = "N".repeat(9000000);\nthrow e;';
+      const evidence = await executor.run(
+        where === "program" ? { source: thrower } : {
+          source: 'say("hi");',
+          checks: [`(() => { ${thrower.replaceAll("\n", " ")} })()`],
+        },
+      );
+      assertEquals(evidence.outcome, "failed", where);
+      const told = where === "program"
+        ? evidence.failure?.message ?? ""
+        : evidence.checks[0]?.message ?? "";
+      assert(told.includes("boom"), `${where}: ${told.slice(0, 200)}`);
+      assert(told.length < 3000, `${where}: ${told.length} characters`);
+      if (where === "program") {
+        assertEquals(evidence.failure?.label, "program_error");
+      }
+    }
+    // The host wrote a short line: it was not ended for a protocol fault.
+    assertEquals(executor.hostRestarts, restarts);
+    assertEquals(
+      (await executor.run({ source: 'say("hi");' })).outcome,
+      "succeeded",
+    );
+  }, { memoryBytes: 64 * 1024 * 1024 });
+});

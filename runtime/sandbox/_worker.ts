@@ -61,6 +61,8 @@ const CHECK_FILE = "check.js";
 let limits: GuestLimits | null = null;
 /** Longest error message kept from the guest. */
 const MAX_MESSAGE = 2000;
+/** The longest error name reported, characters. */
+const MAX_NAME = 100;
 
 /** The Object statics a policy may use (the verifier's list). */
 const ALLOWED_OBJECT_STATICS = [
@@ -971,13 +973,16 @@ function describeError(
         engine: false,
       };
     }
-    const name = stringProp(vm, error, "name") ?? "Error";
+    // Every field is the guest's to set, to any length: each is cut here,
+    // so the line to the core stays short (the core parses it on its
+    // event loop, and ends a host whose line is over its limit).
+    const name = (stringProp(vm, error, "name") ?? "Error").slice(0, MAX_NAME);
     const message = (stringProp(vm, error, "message") ?? "").slice(
       0,
       MAX_MESSAGE,
     );
     const code = engine ? null : stringProp(vm, error, "code");
-    const stack = stringProp(vm, error, "stack") ?? "";
+    const stack = (stringProp(vm, error, "stack") ?? "").slice(0, MAX_MESSAGE);
     const match = /program\.js:(\d+)/.exec(stack);
     const interrupted = engine && message === "interrupted" &&
       (deadlinePassed || haltRequested());
