@@ -37,6 +37,10 @@ export interface LineChannelOptions<In> {
 }
 
 const NEWLINE = 0x0a;
+/** A line this long takes the thread about 0.25 ms to decode and parse (2.7 MB: 3 ms). */
+const LONG_LINE_BYTES = 256 * 1024;
+/** Resolves after the event loop's next turn (timers and I/O run first). */
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 const encoder = new TextEncoder();
 
 /**
@@ -153,7 +157,12 @@ export class LineChannel<In, Out = unknown>
         }
         start = end + 1;
         if (line.length > this.#maxLineBytes) this.#tooLong(line.length);
-        if (line.length > 0) yield this.#parse(decoder, line);
+        if (line.length === 0) continue;
+        yield this.#parse(decoder, line);
+        // Lines a peer had buffered are read without a turn of the event
+        // loop: after a long one (milliseconds to decode and parse), let
+        // timers and other sockets (a stop) go first.
+        if (line.length >= LONG_LINE_BYTES) await nextTurn();
       }
       if (start < chunk.length) {
         const rest = chunk.slice(start);
