@@ -5,7 +5,8 @@
  * large one is still being checked.
  */
 import { assertEquals } from "./_assert.ts";
-import { makeKey, signed, startNode } from "./_edge_fixture.ts";
+import { clientFor, makeKey, signed, startNode } from "./_edge_fixture.ts";
+import type { EdgeCallError } from "../runtime/grpc/mod.ts";
 import { parsesOfAtLeast } from "./_json_parse_spy.ts";
 
 Deno.test("Validate of a large envelope leaves the core's event loop free: a timer and a small Validate settle first", async () => {
@@ -46,6 +47,58 @@ Deno.test("Validate of a large envelope leaves the core's event loop free: a tim
       ]));
     assertEquals(order.at(-1), "large true", order.join(", "));
     assertEquals(parsedHere, 0, "the large envelope is parsed in the worker");
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
+Deno.test("the gateway forwards at most 32 calls at once; beyond, UNAVAILABLE at once, and a Stop still goes through", async () => {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key);
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+    // Each takes the verifier a while (about 0.15 s here), one at a time.
+    const source = Array.from(
+      { length: 800 },
+      (_, i) =>
+        `const b${i} = detect("red block"); if (b${i}.length > 0) { say("x"); }`,
+    ).join("\n");
+    const envelopes = await Promise.all(
+      Array.from(
+        { length: 40 },
+        (_, i) =>
+          signed(key, {
+            programId: `heavy-${i}`,
+            source: `${source}\n// ${i}`,
+          }),
+      ),
+    );
+    const calls = envelopes.map((envelope) =>
+      client.validate(envelope).then(
+        (receipt) =>
+          receipt.accepted ? "accepted" : `refused ${receipt.message}`,
+        (error: EdgeCallError) => `${error.code} ${error.message}`,
+      )
+    );
+    // Sent while the flood is in progress: never counted, never refused.
+    const stopped = await client.stop("stop in the flood");
+    assertEquals(typeof stopped.runId, "string");
+    const answers = await Promise.all(calls);
+    const busy = answers.filter((a) => a.startsWith("UNAVAILABLE"));
+    assertEquals(
+      answers.filter((a) => a === "accepted").length >= 32,
+      true,
+      answers.slice(0, 3).join("\n"),
+    );
+    assertEquals(
+      busy.length + answers.filter((a) => a === "accepted").length,
+      40,
+      answers.join("\n"),
+    );
+    assertEquals(busy.length > 0, true, "none was refused");
+    assertEquals(/calls in progress/.test(busy[0]!), true, busy[0]);
+    // Once they are answered, the gateway takes calls again.
+    assertEquals((await client.validate(envelopes[0]!)).accepted, true);
   } finally {
     await Deno.remove(key.dir, { recursive: true });
   }

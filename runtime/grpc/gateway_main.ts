@@ -63,6 +63,14 @@ interface Pending {
 const pending = new Map<number, Pending>();
 let nextId = 0;
 
+/**
+ * Calls this gateway has in progress at the core at most, Stop aside (a
+ * stop is always forwarded): a flood of large requests cannot pile up in
+ * the core's memory, nor its garbage collector's pauses grow with it.
+ */
+const MAX_CALLS_IN_FLIGHT = 32;
+let inFlight = 0;
+
 function forward(
   call: GatewayCall,
   onEvent?: (event: RunEvent) => void,
@@ -72,11 +80,21 @@ function forward(
       new EdgeApiError("unavailable", "Cannot reach the robot's core"),
     );
   }
+  const counted = call.method !== "stop";
+  if (counted && inFlight >= MAX_CALLS_IN_FLIGHT) {
+    return Promise.reject(
+      new EdgeApiError(
+        "unavailable",
+        `Cannot take the call: the robot has ${inFlight} calls in progress (at most ${MAX_CALLS_IN_FLIGHT}); try again`,
+      ),
+    );
+  }
+  if (counted) inFlight += 1;
   const id = nextId++;
   const { promise, resolve, reject } = Promise.withResolvers<unknown>();
   pending.set(id, { resolve, reject, ...(onEvent ? { onEvent } : {}) });
   send({ type: "call", id, peer: "", call });
-  return promise;
+  return counted ? promise.finally(() => inFlight -= 1) : promise;
 }
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
