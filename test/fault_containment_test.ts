@@ -258,6 +258,26 @@ Deno.test("a gateway restarted while its port is taken gives up, and the next on
   }
 });
 
+Deno.test("a request as large as grpc.maxMessageBytes allows reaches the core and is refused there; the gateway stays", async () => {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key, {
+      config: {
+        grpc: { listen: "127.0.0.1:0", maxMessageBytes: 64 * 1024 * 1024 },
+      },
+    });
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+    // 55 MB: as base64 on the gateway's line, more than 64 MiB.
+    const huge = `{"payloadType":"x","payload":"${"A".repeat(55_000_000)}"}`;
+    const receipt = await client.validate(huge);
+    assertEquals(receipt.accepted, false);
+    assert(/too large|bytes/i.test(receipt.message), receipt.message);
+    assertEquals(node.grpc.restarts, 0, "the gateway was ended");
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+});
+
 /** An accepted program of about 64 KiB: many detects and picks. */
 function heavyProgram(): string {
   const lines: string[] = [];

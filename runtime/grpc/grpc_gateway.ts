@@ -167,7 +167,7 @@ export async function startGrpcGateway(
       {
         name: `gRPC gateway ${child.pid}`,
         schema: FromGateway,
-        maxLineBytes: 64 * 1024 * 1024,
+        maxLineBytes: callLineBytes(config.maxMessageBytes),
       },
     );
     void lines.send({ type: "hello", protocol: GATEWAY_PROTOCOL });
@@ -363,6 +363,18 @@ export async function startGrpcGateway(
     drain: shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/**
+ * The longest line the gateway may send: a call carries its request's
+ * bytes as base64 (4 characters for 3 bytes), so a request the gateway
+ * accepts always fits; never less than 64 MiB.
+ */
+function callLineBytes(maxMessageBytes: number): number {
+  return Math.max(
+    64 * 1024 * 1024,
+    Math.ceil(maxMessageBytes / 3) * 4 + 64 * 1024,
+  );
 }
 
 function bytes(
