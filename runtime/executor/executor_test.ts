@@ -465,6 +465,12 @@ Deno.test("labels come from facts: forged, copied and rewritten errors are progr
       label: "invalid_argument",
     },
     {
+      name: "a null thrown while holding more than half the heap",
+      source:
+        "const keep = [];\nfor (let i = 0; i < 500; i++) {\n  const row = [];\n  for (let j = 0; j < 400; j++) row.push({ a: i, b: j });\n  keep.push(row);\n}\nsay(`holding ${keep.length}`);\nthrow null;",
+      label: "program_error",
+    },
+    {
       name: "a genuine out-of-memory",
       source: "const a = [];\nwhile (true) a.push([1, 2, 3, 4, 5, 6, 7, 8]);",
       label: "memory_exceeded",

@@ -1001,17 +1001,30 @@ function describeError(
   }
 }
 
-/** QuickJS's estimate of the heap in use is at least half the run's limit. */
+/**
+ * The allocator holds the run's whole limit but for the last
+ * {@linkcode OOM_MARGIN_BYTES}: QuickJS throws null for its own
+ * out-of-memory only when it cannot allocate even the small error it would
+ * throw instead, so a null thrown with more room than that is the guest's.
+ * (QuickJS's estimate of the memory its objects use is no measure: at an
+ * out-of-memory under a 4 MiB limit it said 19.8 MB.)
+ */
 function nearMemoryLimit(context: Prepared): boolean {
   try {
-    using usage = context.runtime.computeMemoryUsage();
-    using used = context.vm.getProp(usage, "memory_used_size");
-    return context.vm.typeof(used) === "number" &&
-      context.vm.getNumber(used) >= context.memoryLimit / 2;
+    // The allocator's own count is in the dump only (the usage object
+    // quickjs-emscripten builds leaves it out): "memory allocated <count> <bytes>".
+    const allocated = /memory allocated\s+\d+\s+(\d+)/.exec(
+      context.runtime.dumpMemoryUsage(),
+    );
+    return allocated !== null &&
+      Number(allocated[1]) >= context.memoryLimit - OOM_MARGIN_BYTES;
   } catch {
     return false;
   }
 }
+
+/** What an allocation QuickJS could not make may need at most, bytes, when it throws null. */
+const OOM_MARGIN_BYTES = 64 * 1024;
 
 /** The prelude's verdict on the error that ended the program (see {@linkcode Prepared.classify}). */
 function classifyError(context: Prepared, error: QuickJSHandle): number {
