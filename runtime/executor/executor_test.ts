@@ -560,3 +560,29 @@ Deno.test("an error with a huge name ends the run program_error, briefly told, o
     );
   }, { memoryBytes: 64 * 1024 * 1024 });
 });
+
+Deno.test("builtins that recurse in C meet the engine's own stack cap: the guest catches it, the host stays", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const restarts = executor.hostRestarts;
+    const cases = {
+      "JSON.stringify":
+        "let o = {};\nfor (let i = 0; i < 200000; i++) o = { a: o };\nJSON.stringify(o);",
+      "JSON.parse": 'JSON.parse("[".repeat(200000) + "]".repeat(200000));',
+      "flat":
+        "let o = [1];\nfor (let i = 0; i < 90000; i++) o = [o];\no.flat(Infinity);",
+    };
+    for (const [name, deep] of Object.entries(cases)) {
+      const evidence = await executor.run({
+        source:
+          `try {\n${deep}\n} catch (e) {\n  say("caught " + e.message);\n}`,
+      });
+      assertEquals(
+        evidence.outcome,
+        "succeeded",
+        `${name}: ${evidence.failure?.message}`,
+      );
+      assertEquals(evidence.calls[0]?.args, ["caught stack overflow"], name);
+    }
+    assertEquals(executor.hostRestarts, restarts, "a host was lost");
+  }, { memoryBytes: 64 * 1024 * 1024, timeoutMs: 20_000 });
+});

@@ -92,6 +92,20 @@ export const KILL_AFTER_STOP_MS = 20;
  */
 export const THAW_WAIT_MS = 20;
 
+/**
+ * V8 flags of a sandbox host: the helpers' ({@linkcode HELPER_V8_FLAGS}),
+ * and room on its threads' native stack for QuickJS's own stack cap to come
+ * first. Some builtins recurse in C (`JSON.stringify` or `JSON.parse` of a
+ * deep structure, `flat`, `String` of nested arrays), using little of the
+ * guest's own stack (its cap, 256 KiB) but much of the native one: at that
+ * cap a nested `JSON.stringify` had used 3.0–3.5 MB of it. Under V8's
+ * default limit (984 KB) V8 stopped it first, uncatchable, and the host was
+ * lost. A Deno worker's thread has 4 MiB of stack (measured: deep
+ * recursion in a worker throws a RangeError at `--stack-size=3500`, and
+ * aborts the process at 4500).
+ */
+export const HOST_V8_FLAGS = `${HELPER_V8_FLAGS},--stack-size=3500`;
+
 const HOST_MAIN = new URL("./host_main.ts", import.meta.url);
 /** The one file a host may read: its worker's entry (`new Worker` checks it). */
 const WORKER_SOURCE = new URL("./_worker.ts", import.meta.url);
@@ -173,7 +187,7 @@ export class SandboxHost implements AsyncDisposable {
         "run",
         "--quiet",
         "--no-prompt",
-        HELPER_V8_FLAGS,
+        HOST_V8_FLAGS,
         "--unstable-worker-options",
         `--config=${DENO_JSON.pathname}`,
         `--allow-read=${new URL(".", WORKER_SOURCE).pathname}`,

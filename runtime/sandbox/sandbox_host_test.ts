@@ -9,6 +9,7 @@ import { TABLETOP_API } from "../../skills-bridge/mod.ts";
 import { HALT, SANDBOX_PROTOCOL } from "./_protocol.ts";
 import { HELPER_V8_FLAGS } from "../channel/mod.ts";
 import {
+  HOST_V8_FLAGS,
   type SandboxCall,
   SandboxHost,
   type SandboxResult,
@@ -447,7 +448,7 @@ Deno.test("an e-stop of a guest waiting in a skill call needs no signal", async 
   assertEquals(next, { kind: "done", end: { kind: "ok" }, checks: [] });
 });
 
-Deno.test("a sandbox host starts with the helpers' V8 flags and no permission flag but its read", async () => {
+Deno.test("a sandbox host starts with the helpers' V8 flags (and its stack's) and no permission flag but its read", async () => {
   await using host = new SandboxHost();
   await host.ready;
   // Another process's /proc needs all permissions in Deno: ask ps.
@@ -456,7 +457,8 @@ Deno.test("a sandbox host starts with the helpers' V8 flags and no permission fl
     stdout: "piped",
   }).output();
   const args = new TextDecoder().decode(out.stdout).trim().split(/\s+/);
-  assert(args.includes(HELPER_V8_FLAGS), `flags: ${args.join(" ")}`);
+  assert(args.includes(HOST_V8_FLAGS), `flags: ${args.join(" ")}`);
+  assert(HOST_V8_FLAGS.startsWith(`${HELPER_V8_FLAGS},`));
   assertEquals(
     args.filter((a) => a.startsWith("--allow-")).map((a) => a.split("=")[0]),
     ["--allow-read"],
