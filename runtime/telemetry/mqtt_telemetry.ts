@@ -484,6 +484,7 @@ export class MqttTelemetry implements AsyncDisposable {
         action: "enqueue evidence",
       });
     }
+    this.#keepHalfForRuns(records);
     let result: { ids: number[] };
     const rows = records.map((record) => ({
       topic: this.topics.evidence,
@@ -519,6 +520,27 @@ export class MqttTelemetry implements AsyncDisposable {
     });
     this.#pump();
     return result;
+  }
+
+  /**
+   * Records of refused deliveries (outcome `rejected`) may fill the outbox
+   * only up to half, in records and in bytes: anyone who reaches the gRPC
+   * port can make them, and while the broker is away they must not leave
+   * no room for the records of runs. The caller keeps a refused one in the
+   * local store.
+   * @throws {OutboxFullError} when `records` holds one and the outbox is half full.
+   */
+  #keepHalfForRuns(records: readonly object[]): void {
+    if (
+      !records.some((r) => (r as { outcome?: unknown }).outcome === "rejected")
+    ) return;
+    const { depth, bytes, maxRecords, maxBytes } = this.#outbox.stats();
+    if (depth < maxRecords / 2 && bytes < maxBytes / 2) return;
+    throw new OutboxFullError(
+      `Cannot queue the record of a refused delivery: the outbox holds ${depth} of ${maxRecords} records (${bytes} of ${maxBytes} bytes), and its second half is kept for runs`,
+      depth,
+      bytes,
+    );
   }
 
   /** Publishes `offline` (retained) if connected, then disconnects both connections; idempotent. The outbox stays open. */

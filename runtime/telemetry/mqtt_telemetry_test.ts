@@ -182,6 +182,26 @@ Deno.test("MqttTelemetry reports a full outbox in the log and the heartbeat, and
   assertEquals([...runIds(probe.messages)].sort(), ["r1", "r2"]);
 });
 
+Deno.test("MqttTelemetry lets refused deliveries fill only half the outbox: the rest is kept for runs", async () => {
+  using outbox = Outbox.open(":memory:", { maxRecords: 4 });
+  // Never started: the broker is away, as on an offline robot.
+  await using telemetry = telemetryFor("mqtt://127.0.0.1:1", outbox);
+  telemetry.enqueueEvidence({ runId: "junk-1", outcome: "rejected" });
+  telemetry.enqueueEvidence({ runId: "junk-2", outcome: "rejected" });
+  let refused: unknown = null;
+  try {
+    telemetry.enqueueEvidence({ runId: "junk-3", outcome: "rejected" });
+  } catch (error) {
+    refused = error;
+  }
+  assert(refused instanceof OutboxFullError, String(refused));
+  assert(/kept for runs/.test(refused.message), refused.message);
+  // Runs still find room, up to the outbox's own limit.
+  telemetry.enqueueEvidence({ runId: "run-1", outcome: "succeeded" });
+  telemetry.enqueueEvidence({ runId: "run-2", outcome: "stopped" });
+  assertEquals(outbox.depth(), 4);
+});
+
 async function* _lines(stream: ReadableStream<Uint8Array>) {
   let buffer = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
