@@ -170,3 +170,22 @@ export async function addKey(
     dir: key.dir,
   };
 }
+
+/**
+ * Runs `body` with a fresh key, an edge node for `arm-01` (with `config`
+ * merged into the default) and a gRPC client that signs operator commands
+ * with the key; closes both and removes the key's dir after.
+ */
+export async function withNode(
+  body: (node: EdgeNode, client: EdgeClient, key: TestKey) => Promise<void>,
+  config?: Record<string, unknown>,
+): Promise<void> {
+  const key = await makeKey();
+  try {
+    await using node = await startNode(key, config ? { config } : {});
+    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+    await body(node, client, key);
+  } finally {
+    await Deno.remove(key.dir, { recursive: true });
+  }
+}

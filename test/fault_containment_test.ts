@@ -14,7 +14,7 @@ import {
   commandFor,
   makeKey,
   signed,
-  startNode,
+  withNode,
 } from "./_edge_fixture.ts";
 import { freePort, startMosquitto } from "./_mosquitto.ts";
 import { connectProbe } from "./_mqtt_probe.ts";
@@ -224,9 +224,7 @@ Deno.test("a gateway killed with SIGKILL during a run comes back; the run finish
 });
 
 Deno.test("a gateway restarted while its port is taken gives up, and the next one serves once the port is free", async () => {
-  const key = await makeKey();
-  try {
-    await using node = await startNode(key);
+  await withNode(async (node) => {
     const { port } = node.grpc;
     Deno.kill(node.grpc.pid, "SIGKILL");
     // Take the port before the core's restart (50 ms after the death) binds it.
@@ -253,29 +251,20 @@ Deno.test("a gateway restarted while its port is taken gives up, and the next on
       squatter.close();
     }
     await answers(`127.0.0.1:${port}`);
-  } finally {
-    await Deno.remove(key.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a request as large as grpc.maxMessageBytes allows reaches the core and is refused there; the gateway stays", async () => {
-  const key = await makeKey();
-  try {
-    await using node = await startNode(key, {
-      config: {
-        grpc: { listen: "127.0.0.1:0", maxMessageBytes: 64 * 1024 * 1024 },
-      },
-    });
-    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+  await withNode(async (node, client) => {
     // 55 MB: as base64 on the gateway's line, more than 64 MiB.
     const huge = `{"payloadType":"x","payload":"${"A".repeat(55_000_000)}"}`;
     const receipt = await client.validate(huge);
     assertEquals(receipt.accepted, false);
     assert(/too large|bytes/i.test(receipt.message), receipt.message);
     assertEquals(node.grpc.restarts, 0, "the gateway was ended");
-  } finally {
-    await Deno.remove(key.dir, { recursive: true });
-  }
+  }, {
+    grpc: { listen: "127.0.0.1:0", maxMessageBytes: 64 * 1024 * 1024 },
+  });
 });
 
 /** An accepted program of about 64 KiB: many detects and picks. */

@@ -11,6 +11,7 @@ import {
   makeKey,
   signed,
   startNode,
+  withNode,
 } from "./_edge_fixture.ts";
 
 Deno.test("deliver → run → events → evidence over gRPC, and the cache survives a restart", async () => {
@@ -324,10 +325,7 @@ Deno.test("Stop over gRPC ends a running program and refuses runs until Resume",
 });
 
 Deno.test("two Runs sent at once: one runs, the other is refused busy, and the running one can still be interrupted", async () => {
-  const key = await makeKey();
-  try {
-    await using node = await startNode(key);
-    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+  await withNode(async (node, client, key) => {
     await client.deliver(
       await signed(key, {
         programId: "spin",
@@ -357,16 +355,11 @@ Deno.test("two Runs sent at once: one runs, the other is refused busy, and the r
     );
     // Interrupted, not latched: the next run may start.
     assertEquals(node.service.state, "online");
-  } finally {
-    await Deno.remove(key.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a Stop with a huge reason stops the robot; what it and other calls answer stays short", async () => {
-  const key = await makeKey();
-  try {
-    await using node = await startNode(key);
-    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+  await withNode(async (node, client, key) => {
     await client.deliver(
       await signed(key, {
         programId: "spin",
@@ -403,9 +396,7 @@ Deno.test("a Stop with a huge reason stops the robot; what it and other calls an
     assertEquals(missing.code, "NOT_FOUND");
     assert(missing.message.length < 3000, `${missing.message.length}`);
     assertEquals((await client.resume()).wasStopped, true);
-  } finally {
-    await Deno.remove(key.dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a key revoked in the trust store stops its cached programs after a reload", async () => {

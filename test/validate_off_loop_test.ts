@@ -5,7 +5,7 @@
  * large one is still being checked.
  */
 import { assertEquals } from "./_assert.ts";
-import { clientFor, makeKey, signed, startNode } from "./_edge_fixture.ts";
+import { makeKey, signed, startNode, withNode } from "./_edge_fixture.ts";
 import type { EdgeCallError } from "../runtime/grpc/mod.ts";
 import { parsesOfAtLeast } from "./_json_parse_spy.ts";
 
@@ -53,10 +53,7 @@ Deno.test("Validate of a large envelope leaves the core's event loop free: a tim
 });
 
 Deno.test("the gateway forwards at most 32 calls at once; beyond, UNAVAILABLE at once, and a Stop still goes through", async () => {
-  const key = await makeKey();
-  try {
-    await using node = await startNode(key);
-    using client = clientFor(`127.0.0.1:${node.grpc.port}`, key, "arm-01");
+  await withNode(async (_node, client, key) => {
     // Each takes the verifier a while (about 0.15 s here), one at a time.
     const source = Array.from(
       { length: 800 },
@@ -99,7 +96,5 @@ Deno.test("the gateway forwards at most 32 calls at once; beyond, UNAVAILABLE at
     assertEquals(/calls in progress/.test(busy[0]!), true, busy[0]);
     // Once they are answered, the gateway takes calls again.
     assertEquals((await client.validate(envelopes[0]!)).accepted, true);
-  } finally {
-    await Deno.remove(key.dir, { recursive: true });
-  }
+  });
 });
