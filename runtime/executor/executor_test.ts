@@ -465,6 +465,24 @@ Deno.test("labels come from facts: forged, copied and rewritten errors are progr
       label: "invalid_argument",
     },
     {
+      name: "a caught JSON SyntaxError rewritten as a stack overflow",
+      source:
+        'try { JSON.parse("{"); } catch (e) { e.message = "stack overflow"; throw e; }',
+      label: "program_error",
+    },
+    {
+      name:
+        "a SyntaxError made from a caught one's constructor: refused before it runs",
+      source:
+        'let made = null;\ntry { JSON.parse("{"); } catch (e) { made = e.constructor; }\nthrow new made("stack overflow");',
+      label: "verification_rejected",
+    },
+    {
+      name: "a genuine stack overflow in JSON.parse",
+      source: 'JSON.parse("[".repeat(200000) + "]".repeat(200000));',
+      label: "stack_overflow",
+    },
+    {
       name: "a null thrown while holding more than half the heap",
       source:
         "const keep = [];\nfor (let i = 0; i < 500; i++) {\n  const row = [];\n  for (let j = 0; j < 400; j++) row.push({ a: i, b: j });\n  keep.push(row);\n}\nsay(`holding ${keep.length}`);\nthrow null;",

@@ -37,6 +37,9 @@ export function guestPrelude(
   const getOwnPropertyNames = Object.getOwnPropertyNames;
   const apply = Function.prototype.call.bind(Function.prototype.apply);
   const Internal = InternalError, InternalProto = InternalError.prototype;
+  // The engine's JSON parser reports its own stack overflow as a
+  // SyntaxError (no guest can name SyntaxError: the verifier refuses it).
+  const SyntaxProto = SyntaxError.prototype;
   const getPrototypeOf = Object.getPrototypeOf;
   // Before a builtin that may run long in C: stop here if the run must stop.
   function checkpoint() {
@@ -318,9 +321,18 @@ export function guestPrelude(
   });
   freeze(Internal);
   freeze(InternalProto);
+  // Nor may one lead back to SyntaxError ("new e.constructor(…)" would
+  // make one no catch clause ever held).
+  defineProperty(SyntaxProto, "constructor", {
+    value: undefined,
+    writable: false,
+    configurable: false,
+  });
+  freeze(SyntaxProto);
   function isEngineError(error) {
-    return error !== null && typeof error === "object" &&
-      getPrototypeOf(error) === InternalProto;
+    if (error === null || typeof error !== "object") return false;
+    const proto = getPrototypeOf(error);
+    return proto === InternalProto || proto === SyntaxProto;
   }
   function indexIn(list, value) {
     return apply(arrayIndexOf, list, [value]);
