@@ -67,6 +67,7 @@ const _ServiceConfig = z.strictObject({
     maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(
       2 * 1024 * 1024,
     ),
+    maxCallsInFlight: z.number().int().min(1).max(65_536).default(256),
   }),
   trustStore: z.string().min(1),
   backend: z.discriminatedUnion("kind", [
@@ -125,6 +126,11 @@ export interface ServiceConfig {
       | undefined;
     /** Largest request accepted, bytes (envelopes above it are refused); default 2 MiB. */
     maxMessageBytes: number;
+    /**
+     * Calls the gateway forwards to the core at once (Stop aside, always
+     * forwarded); beyond it a call gets `UNAVAILABLE` at once. Default 256.
+     */
+    maxCallsInFlight: number;
   };
   /** The trust store file. */
   trustStore: string;

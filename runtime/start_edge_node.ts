@@ -193,6 +193,7 @@ export async function startEdgeNode(
       grpc = await startGrpcGateway(service, {
         listen: config.grpc.listen,
         maxMessageBytes: config.grpc.maxMessageBytes,
+        maxCallsInFlight: config.grpc.maxCallsInFlight,
         ...(config.grpc.tls ? { tls: config.grpc.tls } : {}),
         log,
       });

@@ -123,6 +123,7 @@ export const GatewayConfig = z.strictObject({
   robotId: z.string(),
   listen: z.string(),
   maxMessageBytes: z.number().int().positive(),
+  maxCallsInFlight: z.number().int().positive(),
   tls: z.strictObject({
     cert: z.string(),
     key: z.string(),

@@ -24,6 +24,8 @@ export interface GrpcGatewayOptions {
   tls?: { cert: string; key: string; clientCa?: string | undefined };
   /** Largest request accepted, bytes; default 2 MiB. */
   maxMessageBytes?: number;
+  /** Calls forwarded to the core at once, Stop aside (see the gateway); default 256. */
+  maxCallsInFlight?: number;
   /** Where the gateway's own lines and its restarts are told. */
   log?: (
     level: "info" | "warn" | "error",
@@ -120,6 +122,7 @@ export async function startGrpcGateway(
       robotId: api.robotId,
       listen,
       maxMessageBytes: options.maxMessageBytes ?? 2 * 1024 * 1024,
+      maxCallsInFlight: options.maxCallsInFlight ?? 256,
       ...(options.tls ? { tls: options.tls } : {}),
     };
     const reads = [
