@@ -6,8 +6,12 @@
  * are being verified.
  * @module
  */
-import { assert, assertEquals } from "./_assert.ts";
-import { EdgeClient, type WireRunEvent } from "../runtime/grpc/mod.ts";
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import {
+  EdgeCallError,
+  EdgeClient,
+  type WireRunEvent,
+} from "../runtime/grpc/mod.ts";
 import type { EvidenceRecord } from "../runtime/evidence/mod.ts";
 import {
   clientFor,
@@ -265,6 +269,24 @@ Deno.test("a request as large as grpc.maxMessageBytes allows reaches the core an
   }, {
     grpc: { listen: "127.0.0.1:0", maxMessageBytes: 64 * 1024 * 1024 },
   });
+});
+
+Deno.test("a Stop whose reason grows sixfold as JSON still stops the robot, and the gateway stays", async () => {
+  await withNode(async (node, client) => {
+    // 11.5 MB of control characters: \u0001 each on the line, 69 MB.
+    await client.stop("\u0001".repeat(11_500_000));
+    assertEquals(node.service.state, "stopped");
+    assertEquals(node.grpc.restarts, 0, "the gateway was ended");
+    // Any other call's text is bounded: refused, not forwarded.
+    using anyone = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
+    const refused = await assertRejects(
+      () => anyone.run("p".repeat(40_000)),
+      EdgeCallError,
+    );
+    assertEquals(refused.code, "INVALID_ARGUMENT");
+    assertEquals(node.grpc.restarts, 0);
+    assertEquals((await client.resume()).wasStopped, true);
+  }, { grpc: { listen: "127.0.0.1:0", maxMessageBytes: 16 * 1024 * 1024 } });
 });
 
 /** An accepted program of about 64 KiB: many detects and picks. */

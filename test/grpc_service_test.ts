@@ -390,11 +390,34 @@ Deno.test("a Stop with a huge reason stops the robot; what it and other calls an
     // A message that echoes a long id a client sent is cut short too.
     using anyone = new EdgeClient(`127.0.0.1:${node.grpc.port}`);
     const missing = await assertRejects(
-      () => anyone.run("p".repeat(200_000)),
+      () => anyone.run("p".repeat(20_000)),
       EdgeCallError,
     );
     assertEquals(missing.code, "NOT_FOUND");
     assert(missing.message.length < 3000, `${missing.message.length}`);
+    // Longer text is not even forwarded to the core.
+    const huge = await assertRejects(
+      () => anyone.run("p".repeat(200_000)),
+      EdgeCallError,
+    );
+    assertEquals(huge.code, "INVALID_ARGUMENT");
+    assert(huge.message.length < 3000, `${huge.message.length}`);
+    assertEquals((await client.resume()).wasStopped, true);
+
+    // Cut where a character is two UTF-16 units: still answered at once.
+    await client.stop(`x${"😀".repeat(1000)}`);
+    const latched = await assertRejects(
+      () => client.run("spin"),
+      EdgeCallError,
+    );
+    assertEquals(latched.code, "FAILED_PRECONDITION");
+    for (const pairs of [1100, 1101]) {
+      const cut = await assertRejects(
+        () => anyone.run(`x${"😀".repeat(pairs)}`),
+        EdgeCallError,
+      );
+      assertEquals(cut.code, "NOT_FOUND");
+    }
     assertEquals((await client.resume()).wasStopped, true);
   });
 });

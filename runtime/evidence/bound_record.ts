@@ -1,3 +1,4 @@
+import { cutText } from "./cut_text.ts";
 import type { EvidenceRecord, Truncation } from "./evidence_record.ts";
 
 /** Default size bound of a serialised record: `evidence.maxBytes` (contract). */
@@ -111,16 +112,16 @@ function _reduce(
     ...rest,
     program: {
       ...record.program,
-      source: _cut(record.program.source, limit * _SOURCE_FACTOR),
+      source: cutText(record.program.source, limit * _SOURCE_FACTOR),
       instruction: record.program.instruction === null
         ? null
-        : _cut(record.program.instruction, limit * 4),
+        : cutText(record.program.instruction, limit * 4),
     },
     verifier: {
       ...record.verifier,
       issues: issues.map((issue) => ({
         ...issue,
-        message: _cut(issue.message, limit),
+        message: cutText(issue.message, limit),
       })),
     },
     worldBefore: cut(record.worldBefore) as EvidenceRecord["worldBefore"],
@@ -141,14 +142,15 @@ function _reduce(
     }),
     checks: record.checks.map((check) => ({
       ...check,
-      expr: _cut(check.expr, limit),
+      expr: cutText(check.expr, limit),
       ...(check.message === undefined
         ? {}
-        : { message: _cut(check.message, limit) }),
+        : { message: cutText(check.message, limit) }),
     })),
-    failure: record.failure === null
-      ? null
-      : { ...record.failure, message: _cut(record.failure.message, limit * 4) },
+    failure: record.failure === null ? null : {
+      ...record.failure,
+      message: cutText(record.failure.message, limit * 4),
+    },
     truncated: {
       calls: (prior?.calls ?? 0) + droppedCalls,
       issues: (prior?.issues ?? 0) + droppedIssues,
@@ -164,21 +166,21 @@ function _skeleton(
   prior: Truncation | undefined,
 ): EvidenceRecord {
   return {
-    runId: _cut(record.runId, 64),
-    robotId: _cut(record.robotId, 64),
-    startedAt: _cut(record.startedAt, 40),
-    endedAt: _cut(record.endedAt, 40),
+    runId: cutText(record.runId, 64),
+    robotId: cutText(record.robotId, 64),
+    startedAt: cutText(record.startedAt, 40),
+    endedAt: cutText(record.endedAt, 40),
     program: {
-      sha256: _cut(record.program.sha256, 64),
+      sha256: cutText(record.program.sha256, 64),
       source: "",
       instruction: null,
       programId: record.program.programId === null
         ? null
-        : _cut(record.program.programId, 64),
+        : cutText(record.program.programId, 64),
       version: record.program.version,
       keyId: record.program.keyId === null
         ? null
-        : _cut(record.program.keyId, 64),
+        : cutText(record.program.keyId, 64),
     },
     verifier: { ...record.verifier, issues: [] },
     worldBefore: null,
@@ -199,7 +201,7 @@ function _skeleton(
 }
 
 function _cutDeep(value: unknown, limit: number): unknown {
-  if (typeof value === "string") return _cut(value, limit);
+  if (typeof value === "string") return cutText(value, limit);
   if (Array.isArray(value)) return value.map((item) => _cutDeep(item, limit));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
@@ -214,16 +216,6 @@ function _cutDeep(value: unknown, limit: number): unknown {
     return out;
   }
   return value;
-}
-
-/** `text` cut to `limit` UTF-16 units, saying how much was cut. */
-function _cut(text: string, limit: number): string {
-  if (text.length <= limit) return text;
-  let end = limit;
-  // Never split a surrogate pair.
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}…[${text.length - end} more characters cut]`;
 }
 
 function _bytes(text: string): number {

@@ -16,6 +16,7 @@ export {
   type VerifierReport,
   type WorldState,
 } from "./evidence_record.ts";
+export { cutText } from "./cut_text.ts";
 export { labelForSkillCode } from "./label_for_skill_code.ts";
 export { sha256Hex } from "./sha256_hex.ts";
 export {

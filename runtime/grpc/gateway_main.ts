@@ -12,6 +12,7 @@
  */
 import { Buffer } from "node:buffer";
 import { LineChannel } from "../channel/mod.ts";
+import { cutText } from "../evidence/mod.ts";
 import type { EvidenceRecord } from "../evidence/mod.ts";
 import type { RunEvent } from "../executor/mod.ts";
 import type { WorldState } from "../../skills-bridge/mod.ts";
@@ -75,6 +76,13 @@ let nextId = 0;
 const inFlight = { calls: 0, bytes: 0, maxCalls: Infinity };
 /** The bytes (as base64) of the calls in progress, at most, unless one comes alone. */
 const MAX_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+/**
+ * A call's fields but its bytes, as JSON, at most, characters (up to 3
+ * bytes each in UTF-8: the core's line allows 128 KiB for them).
+ */
+const MAX_TEXT_CHARS = 32 * 1024;
+/** As the core keeps a stop reason. */
+const MAX_STOP_REASON_CHARS = 500;
 
 function forward(
   call: GatewayCall,
@@ -84,6 +92,26 @@ function forward(
     return Promise.reject(
       new EdgeApiError("unavailable", "Cannot reach the robot's core"),
     );
+  }
+  // A stop always goes through, its reason cut as the core cuts it. Any
+  // other call's text (ids, filters) has a bound, so that its line, JSON
+  // escapes and all, stays within what the core reads.
+  if (call.method === "stop") {
+    call = { ...call, reason: cutText(call.reason, MAX_STOP_REASON_CHARS) };
+  } else {
+    const { envelope: _envelope, command: _command, ...text } = call as {
+      envelope?: string;
+      command?: string;
+    };
+    const chars = JSON.stringify(text).length;
+    if (chars > MAX_TEXT_CHARS) {
+      return Promise.reject(
+        new EdgeApiError(
+          "invalid_argument",
+          `Cannot take the call: its text fields take ${chars} characters as JSON, at most ${MAX_TEXT_CHARS}`,
+        ),
+      );
+    }
   }
   const counted = call.method !== "stop";
   const bytes = "envelope" in call ? call.envelope.length : 0;

@@ -89,6 +89,12 @@ const GRPC_ENV = [
 const KEPT_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "NO_COLOR"];
 const RESTART_MIN_MS = 50;
 const RESTART_MAX_MS = 1000;
+/**
+ * Restarts after one that could not serve (its port taken, its TLS files
+ * unreadable) back off to this: each costs a process start, and the cause
+ * outlasts a second.
+ */
+const FATAL_RESTART_MAX_MS = 30_000;
 
 /**
  * Serves `cap.v1.EdgeRuntime` from a gateway process: grpc-js runs there,
@@ -187,6 +193,7 @@ export async function startGrpcGateway(
     current = child;
     channel = lines;
     let listening = false;
+    let fatal = false;
     const pumped = (async () => {
       try {
         for await (const message of lines) {
@@ -209,6 +216,7 @@ export async function startGrpcGateway(
               first.resolve();
               break;
             case "fatal":
+              fatal = true;
               if (port === 0) {
                 // The first start: the caller says what went wrong, once.
                 first.reject(
@@ -266,7 +274,9 @@ export async function startGrpcGateway(
         restartTimer = undefined;
         if (!closing) run(`${host}:${port}`);
       }, delay);
-      delay = Math.min(RESTART_MAX_MS, delay * 2);
+      delay = fatal
+        ? Math.min(FATAL_RESTART_MAX_MS, Math.max(RESTART_MAX_MS, delay * 2))
+        : Math.min(RESTART_MAX_MS, delay * 2);
     });
   };
 
@@ -370,13 +380,14 @@ export async function startGrpcGateway(
 
 /**
  * The longest line the gateway may send: a call carries its request's
- * bytes as base64 (4 characters for 3 bytes), so a request the gateway
- * accepts always fits; never less than 64 MiB.
+ * bytes as base64 (4 characters for 3 bytes), and at most 96 KiB of other
+ * fields as JSON (the gateway refuses more, and cuts a stop's reason), so
+ * a call the gateway forwards always fits; never less than 64 MiB.
  */
 function callLineBytes(maxMessageBytes: number): number {
   return Math.max(
     64 * 1024 * 1024,
-    Math.ceil(maxMessageBytes / 3) * 4 + 64 * 1024,
+    Math.ceil(maxMessageBytes / 3) * 4 + 128 * 1024,
   );
 }
 

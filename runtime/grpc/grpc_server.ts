@@ -10,6 +10,7 @@ import {
 } from "./_runs_wire.ts";
 import { _loadProtos } from "./_protos.ts";
 import { delay } from "../../skills-bridge/mod.ts";
+import { cutText } from "../evidence/mod.ts";
 import type { CachedProgram, Receipt } from "../service/mod.ts";
 import { type EdgeApi, type EdgeStatus, statusOf } from "./edge_api.ts";
 
@@ -344,11 +345,8 @@ export async function startGrpcServer(
 const MAX_DETAILS_CHARS = 2000;
 
 function status(code: grpc.status, details: string): grpc.ServiceError {
-  if (details.length > MAX_DETAILS_CHARS) {
-    details = `${details.slice(0, MAX_DETAILS_CHARS)}… (${
-      details.length - MAX_DETAILS_CHARS
-    } more characters)`;
-  }
+  // Well-formed, or grpc-js cannot encode it and the call is never answered.
+  details = cutText(details, MAX_DETAILS_CHARS).toWellFormed();
   return Object.assign(new Error(details), {
     code,
     details,

@@ -100,9 +100,11 @@ export const THAW_WAIT_MS = 20;
  * guest's own stack (its cap, 256 KiB) but much of the native one: at that
  * cap a nested `JSON.stringify` had used 3.0–3.5 MB of it. Under V8's
  * default limit (984 KB) V8 stopped it first, uncatchable, and the host was
- * lost. A Deno worker's thread has 4 MiB of stack (measured: deep
- * recursion in a worker throws a RangeError at `--stack-size=3500`, and
- * aborts the process at 4500).
+ * lost. A Deno worker's thread has 4 MiB of stack on the Deno this project
+ * pins, 2.9.6 (measured: deep recursion in a worker throws a RangeError at
+ * `--stack-size=3500`, and aborts the process at 4500); a Deno whose
+ * workers had less would abort there instead, which ends the host as
+ * before.
  */
 export const HOST_V8_FLAGS = `${HELPER_V8_FLAGS},--stack-size=3500`;
 

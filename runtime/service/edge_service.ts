@@ -17,7 +17,7 @@ import type {
   FailureLabel,
   VerifierReport,
 } from "../evidence/mod.ts";
-import { sha256Hex } from "../evidence/mod.ts";
+import { cutText, sha256Hex } from "../evidence/mod.ts";
 import { Executor, ExecutorBusyError, type RunEvent } from "../executor/mod.ts";
 import type { ProgramCache, RunFilter, RunPage } from "./program_cache.ts";
 import { VerifierPool } from "../executor/mod.ts";
@@ -790,8 +790,5 @@ export class EdgeService implements AsyncDisposable {
 const MAX_STOP_REASON_CHARS = 500;
 
 function shortReason(reason: string): string {
-  if (reason.length <= MAX_STOP_REASON_CHARS) return reason;
-  return `${reason.slice(0, MAX_STOP_REASON_CHARS)}… (${
-    reason.length - MAX_STOP_REASON_CHARS
-  } more characters)`;
+  return cutText(reason, MAX_STOP_REASON_CHARS);
 }
