@@ -231,7 +231,11 @@ export class EvidenceKeeper {
     } else if (queueError !== null) {
       this.#log(
         "error",
-        `cannot queue evidence of run ${evidence.runId} for the fleet: ${queueError.message}; it is kept in the local evidence store only`,
+        `cannot queue evidence of run ${evidence.runId} for the fleet: ${queueError.message}; it is kept in the local evidence store only${
+          evidence.outcome === "rejected"
+            ? " (among its newest 100 refused deliveries)"
+            : ""
+        }`,
         run,
       );
     } else if (storeError !== null) {

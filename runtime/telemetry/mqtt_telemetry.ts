@@ -484,14 +484,16 @@ export class MqttTelemetry implements AsyncDisposable {
         action: "enqueue evidence",
       });
     }
-    this.#keepHalfForRuns(records);
     let result: { ids: number[] };
     const rows = records.map((record) => ({
       topic: this.topics.evidence,
       payload: _encoder.encode(JSON.stringify(record)),
       kind: "evidence",
     }));
+    let halfFull = false;
     try {
+      halfFull = !this.#roomFor(records);
+      if (halfFull) throw this.#halfFullError();
       result = this.#outbox.appendMany(rows);
     } catch (error) {
       if (error instanceof OutboxFullError) {
@@ -500,7 +502,10 @@ export class MqttTelemetry implements AsyncDisposable {
           const runId = (record as { runId?: unknown }).runId;
           return typeof runId === "string" ? runId : null;
         });
-        this.#log("error", "mqtt evidence refused: the outbox is full", {
+        const why = halfFull
+          ? "the outbox is half full, and its second half is kept for runs (a refused delivery's record)"
+          : "the outbox is full";
+        this.#log("error", `mqtt evidence refused: ${why}`, {
           runId: runIds.length === 1 ? runIds[0] : runIds,
           depth: error.depth,
           bytes: error.bytes,
@@ -526,17 +531,21 @@ export class MqttTelemetry implements AsyncDisposable {
    * Records of refused deliveries (outcome `rejected`) may fill the outbox
    * only up to half, in records and in bytes: anyone who reaches the gRPC
    * port can make them, and while the broker is away they must not leave
-   * no room for the records of runs. The caller keeps a refused one in the
-   * local store.
-   * @throws {OutboxFullError} when `records` holds one and the outbox is half full.
+   * no room for the records of runs (the caller keeps a refused one in the
+   * local store). False when `records` holds one and the outbox is half
+   * full: the batch is refused whole.
    */
-  #keepHalfForRuns(records: readonly object[]): void {
+  #roomFor(records: readonly object[]): boolean {
     if (
       !records.some((r) => (r as { outcome?: unknown }).outcome === "rejected")
-    ) return;
+    ) return true;
     const { depth, bytes, maxRecords, maxBytes } = this.#outbox.stats();
-    if (depth < maxRecords / 2 && bytes < maxBytes / 2) return;
-    throw new OutboxFullError(
+    return depth < maxRecords / 2 && bytes < maxBytes / 2;
+  }
+
+  #halfFullError(): OutboxFullError {
+    const { depth, bytes, maxRecords, maxBytes } = this.#outbox.stats();
+    return new OutboxFullError(
       `Cannot queue the record of a refused delivery: the outbox holds ${depth} of ${maxRecords} records (${bytes} of ${maxBytes} bytes), and its second half is kept for runs`,
       depth,
       bytes,

@@ -184,8 +184,11 @@ Deno.test("MqttTelemetry reports a full outbox in the log and the heartbeat, and
 
 Deno.test("MqttTelemetry lets refused deliveries fill only half the outbox: the rest is kept for runs", async () => {
   using outbox = Outbox.open(":memory:", { maxRecords: 4 });
+  const logged: string[] = [];
   // Never started: the broker is away, as on an offline robot.
-  await using telemetry = telemetryFor("mqtt://127.0.0.1:1", outbox);
+  await using telemetry = telemetryFor("mqtt://127.0.0.1:1", outbox, {
+    log: (level, msg) => logged.push(`${level} ${msg}`),
+  });
   telemetry.enqueueEvidence({ runId: "junk-1", outcome: "rejected" });
   telemetry.enqueueEvidence({ runId: "junk-2", outcome: "rejected" });
   let refused: unknown = null;
@@ -196,6 +199,14 @@ Deno.test("MqttTelemetry lets refused deliveries fill only half the outbox: the 
   }
   assert(refused instanceof OutboxFullError, String(refused));
   assert(/kept for runs/.test(refused.message), refused.message);
+  // Counted and told, as any refusal is.
+  assertEquals(telemetry.stats().evidenceRefused, 1);
+  assert(
+    logged.some((l) =>
+      /^error mqtt evidence refused: the outbox is half full/.test(l)
+    ),
+    logged.join("\n"),
+  );
   // Runs still find room, up to the outbox's own limit.
   telemetry.enqueueEvidence({ runId: "run-1", outcome: "succeeded" });
   telemetry.enqueueEvidence({ runId: "run-2", outcome: "stopped" });
