@@ -11,6 +11,7 @@ import {
   makeKey,
   signed,
   startNode,
+  type TestKey,
   withNode,
 } from "./_edge_fixture.ts";
 
@@ -324,14 +325,20 @@ Deno.test("Stop over gRPC ends a running program and refuses runs until Resume",
   }
 });
 
+/** Delivers program "spin": it says "go", then loops until it is stopped. */
+async function deliverSpinner(client: EdgeClient, key: TestKey): Promise<void> {
+  const { receipt } = await client.deliver(
+    await signed(key, {
+      programId: "spin",
+      source: 'say("go");\nwhile (true) {}',
+    }),
+  );
+  assert(receipt.accepted, receipt.message);
+}
+
 Deno.test("two Runs sent at once: one runs, the other is refused busy, and the running one can still be interrupted", async () => {
   await withNode(async (node, client, key) => {
-    await client.deliver(
-      await signed(key, {
-        programId: "spin",
-        source: 'say("go");\nwhile (true) {}',
-      }),
-    );
+    await deliverSpinner(client, key);
     // Both pass the busy check before either starts (each awaits its checks).
     const outcomes = [client.run("spin"), client.run("spin")].map((run) =>
       run.then(
@@ -360,12 +367,7 @@ Deno.test("two Runs sent at once: one runs, the other is refused busy, and the r
 
 Deno.test("a Stop with a huge reason stops the robot; what it and other calls answer stays short", async () => {
   await withNode(async (node, client, key) => {
-    await client.deliver(
-      await signed(key, {
-        programId: "spin",
-        source: 'say("go");\nwhile (true) {}',
-      }),
-    );
+    await deliverSpinner(client, key);
     const { promise: spinning, resolve } = Promise.withResolvers<void>();
     const run = client.run("spin", {
       onEvent: (event) => {

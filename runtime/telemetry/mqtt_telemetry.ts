@@ -490,10 +490,9 @@ export class MqttTelemetry implements AsyncDisposable {
       payload: _encoder.encode(JSON.stringify(record)),
       kind: "evidence",
     }));
-    let halfFull = false;
+    const halfFull = this.#halfFullFor(records);
     try {
-      halfFull = !this.#roomFor(records);
-      if (halfFull) throw this.#halfFullError();
+      if (halfFull !== null) throw halfFull;
       result = this.#outbox.appendMany(rows);
     } catch (error) {
       if (error instanceof OutboxFullError) {
@@ -502,7 +501,7 @@ export class MqttTelemetry implements AsyncDisposable {
           const runId = (record as { runId?: unknown }).runId;
           return typeof runId === "string" ? runId : null;
         });
-        const why = halfFull
+        const why = error === halfFull
           ? "the outbox is half full, and its second half is kept for runs (a refused delivery's record)"
           : "the outbox is full";
         this.#log("error", `mqtt evidence refused: ${why}`, {
@@ -532,19 +531,15 @@ export class MqttTelemetry implements AsyncDisposable {
    * only up to half, in records and in bytes: anyone who reaches the gRPC
    * port can make them, and while the broker is away they must not leave
    * no room for the records of runs (the caller keeps a refused one in the
-   * local store). False when `records` holds one and the outbox is half
-   * full: the batch is refused whole.
+   * local store). The refusal when `records` holds one and the outbox is
+   * half full (the batch is refused whole); `null` otherwise.
    */
-  #roomFor(records: readonly object[]): boolean {
+  #halfFullFor(records: readonly object[]): OutboxFullError | null {
     if (
       !records.some((r) => (r as { outcome?: unknown }).outcome === "rejected")
-    ) return true;
+    ) return null;
     const { depth, bytes, maxRecords, maxBytes } = this.#outbox.stats();
-    return depth < maxRecords / 2 && bytes < maxBytes / 2;
-  }
-
-  #halfFullError(): OutboxFullError {
-    const { depth, bytes, maxRecords, maxBytes } = this.#outbox.stats();
+    if (depth < maxRecords / 2 && bytes < maxBytes / 2) return null;
     return new OutboxFullError(
       `Cannot queue the record of a refused delivery: the outbox holds ${depth} of ${maxRecords} records (${bytes} of ${maxBytes} bytes), and its second half is kept for runs`,
       depth,
