@@ -1,6 +1,5 @@
 import type { EvidenceRecord } from "../evidence/mod.ts";
 import type { RunEvent } from "../executor/mod.ts";
-import { EstopLatchedError, ExecutorBusyError } from "../executor/mod.ts";
 import type { WorldState } from "../../skills-bridge/mod.ts";
 import type {
   CachedProgram,
@@ -8,7 +7,6 @@ import type {
   RunFilter,
   RunPage,
 } from "../service/mod.ts";
-import { ProgramNotFoundError, ServiceClosedError } from "../service/mod.ts";
 
 /** The gRPC status names the edge API's failures map onto. */
 export type EdgeStatus =
@@ -73,21 +71,28 @@ export interface EdgeApi {
   >;
 }
 
-/** The status a failure of the edge service maps onto. */
+/** The status each of the executor's and the service's errors maps onto, by name. */
+const STATUS_BY_ERROR_NAME: Readonly<Record<string, EdgeStatus>> = {
+  ExecutorBusyError: "failed_precondition",
+  EstopLatchedError: "failed_precondition",
+  ProgramNotFoundError: "not_found",
+  ServiceClosedError: "unavailable",
+  CommandRejectedError: "permission_denied",
+  BackendUnavailableError: "unavailable",
+};
+
+/**
+ * The status a failure of the edge service maps onto. The executor's and
+ * the service's errors are known by their names, not their classes: the
+ * gRPC gateway's process must not load the executor and the service (their
+ * SQLite, sandbox and verifier code) only to tell their errors apart.
+ */
 export function statusOf(error: unknown): EdgeStatus {
   if (error instanceof EdgeApiError) return error.status;
   if (
-    error instanceof ExecutorBusyError || error instanceof EstopLatchedError
+    error instanceof Error && Object.hasOwn(STATUS_BY_ERROR_NAME, error.name)
   ) {
-    return "failed_precondition";
-  }
-  if (error instanceof ProgramNotFoundError) return "not_found";
-  if (error instanceof ServiceClosedError) return "unavailable";
-  if (error instanceof Error && error.name === "CommandRejectedError") {
-    return "permission_denied";
-  }
-  if (error instanceof Error && error.name === "BackendUnavailableError") {
-    return "unavailable";
+    return STATUS_BY_ERROR_NAME[error.name]!;
   }
   return "internal";
 }

@@ -9,7 +9,7 @@ import {
   type WireListRunsRequest,
 } from "./_runs_wire.ts";
 import { _loadProtos } from "./_protos.ts";
-import { delay } from "../../skills-bridge/mod.ts";
+import { setTimeout as delay } from "node:timers/promises";
 import { cutText } from "../evidence/mod.ts";
 import type { CachedProgram, Receipt } from "../service/mod.ts";
 import { type EdgeApi, type EdgeStatus, statusOf } from "./edge_api.ts";
@@ -312,7 +312,7 @@ export async function startGrpcServer(
     const bound = new AbortController();
     await Promise.race([
       Promise.allSettled([...inflight]),
-      delay(timeoutMs, { signal: bound.signal }).catch(() => {}),
+      delay(timeoutMs, undefined, { signal: bound.signal }).catch(() => {}),
     ]);
     bound.abort();
     // Let the last frames reach the socket.
