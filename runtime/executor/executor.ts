@@ -172,6 +172,10 @@ interface ActiveRun {
   inflight: Set<Promise<unknown>>;
   /** The program's call records by the sandbox's call sequence number. */
   bySeq: Map<number, CallRecord>;
+  /** Call records whose skill has not ended yet. */
+  pending: Set<CallRecord>;
+  /** Set once the evidence is being written: a skill that ends later changes nothing in it. */
+  ended: boolean;
   haltReason: HaltReason;
   haltMessage: string;
   done: Promise<SandboxResult>;
@@ -214,6 +218,12 @@ export class Executor implements AsyncDisposable {
   #spare: SandboxHost;
   #active: ActiveRun | null = null;
   #busy: string | null = null;
+  /**
+   * A run that ended while one of its skills had not, even after its
+   * cancel and the cancel's wait: that skill may still move the robot, so
+   * no other run starts until it settles.
+   */
+  #lingering: string | null = null;
   #latched: string | null = null;
   #disposed = false;
   #respawn: ReturnType<typeof setTimeout> | undefined;
@@ -305,6 +315,9 @@ export class Executor implements AsyncDisposable {
     if (this.#disposed) throw new ExecutorDisposedError();
     if (this.#latched !== null) throw new EstopLatchedError(this.#latched);
     if (this.#busy !== null) throw new ExecutorBusyError(this.#busy);
+    if (this.#lingering !== null) {
+      throw new ExecutorBusyError(this.#lingering);
+    }
     const runId = request.runId ?? crypto.randomUUID();
     this.#busy = runId;
     try {
@@ -393,7 +406,9 @@ export class Executor implements AsyncDisposable {
     });
 
     const verifier = request.verified ??
-      await this.#verifier.verify(request.source, checks);
+      await this.#verifier.verify(request.source, checks).catch((error) => {
+        throw this.#disposed ? new ExecutorDisposedError() : error;
+      });
     // evidence journal: run_started carries the record's start (program,
     // verifier, world before), so the service can begin it write-ahead.
     const start = (worldBefore: WorldState | null): RecordStart => ({
@@ -434,6 +449,9 @@ export class Executor implements AsyncDisposable {
       return evidence;
     }
 
+    // A sandbox that cannot start fails the call before the run begins
+    // (no run_started, so no record is begun for a run that never was).
+    await this.#ensureSandbox();
     const worldBefore = await this.#world();
     emit({
       type: "run_started",
@@ -441,7 +459,9 @@ export class Executor implements AsyncDisposable {
       at: startedAt,
       start: start(worldBefore),
     });
-    await this.#ensureSandbox();
+    // Again, for a host that died during the world's read: one that cannot
+    // start now ends this run as a sandbox failure, with its evidence.
+    await this.#ensureSandbox().catch(() => {});
     const sandbox = this.#sandbox;
     const calls: CallRecord[] = [];
     const active: ActiveRun = {
@@ -450,6 +470,8 @@ export class Executor implements AsyncDisposable {
       skills: new AbortController(),
       inflight: new Set(),
       bySeq: new Map(),
+      pending: new Set(),
+      ended: false,
       haltReason: HALT.none,
       haltMessage: "",
       done: Promise.resolve({ kind: "killed" }),
@@ -500,8 +522,12 @@ export class Executor implements AsyncDisposable {
       },
     }, onCall);
     this.#active = active;
-    // A stop that came while the run was being prepared applies to it.
+    // A stop that came while the run was being prepared applies to it, and
+    // so does a dispose (its hosts are gone: the run ends stopped).
     if (this.#latched !== null) this.#halt(active, HALT.estop, this.#latched);
+    else if (this.#disposed) {
+      this.#halt(active, HALT.estop, "the executor was disposed");
+    }
     const watchdog = setTimeout(() => {
       this.#halt(
         active,
@@ -524,6 +550,17 @@ export class Executor implements AsyncDisposable {
     let result: SandboxResult;
     try {
       result = await active.done;
+      // The guest is gone (it ended, halted, or its host died): no one waits
+      // for a skill still in flight, and it must not go on moving the robot.
+      if (active.inflight.size > 0) {
+        active.skills.abort(
+          new Error(
+            result.kind === "done"
+              ? "the run ended before the skill did"
+              : "the sandbox host running the program is gone",
+          ),
+        );
+      }
       await this.#settleInflight(active);
     } finally {
       clearTimeout(watchdog);
@@ -536,12 +573,14 @@ export class Executor implements AsyncDisposable {
       if (this.#spare.warm) {
         [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
       }
+      // A spare killed meanwhile is replaced too, not only the host that ran.
       if (
         !sandbox.alive || sandbox.runs >= this.#maxRunsPerHost ||
-        sandbox.rss > this.#hostMemoryMark
+        sandbox.rss > this.#hostMemoryMark || !this.#spare.alive
       ) this.#scheduleRespawn();
     }
 
+    this.#endPending(active, started, emit);
     const worldAfter = await this.#world();
     const { outcome, failure, checkRecords } = this.#judge(
       active,
@@ -599,8 +638,9 @@ export class Executor implements AsyncDisposable {
     }, RESPAWN_DELAY_MS);
   }
 
-  /** Replaces killed, crashed or worn hosts with fresh ones. */
+  /** Replaces killed, crashed or worn hosts with fresh ones (none once disposed). */
   #replaceDead(): void {
+    if (this.#disposed) return;
     for (const which of ["sandbox", "spare"] as const) {
       const host = which === "sandbox" ? this.#sandbox : this.#spare;
       // A worn host that took a run meanwhile finishes it; the end of that
@@ -633,7 +673,10 @@ export class Executor implements AsyncDisposable {
   }
 
   async #ensureSandbox(): Promise<void> {
-    if (!this.#sandbox.alive && this.#spare.warm) {
+    // Disposed: no host is started again; a run then ends on a dead host.
+    if (this.#disposed) return;
+    // A spare still starting is nearer ready than a host started now.
+    if (!this.#sandbox.alive && this.#spare.alive) {
       [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
     }
     // No warm spare, and the host is stopped by a hard kill: its verdict
@@ -735,6 +778,7 @@ export class Executor implements AsyncDisposable {
     };
     calls.push(record);
     active.bySeq.set(call.seq, record);
+    active.pending.add(record);
     emit({
       type: "skill_started",
       runId,
@@ -754,15 +798,21 @@ export class Executor implements AsyncDisposable {
       }
       : await callSkill(this.#backend, this.#api, call.skill, args, {
         signal: active.skills.signal,
-        onFeedback: (feedback) =>
+        onFeedback: (feedback) => {
+          if (active.ended) return;
           emit({
             type: "skill_feedback",
             runId,
             seq,
             skill: call.skill,
             feedback,
-          }),
+          });
+        },
       });
+    // Past the run's end its evidence is written: this skill's late end
+    // changes nothing in it, and no one waits for the answer.
+    if (active.ended) return;
+    active.pending.delete(record);
     record.ok = outcome.ok;
     if (outcome.ok) record.result = outcome.value;
     else {record.error = {
@@ -796,6 +846,41 @@ export class Executor implements AsyncDisposable {
     await active.done;
     clearTimeout(active.killTimer);
     await this.#settleInflight(active);
+  }
+
+  /**
+   * Ends the records of skills still in flight as the run ends (cancelled,
+   * and the cancel not confirmed within its wait): the evidence says so,
+   * and their late end changes nothing in it. Until those skills settle, no
+   * other run starts: two programs never drive the robot at once.
+   */
+  #endPending(
+    active: ActiveRun,
+    started: number,
+    emit: (event: RunEvent) => void,
+  ): void {
+    active.ended = true;
+    for (const record of active.pending) {
+      record.ok = false;
+      record.error = {
+        code: "cancelled",
+        message:
+          `Cannot finish ${record.skill}: the run ended before it did, and its cancel was not confirmed within ${this.#cancelWaitMs} ms`,
+      };
+      record.durationMs = round(performance.now() - started - record.startMs);
+      emit({ type: "skill_ended", runId: active.runId, call: record });
+    }
+    active.pending.clear();
+    if (active.inflight.size === 0) return;
+    const { runId } = active;
+    this.#lingering = runId;
+    this.#log(
+      "warn",
+      `run ${runId} ended with ${active.inflight.size} skill(s) still in flight after their cancel: no run starts until they end`,
+    );
+    void Promise.allSettled([...active.inflight]).then(() => {
+      if (this.#lingering === runId) this.#lingering = null;
+    });
   }
 
   async #settleInflight(active: ActiveRun): Promise<void> {

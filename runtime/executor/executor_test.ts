@@ -1,6 +1,11 @@
 import { assert, assertEquals, assertRejects } from "../../test/_assert.ts";
 import { processGone } from "../../test/_process_state.ts";
-import { parseScene, type Scene, SimBackend } from "../../skills-bridge/mod.ts";
+import {
+  parseScene,
+  type Scene,
+  SimBackend,
+  type SkillBackend,
+} from "../../skills-bridge/mod.ts";
 import {
   EstopLatchedError,
   Executor,
@@ -603,4 +608,166 @@ Deno.test("builtins that recurse in C meet the engine's own stack cap: the guest
     }
     assertEquals(executor.hostRestarts, restarts, "a host was lost");
   }, { memoryBytes: 64 * 1024 * 1024, timeoutMs: 20_000 });
+});
+
+Deno.test("a host that dies during a skill: the skill is cancelled, the evidence is final, the next run drives alone", async () => {
+  // A pick that takes 6 s unless it is cancelled.
+  await withExecutor(sceneWith({ skillLatencyMs: 6000 }), async (executor) => {
+    const events: RunEvent[] = [];
+    const { promise: picking, resolve } = Promise.withResolvers<void>();
+    const run = executor.run({ source: 'pick("red_block");\nsay("after");' }, {
+      onEvent: (event) => {
+        events.push(event);
+        if (event.type === "skill_started") resolve();
+      },
+    });
+    await picking;
+    Deno.kill(executor.hostPids[0]!, "SIGKILL");
+    const evidence = await run;
+    assertEquals(evidence.outcome, "failed");
+    assertEquals(evidence.failure?.label, "program_error");
+    const [pick] = evidence.calls;
+    assertEquals(pick?.ok, false);
+    assertEquals(pick?.error?.code, "cancelled", JSON.stringify(pick));
+    assertEquals(evidence.worldAfter?.holding, null, "the pick did not finish");
+    assertEquals(events.at(-1)?.type, "run_ended");
+    const recorded = JSON.stringify(evidence);
+    // The next run finds the gripper as the first left it, and nothing of
+    // the first run changes or speaks after its end.
+    const next = await executor.run({ source: 'say("next");' });
+    assertEquals(next.outcome, "succeeded", next.failure?.message);
+    assertEquals(JSON.stringify(evidence), recorded);
+    assertEquals(events.at(-1)?.type, "run_ended");
+  }, { timeoutMs: 30_000 });
+});
+
+Deno.test("a skill that ignores its cancel keeps other runs out until it ends", async () => {
+  await using backend = new SimBackend(SCENE, { timeScale: 1 });
+  // A backend whose pick ends 1.5 s after it starts, cancelled or not.
+  const stubborn: SkillBackend = {
+    kind: "stubborn",
+    invoke: async (skill, args, options) => {
+      if (skill !== "pick") return await backend.invoke(skill, args, options);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return await backend.invoke(skill, args);
+    },
+    world: (options) => backend.world(options),
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  await using executor = await Executor.create({
+    backend: stubborn,
+    caps: { timeoutMs: 30_000, memoryBytes: 16 * 1024 * 1024 },
+    cancelWaitMs: 50,
+  });
+  const { promise: picking, resolve } = Promise.withResolvers<void>();
+  const run = executor.run({ source: 'pick("red_block");' }, {
+    onEvent: (event) => event.type === "skill_started" && resolve(),
+  });
+  await picking;
+  await executor.stop("test stop");
+  const evidence = await run;
+  assertEquals(evidence.outcome, "stopped");
+  assertEquals(evidence.calls[0]?.error?.code, "cancelled");
+  executor.resume();
+  const busy = await assertRejects(
+    () => executor.run({ source: 'say("too soon");' }),
+    ExecutorBusyError,
+  );
+  assert(busy.message.includes(evidence.runId), busy.message);
+  const deadline = Date.now() + 10_000;
+  let next: Awaited<ReturnType<Executor["run"]>> | null = null;
+  while (next === null && Date.now() < deadline) {
+    next = await executor.run({ source: 'say("later");' }).catch(() => null);
+    if (next === null) await new Promise((r) => setTimeout(r, 50));
+  }
+  assertEquals(next?.outcome, "succeeded", "runs again once the skill ended");
+  assertEquals(evidence.calls[0]?.error?.code, "cancelled", "unchanged");
+});
+
+Deno.test("disposing while a run is being prepared ends it stopped and leaves no host", async () => {
+  await using backend = new SimBackend(SCENE, { timeScale: 1 });
+  const executor = await Executor.create({
+    backend,
+    caps: { timeoutMs: 5000, memoryBytes: 16 * 1024 * 1024 },
+  });
+  const pids = executor.hostPids;
+  let disposing: Promise<void> | null = null;
+  const evidence = await executor.run({ source: 'pick("red_block");' }, {
+    onEvent: (event) => {
+      if (event.type === "run_started") {
+        disposing = executor[Symbol.asyncDispose]();
+      }
+    },
+  });
+  await disposing;
+  assertEquals(evidence.outcome, "stopped");
+  assertEquals(evidence.failure?.label, "estop");
+  assertEquals(evidence.calls, [], "the program never ran");
+  assertEquals(executor.hostPids, []);
+  for (const pid of pids) assert(await processGone(pid), `host ${pid} runs`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assertEquals(executor.hostPids, [], "no host was started after the dispose");
+});
+
+Deno.test("a run whose sandbox cannot start is refused before it begins", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    // Every host the executor starts dies at once: its hello never comes.
+    for (const pid of executor.hostPids) Deno.kill(pid, "SIGKILL");
+    const killer = setInterval(async () => {
+      const out = await new Deno.Command("pgrep", {
+        args: ["-P", String(Deno.pid), "-f", "host_main"],
+        stdout: "piped",
+      }).output();
+      for (const pid of new TextDecoder().decode(out.stdout).split(/\s+/)) {
+        try {
+          if (pid !== "") Deno.kill(Number(pid), "SIGKILL");
+        } catch {
+          // Gone already.
+        }
+      }
+    }, 5);
+    // Once the executor saw its warm hosts die, it must start new ones.
+    const seen = Date.now() + 10_000;
+    while (executor.hostPids.length > 0 && Date.now() < seen) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const events: RunEvent["type"][] = [];
+    try {
+      const refused = await assertRejects(
+        () =>
+          executor.run({ source: 'say("hi");' }, {
+            onEvent: (event) => events.push(event.type),
+          }),
+        Error,
+      );
+      assert(
+        refused.message.startsWith("Cannot start the sandbox host"),
+        refused.message,
+      );
+    } finally {
+      clearInterval(killer);
+    }
+    assertEquals(events, [], "no run began, so no record was begun");
+    const next = await executor.run({ source: 'say("hi");' });
+    assertEquals(next.outcome, "succeeded", next.failure?.message);
+  });
+});
+
+Deno.test("a killed spare is replaced though the host that ran lives", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const [, spare] = executor.hostPids;
+    Deno.kill(spare!, "SIGKILL");
+    while (!(await processGone(spare!))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (let i = 0; i < 3; i++) {
+      assertEquals(
+        (await executor.run({ source: 'say("x");' })).outcome,
+        "succeeded",
+      );
+    }
+    await executor.warm({ spare: true });
+    assertEquals(executor.hostPids.length, 2, "a host and a warm spare");
+    assert(!executor.hostPids.includes(spare!));
+  });
 });
