@@ -331,9 +331,10 @@ export class _Checker {
     this.#step(node);
   }
 
-  /** Counts one unit of work; past the budget the check ends `too_complex`. */
-  #step(node?: _Node): void {
-    if (++this.#steps > this.#maxSteps) throw new _TooComplex(node);
+  /** Counts `weight` units of work; past the budget the check ends `too_complex`. */
+  #step(node?: _Node, weight = 1): void {
+    this.#steps += weight;
+    if (this.#steps > this.#maxSteps) throw new _TooComplex(node);
   }
 
   /** The computed-key proof for `key` (the key analysis is built on first use). */
@@ -342,7 +343,7 @@ export class _Checker {
     this.#keyFacts ??= new _KeyFacts(
       this.#root,
       new Set(this.#skills.keys()),
-      () => this.#step(key),
+      (weight) => this.#step(key, weight),
     );
     return this.#keyFacts.verdict(key);
   }

@@ -180,6 +180,15 @@ export class _KeyFacts {
   readonly #safeUses = new Set<_Node>();
   /** Closed objects whose keys are being computed (a key built from the keys). */
   readonly #keysInProgress = new Set<number>();
+  /**
+   * The keys of closed objects as computed under the current values (kept
+   * only when no object in progress cut the computation short): an object
+   * whose keys come from another's is computed once, not once per use.
+   * Cleared whenever the values change.
+   */
+  readonly #keysMemo = new Map<number, _Facts | undefined>();
+  /** Set when a key computation met an object already in progress. */
+  #metInProgress = false;
   #bindings = 0;
   readonly #taintedFields = new Set<string>();
   /** Receivers of mutations: if one may be skill data, no skill data is host data. */
@@ -191,9 +200,20 @@ export class _KeyFacts {
   #taintKeys = false;
   #gaveUp = false;
 
-  constructor(root: _Node, skills: ReadonlySet<string>, step: () => void) {
+  constructor(
+    root: _Node,
+    skills: ReadonlySet<string>,
+    step: (weight: number) => void,
+  ) {
     this.#skills = skills;
-    this.#step = step;
+    // Each step also pays for the string patterns built since the last one
+    // (many, long patterns cost far more than one node).
+    _patternWork = 0;
+    this.#step = () => {
+      const weight = 1 + _patternWork;
+      _patternWork = 0;
+      step(weight);
+    };
     const body = root.type === "Program" ? root.body : [];
     const scope = this.#scope(null, body, "function");
     if (root.type === "Program") {
@@ -345,14 +365,23 @@ export class _KeyFacts {
   #keysOf(id: number): _Facts | undefined {
     const inits = this.#objectInits.get(id);
     if (
-      inits === undefined || this.#otherWrites.has(id) ||
-      this.#escaped.has(id) || this.#keysInProgress.has(id)
+      inits === undefined || this.#otherWrites.has(id) || this.#escaped.has(id)
     ) return undefined;
+    if (this.#keysInProgress.has(id)) {
+      this.#metInProgress = true;
+      return undefined;
+    }
+    if (this.#keysMemo.has(id)) return this.#keysMemo.get(id);
+    const outer = this.#metInProgress;
+    this.#metInProgress = false;
     this.#keysInProgress.add(id);
     try {
-      return this.#keysOfClosed(inits, id);
+      const keys = this.#keysOfClosed(inits, id);
+      if (!this.#metInProgress) this.#keysMemo.set(id, keys);
+      return keys;
     } finally {
       this.#keysInProgress.delete(id);
+      this.#metInProgress ||= outer;
     }
   }
 
@@ -639,6 +668,7 @@ export class _KeyFacts {
       }
       if (!tainted) return;
       this.#values.clear();
+      this.#keysMemo.clear();
     }
     this.#gaveUp = true;
   }
@@ -656,6 +686,7 @@ export class _KeyFacts {
         const before = this.#values.get(id);
         if (before === undefined || !_same(before, value)) {
           this.#values.set(id, value);
+          this.#keysMemo.clear();
           changed = true;
         }
       }
@@ -1012,9 +1043,19 @@ function _normalize(pattern: readonly _Segment[]): _Pattern {
 }
 
 /** Dedupes patterns and widens more than `_MAX_PATTERNS` into one. */
+/**
+ * Work done on string patterns since the analysis last charged a step: one
+ * unit per pattern looked at, and one per 64 characters of it.
+ */
+let _patternWork = 0;
+
 function _joinPatterns(patterns: readonly _Pattern[]): _Pattern[] {
   const seen = new Map<string, _Pattern>();
-  for (const p of patterns) seen.set(JSON.stringify(p), p);
+  for (const p of patterns) {
+    const text = JSON.stringify(p);
+    _patternWork += 1 + (text.length >> 6);
+    seen.set(text, p);
+  }
   const unique = [...seen.values()];
   if (unique.length <= _MAX_PATTERNS) return unique;
   // One pattern: the common literal prefix, anything, the common literal

@@ -256,3 +256,28 @@ Deno.test("keys of an object the program let escape or changed are never accepte
   // The programs do reach forbidden keys when they run: the test has teeth.
   ok(forbidden > 50, `forbidden ${forbidden}`);
 });
+
+Deno.test("keys built from another object's keys are worked out once per object, not once per use", () => {
+  const api = { skills: [] };
+  // Each object's keys come from the one before it, twice: worked out anew
+  // at each use, the work doubles with every object (2^18 here).
+  let chained = "const o0 = {a: 1};\n";
+  for (let i = 1; i <= 18; i++) {
+    chained += `const o${i} = {[Object.keys(o${i - 1})[0]]: 0, [Object.keys(o${
+      i - 1
+    })[1]]: 1};\n`;
+  }
+  chained += "const last = o18[Object.keys(o18)[0]];\n";
+  const report = verifyProgram(chained, { api, maxSteps: 5_000 });
+  ok(report.ok, JSON.stringify(report.issues));
+  // And a forbidden key at the end of such a chain is still found.
+  const forbidden = chained.replace(
+    "const o0 = {a: 1};",
+    'const o0 = {["constructor"]: 1};',
+  );
+  const refused = verifyProgram(forbidden, { api, maxSteps: 5_000 });
+  ok(
+    !refused.ok && refused.issues.some((i) => i.code !== "too_complex"),
+    JSON.stringify(refused.issues),
+  );
+});

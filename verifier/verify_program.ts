@@ -20,10 +20,13 @@ export interface VerifyOptions {
    */
   mode?: "program" | "check";
   /**
-   * Work bound, in steps (nodes visited, key facts evaluated); a source that
-   * needs more is refused `too_complex`. Deterministic: the same source gets
-   * the same verdict on every machine. Default 2 000 000 (a few hundred
-   * milliseconds at most); the runtime adds a wall-time bound around it.
+   * Work bound, in steps (nodes visited, key facts evaluated, and the string
+   * patterns the key proofs build, one step per pattern and per 64 of its
+   * characters); a source that needs more is refused `too_complex`.
+   * Deterministic: the same source gets the same verdict on every machine.
+   * Default 2 000 000: seconds at worst (a step costs up to about 3 µs on
+   * the build machine), so the runtime verifies large sources in a worker
+   * with a wall-time bound, and short ones inline only within a small bound.
    */
   maxSteps?: number;
   /**

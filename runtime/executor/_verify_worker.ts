@@ -60,12 +60,9 @@ self.onmessage = async (event: MessageEvent<_VerifyJob>) => {
       };
     } else {
       const catchSites: CatchSite[] = [];
-      const report = verifyRun(
-        job.source,
-        job.checks,
-        TABLETOP_API,
+      const report = verifyRun(job.source, job.checks, TABLETOP_API, {
         catchSites,
-      );
+      });
       reply = { id: job.id, report, catchSites };
     }
   } catch (error) {

@@ -15,7 +15,7 @@ export {
   type RunRequest,
 } from "./executor.ts";
 export { runLocal, type RunLocalOptions } from "./run_local.ts";
-export { verifyRun } from "./verify_run.ts";
+export { verifyRun, type VerifyRunOptions } from "./verify_run.ts";
 export {
   VerifierPool,
   VerifierPoolClosedError,

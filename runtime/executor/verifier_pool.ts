@@ -23,9 +23,11 @@ export interface VerifierPoolOptions {
   /** The skill API; a worker serves only the tabletop API, any other is verified inline. */
   api?: SkillApi;
   /**
-   * Sources (program and checks together) up to this many characters are
-   * verified at once on the calling thread: at most about 1.5 ms even for a
-   * hostile one, less than the trip to the worker costs. Default 4096.
+   * Sources (program and checks together) up to this many characters, with
+   * at most 16 checks, are verified at once on the calling thread, within a
+   * small work bound (a source that needs more is verified in the worker):
+   * a few milliseconds at most, usually less than the trip to the worker
+   * costs. Default 4096.
    */
   inlineChars?: number;
   /**
@@ -59,6 +61,19 @@ type Job =
       resolve: (check: EnvelopeCheck) => void;
     }
   );
+
+/**
+ * The work bound, in verifier steps, of a source verified on the calling
+ * thread: an accepted 2 KB program takes about 900 steps (1–2 ms on the
+ * build machine), and the costliest steps found, string patterns built from
+ * computed keys, about 3 µs each. A short source that needs more is verified
+ * in the worker instead: the calling thread, the core's event loop, never
+ * spends more than a few milliseconds on one.
+ */
+const INLINE_MAX_STEPS = 3_000;
+
+/** The most checks a source verified on the calling thread may carry (each costs a parse). */
+const INLINE_MAX_CHECKS = 16;
 
 /**
  * How many accepted sources' catch sites a pool keeps: more than the
@@ -137,12 +152,25 @@ export class VerifierPool implements Disposable {
   verify(source: string, checks: readonly string[]): Promise<VerifierReport> {
     if (this.#disposed) return Promise.reject(new VerifierPoolClosedError());
     const chars = checks.reduce((n, c) => n + c.length, source.length);
-    if (this.#api !== TABLETOP_API || chars <= this.#inlineChars) {
+    const worker = this.#api === TABLETOP_API;
+    if (
+      !worker ||
+      (chars <= this.#inlineChars && checks.length <= INLINE_MAX_CHECKS)
+    ) {
       try {
         const sites: CatchSite[] = [];
-        const report = verifyRun(source, checks, this.#api, sites);
-        if (report.ok) this.#keepCatchSites(source, sites);
-        return Promise.resolve(report);
+        // Inline, a short source gets a small work bound: one that needs
+        // more goes to the worker (with the whole bound and the clock's).
+        const report = verifyRun(source, checks, this.#api, {
+          catchSites: sites,
+          ...(worker ? { maxSteps: INLINE_MAX_STEPS } : {}),
+        });
+        const outgrown = worker &&
+          report.issues.some((issue) => issue.code === "too_complex");
+        if (!outgrown) {
+          if (report.ok) this.#keepCatchSites(source, sites);
+          return Promise.resolve(report);
+        }
       } catch (error) {
         return Promise.reject(error);
       }

@@ -12,6 +12,7 @@ import {
   signManifest,
   verifyProgram,
 } from "../../verifier/mod.ts";
+import { verifyRun } from "./verify_run.ts";
 import { VerifierPool, VerifierPoolClosedError } from "./verifier_pool.ts";
 import { _testManifest } from "../../verifier/_test_manifest.ts";
 import { _signDsse } from "../../verifier/_sign_dsse.ts";
@@ -372,4 +373,37 @@ try { place("blue_bowl"); } catch (e) { try { say(String(e)); } catch (f) {} }`;
   const refused = "try { pick('a'); } catch (e) { globalThis.x = 1; }";
   ok(!(await pool.verify(refused, [])).ok);
   equal(pool.catchSites(refused), undefined);
+});
+
+Deno.test("VerifierPool sends a short source that needs much work to its worker, not the calling thread", async () => {
+  using pool = new VerifierPool();
+  // 2952 characters, accepted, whose key proofs build long string patterns:
+  // about 4 200 steps, over the calling thread's bound.
+  const base = [..."abcdefgh"].map((c) => `${c}${"x".repeat(200)}: 0`)
+    .join(", ");
+  let costly = `const o0 = {${base}};\n`;
+  for (let i = 1; i <= 20; i++) {
+    costly += `const o${i} = {[Object.keys(o${i - 1})[0]]: 0, [Object.keys(o${
+      i - 1
+    })[0]]: 0};\n`;
+  }
+  ok(costly.length <= 4096);
+  const bounded = verifyRun(costly, [], TABLETOP_API, { maxSteps: 3000 });
+  ok(bounded.issues.some((issue) => issue.code === "too_complex"));
+  // Inline, a report is there before any timer fires; from the worker, after.
+  const order = async (source: string) => {
+    const seen: string[] = [];
+    const verified = pool.verify(source, []).then((report) => {
+      seen.push("verified");
+      return report;
+    });
+    const timer = new Promise((resolve) => setTimeout(resolve, 0))
+      .then(() => seen.push("timer"));
+    const report = await verified;
+    await timer;
+    ok(report.ok, JSON.stringify(report.issues));
+    return seen;
+  };
+  deepStrictEqual(await order('say("hi");'), ["verified", "timer"]);
+  deepStrictEqual(await order(costly), ["timer", "verified"]);
 });

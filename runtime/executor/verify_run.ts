@@ -5,27 +5,40 @@ import type { VerifierIssue, VerifierReport } from "../evidence/mod.ts";
 /** The most issues a report lists (contract); `omitted` counts the rest. */
 const MAX_ISSUES = 100;
 
+/** Options of {@linkcode verifyRun}. */
+export interface VerifyRunOptions {
+  /** Filled with an accepted program's `catch` clauses (see `VerifyOptions.catchSites`). */
+  catchSites?: CatchSite[];
+  /** The program's work bound, in steps (default the verifier's own: `VerifyOptions.maxSteps`). */
+  maxSteps?: number;
+}
+
 /**
  * One verifier report for a program and its postconditions: the program's
  * issues, then each check's (checks may use only the query skills), the
  * latter prefixed with the check they belong to; the first 100 in all, and
- * how many more were found. With `catchSites`, an accepted program's
- * `catch` clauses are added to it (see `VerifyOptions.catchSites`).
+ * how many more were found.
  */
 export function verifyRun(
   source: string,
   checks: readonly string[],
   api: SkillApi,
-  catchSites?: CatchSite[],
+  options: VerifyRunOptions = {},
 ): VerifierReport {
+  const { catchSites, maxSteps } = options;
   const program = verifyProgram(source, {
     api,
     ...(catchSites ? { catchSites } : {}),
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
   });
   const issues: VerifierIssue[] = [...program.issues];
   let omitted = program.omitted ?? 0;
   checks.forEach((expr, i) => {
-    const report = verifyProgram(expr, { api, mode: "check" });
+    const report = verifyProgram(expr, {
+      api,
+      mode: "check",
+      ...(maxSteps !== undefined ? { maxSteps } : {}),
+    });
     omitted += report.omitted ?? 0;
     for (const issue of report.issues) {
       issues.push({
