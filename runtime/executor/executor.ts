@@ -361,6 +361,8 @@ export class Executor implements AsyncDisposable {
   #newHost(): SandboxHost {
     return new SandboxHost({
       skills: this.#api.skills.map((s) => s.name),
+      // Every run's cap is at most the executor's: the host's ceiling.
+      memoryBytes: this.#caps.memoryBytes,
       onStderr: (line, pid) =>
         this.#log("warn", `sandbox host ${pid}: ${line}`),
     });

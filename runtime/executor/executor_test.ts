@@ -771,3 +771,37 @@ Deno.test("a killed spare is replaced though the host that ran lives", async () 
     assert(!executor.hostPids.includes(spare!));
   });
 });
+
+Deno.test("the memory cap holds for large blocks, which the engine's own count misses", async () => {
+  // 16 MiB cap. The engine counts 8 bytes a block, so only its memory's
+  // maximum stops a guest that holds strings of a MiB each.
+  await withExecutor(SCENE, async (executor) => {
+    const held = await executor.run({
+      source:
+        'let keep = [];\nwhile (true) keep.push("x".repeat(1 << 20) + keep.length);',
+    });
+    assertEquals(held.outcome, "failed");
+    assertEquals(held.failure?.label, "memory_exceeded", held.failure?.message);
+    const caught = await executor.run({
+      source: [
+        "let keep = []; let n = 0;",
+        'try { while (true) { keep.push("x".repeat(1 << 20) + n); n++; } }',
+        "catch (e) { say(String(n)); }",
+      ].join("\n"),
+    });
+    assertEquals(caught.outcome, "succeeded", caught.failure?.message);
+    const mib = Number(caught.calls[0]?.args[0]);
+    // The cap, the engine's margin and what its first pages leave free.
+    assert(
+      mib > 0 && mib <= 40,
+      `the guest held ${mib} MiB under a 16 MiB cap`,
+    );
+    // A null the guest throws is still its own error, not the engine's.
+    const thrown = await executor.run({ source: "throw null;" });
+    assertEquals(thrown.failure?.label, "program_error");
+    assertEquals(
+      (await executor.run({ source: 'say("after");' })).outcome,
+      "succeeded",
+    );
+  });
+});

@@ -32,6 +32,11 @@ export const ToHost = z.discriminatedUnion("type", [
     limits: GuestLimits,
     /** The skills of the next run, when known: its context is built before `ready`. */
     skills: z.array(z.string()).optional(),
+    /**
+     * The most memory a run may take, bytes: the engine's memory can never
+     * grow past this and what the engine holds itself.
+     */
+    memoryBytes: z.number().int().positive(),
   }),
   z.strictObject({
     type: z.literal("run"),

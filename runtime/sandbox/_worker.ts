@@ -175,7 +175,7 @@ self.onmessage = (event: MessageEvent) => {
  * Reads the core's hello (the sandbox's limits), then says the worker is
  * ready. Returns false when the core went away first.
  */
-function greet(): boolean {
+async function greet(): Promise<boolean> {
   const hello = readMessage();
   if (hello === null) return false;
   if (hello.type !== "hello") {
@@ -187,6 +187,10 @@ function greet(): boolean {
     );
   }
   limits = hello.limits;
+  memory = engineMemory(hello.memoryBytes);
+  quickjs = await newQuickJSWASMModuleFromVariant(
+    newVariant(variant, { wasmMemory: memory }),
+  );
   if (hello.skills) {
     prepared = prepareImage(hello.skills);
     rehearseEnds(prepared, hello.skills);
@@ -945,7 +949,10 @@ function describeError(
   // A guest that ran out of memory left none to inspect its error with.
   context.runtime.setMemoryLimit(context.memoryLimit + 16 * 1024 * 1024);
   try {
-    if (vm.sameValue(error, vm.null) && nearMemoryLimit(context)) {
+    if (
+      vm.sameValue(error, vm.null) &&
+      (nearMemoryLimit(context) || memorySpent())
+    ) {
       // QuickJS throws null when it cannot even allocate its own error.
       return {
         kind: "error",
@@ -1067,12 +1074,48 @@ function shortString(vm: QuickJSContext, handle: QuickJSHandle): string {
   return "";
 }
 
-// Last, once every declaration above is initialised: load, greet, serve.
-// The engine's memory is this worker's own, so that it can be restored.
-const memory = new WebAssembly.Memory({ initial: 256, maximum: 32768 });
-quickjs = await newQuickJSWASMModuleFromVariant(
-  newVariant(variant, { wasmMemory: memory }),
-);
+/** The engine's memory at the start, 64 KiB pages: its static data, C stack and the prepared context. */
+const INITIAL_PAGES = 256;
+/** What the engine may take beyond a run's cap: the error it reports it with, and its own slack. */
+const ENGINE_MARGIN_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The engine's memory, this worker's own so that it can be restored, made
+ * once the core said the runs' cap: this build of QuickJS cannot tell the
+ * size of the blocks it allocates (it counts 8 bytes a block), so its own
+ * memory limit does not hold for large blocks; the memory's maximum does.
+ */
+function engineMemory(memoryBytes: number): WebAssembly.Memory {
+  const maximum = INITIAL_PAGES +
+    Math.ceil((memoryBytes + ENGINE_MARGIN_BYTES) / 65536);
+  return new WebAssembly.Memory({
+    initial: INITIAL_PAGES,
+    maximum: Math.min(maximum, 32768),
+  });
+}
+
+/**
+ * Whether the engine's memory is spent: it is at its maximum and the
+ * allocator cannot hand out {@linkcode OOM_MARGIN_BYTES} more (a fact the
+ * guest cannot fake, unlike a thrown null).
+ */
+function memorySpent(): boolean {
+  const engine = (quickjs as unknown as {
+    module?: { _malloc?: unknown; _free?: unknown };
+  } | null)?.module;
+  if (
+    typeof engine?._malloc !== "function" || typeof engine._free !== "function"
+  ) return false;
+  const at = (engine._malloc as (bytes: number) => number)(OOM_MARGIN_BYTES);
+  if (at === 0) return true;
+  (engine._free as (at: number) => void)(at);
+  return false;
+}
+
+let memory: WebAssembly.Memory;
+
+// Last, once every declaration above is initialised: greet (which loads
+// the engine), serve.
 await started.promise;
-if (!greet()) endOfInput();
+if (!(await greet())) endOfInput();
 serve();

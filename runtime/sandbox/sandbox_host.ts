@@ -70,12 +70,22 @@ export interface SandboxHostOptions {
    */
   skills?: readonly string[];
   /**
+   * The most memory a run on this host may take, bytes (default 64 MiB):
+   * its engine's memory never grows past this and a fixed margin. Runs
+   * with a lower cap are held to it by the engine's own count, which
+   * undercounts large blocks; this bound is the one that always holds.
+   */
+  memoryBytes?: number;
+  /**
    * How long a halted guest thawed after {@linkcode SandboxHost.terminate}
    * has to end its run by itself before the SIGKILL, ms (default
    * {@linkcode THAW_WAIT_MS}).
    */
   thawWaitMs?: number;
 }
+
+/** A run's memory cap when the host is told none: the executor's default. */
+const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /**
  * How long a host stopped by {@linkcode SandboxHost.terminate} (SIGSTOP: it
@@ -216,6 +226,7 @@ export class SandboxHost implements AsyncDisposable {
       protocol: SANDBOX_PROTOCOL,
       limits: { ...SANDBOX_LIMITS },
       ...(options.skills ? { skills: [...options.skills] } : {}),
+      memoryBytes: options.memoryBytes ?? DEFAULT_MEMORY_BYTES,
     });
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.ready = promise;

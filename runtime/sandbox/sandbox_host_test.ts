@@ -74,6 +74,7 @@ class RawHost implements AsyncDisposable {
       type: "hello",
       protocol: SANDBOX_PROTOCOL,
       limits: { ...SANDBOX_LIMITS },
+      memoryBytes: 64 * 1024 * 1024,
     });
     assertEquals((await this.next()).type, "ready");
   }
