@@ -115,7 +115,10 @@ export class _Checker {
     try {
       program = acorn.parse(this.#source, options);
     } catch (error) {
-      const module = this.#parseAsModule(options);
+      // Nesting too deep for the parser's stack is too deep as a module too.
+      const module = error instanceof RangeError
+        ? undefined
+        : this.#parseAsModule(options);
       if (module === undefined) {
         this.#reportParseError(error);
         return;
