@@ -262,9 +262,12 @@ export class Executor implements AsyncDisposable {
     return { ...this.#caps };
   }
 
-  /** The run in progress, or `null`. */
+  /**
+   * The run in progress, or `null`: also a run that ended while one of its
+   * skills has not, after its cancel (no other run starts until it does).
+   */
   get currentRunId(): string | null {
-    return this.#busy;
+    return this.#busy ?? this.#lingering;
   }
 
   /** Sandbox hosts that were killed or retired and replaced so far. */
@@ -693,6 +696,8 @@ export class Executor implements AsyncDisposable {
     try {
       await this.#sandbox.ready;
     } catch {
+      // A dispose meanwhile closed the host that was starting: start none.
+      if (this.#disposed) return;
       this.#retire(this.#sandbox);
       this.#sandbox = this.#newHost();
       await this.#sandbox.ready;

@@ -805,3 +805,63 @@ Deno.test("the memory cap holds for large blocks, which the engine's own count m
     );
   });
 });
+
+Deno.test("a program that leaves no memory for its checks fails them; its host stays", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const restarts = executor.hostRestarts;
+    // About 30 MiB held under a 16 MiB cap: the engine's memory is full.
+    const evidence = await executor.run({
+      source: [
+        "const keep = [];",
+        'for (let i = 0; i < 120; i++) keep.push("x".repeat(1 << 18) + i);',
+        'for (let i = 0; i < 16; i++) keep.push("y".repeat(1 << 13) + i);',
+        "say(String(keep.length));",
+      ].join("\n"),
+      checks: ["holding() === null"],
+    });
+    if (evidence.failure?.label === "postcondition_failed") {
+      assertEquals(evidence.checks[0]?.ok, false);
+      assert(
+        evidence.checks[0]?.message?.includes("too little memory"),
+        evidence.checks[0]?.message,
+      );
+    } else {
+      // Or the program itself found no room (how much is free varies).
+      assertEquals(evidence.failure?.label, "memory_exceeded");
+    }
+    const next = await executor.run({ source: 'say("after");' });
+    assertEquals(next.outcome, "succeeded", next.failure?.message);
+    assertEquals(executor.hostRestarts, restarts, "no host was lost");
+  });
+});
+
+Deno.test("disposing while the run waits for a host to start leaves no host", async () => {
+  await using backend = new SimBackend(SCENE, { timeScale: 1 });
+  const executor = await Executor.create({
+    backend,
+    caps: { timeoutMs: 5000, memoryBytes: 16 * 1024 * 1024 },
+  });
+  for (const pid of executor.hostPids) Deno.kill(pid, "SIGKILL");
+  const seen = Date.now() + 10_000;
+  while (executor.hostPids.length > 0 && Date.now() < seen) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const run = executor.run({ source: 'pick("red_block");' }).catch(
+    (error: Error) => error,
+  );
+  // The run now waits for a host that is starting (a start takes longer).
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await executor[Symbol.asyncDispose]();
+  const ended = await run;
+  if (!(ended instanceof Error)) {
+    assertEquals(ended.outcome, "stopped");
+    assertEquals(ended.calls, []);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assertEquals(executor.hostPids, [], "no host runs after the dispose");
+  const out = await new Deno.Command("pgrep", {
+    args: ["-P", String(Deno.pid), "-f", "host_main"],
+    stdout: "piped",
+  }).output();
+  assertEquals(new TextDecoder().decode(out.stdout).trim(), "");
+});

@@ -616,7 +616,21 @@ function runGuest(request: ToSandbox): void {
     if (halted) pauseAfterHaltedEnd();
   }
   const mayCheck = end.kind === "ok" || (!end.interrupted && !end.engine);
-  if (mayCheck && !haltRequested()) {
+  // A check needs a runtime of its own: a program that left the engine's
+  // memory too full for one gets its checks failed, not its host lost.
+  const roomForChecks = request.checks.length === 0 ||
+    hasRoom(CHECK_ROOM_BYTES);
+  if (mayCheck && !haltRequested() && !roomForChecks) {
+    for (const expr of request.checks) {
+      checks.push({
+        expr,
+        ok: false,
+        message:
+          "Cannot evaluate the check: the program left too little memory for it (it holds more than its cap)",
+      });
+    }
+  }
+  if (mayCheck && !haltRequested() && roomForChecks) {
     for (const expr of request.checks) {
       const check = prepare(request.querySkills);
       try {
@@ -1095,22 +1109,33 @@ function engineMemory(memoryBytes: number): WebAssembly.Memory {
 }
 
 /**
- * Whether the engine's memory is spent: it is at its maximum and the
- * allocator cannot hand out {@linkcode OOM_MARGIN_BYTES} more (a fact the
- * guest cannot fake, unlike a thrown null).
+ * Whether the engine's allocator can still hand out `bytes` (its memory
+ * grows up to its maximum for them): asked, not estimated.
  */
-function memorySpent(): boolean {
+function hasRoom(bytes: number): boolean {
   const engine = (quickjs as unknown as {
     module?: { _malloc?: unknown; _free?: unknown };
   } | null)?.module;
   if (
     typeof engine?._malloc !== "function" || typeof engine._free !== "function"
-  ) return false;
-  const at = (engine._malloc as (bytes: number) => number)(OOM_MARGIN_BYTES);
-  if (at === 0) return true;
+  ) return true;
+  const at = (engine._malloc as (bytes: number) => number)(bytes);
+  if (at === 0) return false;
   (engine._free as (at: number) => void)(at);
-  return false;
+  return true;
 }
+
+/**
+ * Whether the engine's memory is spent: the allocator cannot hand out
+ * {@linkcode OOM_MARGIN_BYTES} more (a fact the guest cannot fake, unlike a
+ * thrown null).
+ */
+function memorySpent(): boolean {
+  return !hasRoom(OOM_MARGIN_BYTES);
+}
+
+/** What a check's own runtime and context need, bytes, with room to run. */
+const CHECK_ROOM_BYTES = 2 * 1024 * 1024;
 
 let memory: WebAssembly.Memory;
 
