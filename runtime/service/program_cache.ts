@@ -123,8 +123,12 @@ export class ProgramCache implements Disposable {
       ON CONFLICT(program_id) DO UPDATE SET version = excluded.version, payload_sha256 = excluded.payload_sha256
       WHERE excluded.version > replay.version`,
     );
+    // A run's record is kept once: the journal's recovery after a crash
+    // keeps again a record whose keeping it could not mark done.
     this.#putEvidence = db.prepare(
-      "INSERT INTO evidence (run_id, program_id, outcome, ended_at, record) VALUES (?, ?, ?, ?, ?)",
+      `INSERT INTO evidence (run_id, program_id, outcome, ended_at, record)
+        SELECT ?1, ?2, ?3, ?4, ?5
+        WHERE NOT EXISTS (SELECT 1 FROM evidence WHERE run_id = ?1)`,
     );
     // Refused deliveries are trimmed apart from runs: anyone who reaches
     // the port can make refused ones, and they must not push out the
@@ -201,6 +205,9 @@ export class ProgramCache implements Disposable {
         ended_at TEXT NOT NULL,
         record TEXT NOT NULL
       )`);
+      db.exec(
+        "CREATE INDEX IF NOT EXISTS evidence_by_run ON evidence (run_id)",
+      );
       // Read every row once: a cache whose rows cannot be read is unusable.
       db.prepare("SELECT count(*), sum(length(envelope)) FROM programs").get();
       db.prepare("SELECT count(*), sum(length(record)) FROM evidence").get();

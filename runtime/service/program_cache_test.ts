@@ -60,3 +60,22 @@ Deno.test("the local store keeps at most 100 refused deliveries, whatever eviden
   assertEquals(kept.at(0)?.runId, "junk-149");
   assertEquals(kept.at(-1)?.runId, "run-1");
 });
+
+Deno.test("a run's record kept again, as the journal's recovery does after a crash, is stored once", () => {
+  using cache = ProgramCache.open(":memory:", { evidenceRetention: 3 });
+  cache.recordEvidence(record("run-1", "succeeded"));
+  cache.recordEvidence(record("run-2", "failed"));
+  // The service died after storing run-2 but before its journal knew.
+  cache.recordEvidence(record("run-2", "failed"));
+  assertEquals(cache.recentEvidence(100).map((r) => r.runId), [
+    "run-2",
+    "run-1",
+  ]);
+  // Nor does the copy count against the runs kept.
+  cache.recordEvidence(record("run-3", "succeeded"));
+  assertEquals(cache.recentEvidence(100).map((r) => r.runId), [
+    "run-3",
+    "run-2",
+    "run-1",
+  ]);
+});
