@@ -224,6 +224,12 @@ export class Executor implements AsyncDisposable {
    * no other run starts until it settles.
    */
   #lingering: string | null = null;
+  /**
+   * The run being prepared (verified, its world read, its host made ready)
+   * before its guest starts, and the stop that came meanwhile: it applies
+   * to that run even when a resume follows before the guest starts.
+   */
+  #preparing: { runId: string; stop: string | null } | null = null;
   #latched: string | null = null;
   #disposed = false;
   #respawn: ReturnType<typeof setTimeout> | undefined;
@@ -323,10 +329,13 @@ export class Executor implements AsyncDisposable {
     }
     const runId = request.runId ?? crypto.randomUUID();
     this.#busy = runId;
+    const preparing = { runId, stop: null };
+    this.#preparing = preparing;
     try {
-      return await this.#run(runId, request, options);
+      return await this.#run(runId, request, options, preparing);
     } finally {
       this.#busy = null;
+      if (this.#preparing === preparing) this.#preparing = null;
     }
   }
 
@@ -334,11 +343,14 @@ export class Executor implements AsyncDisposable {
    * Emergency stop: the guest halts, every in-flight skill is cancelled
    * through its backend, the run ends `stopped` / `estop`, and new runs are
    * refused until {@linkcode resume}. Resolves once all of that happened.
+   * A run still being prepared (its guest not started) ends `stopped`
+   * before it serves any skill call, also if a resume comes first.
    */
   async stop(reason = "emergency stop"): Promise<void> {
     this.#latched = reason;
     const active = this.#active;
     if (active !== null) await this.#halt(active, HALT.estop, reason);
+    else if (this.#preparing !== null) this.#preparing.stop ??= reason;
   }
 
   /** Allows runs again after an emergency stop. */
@@ -382,6 +394,7 @@ export class Executor implements AsyncDisposable {
     runId: string,
     request: RunRequest,
     options: RunOptions,
+    preparing: { stop: string | null },
   ): Promise<EvidenceRecord> {
     const started = performance.now();
     const startedAt = new Date().toISOString();
@@ -527,9 +540,11 @@ export class Executor implements AsyncDisposable {
       },
     }, onCall);
     this.#active = active;
+    this.#preparing = null;
     // A stop that came while the run was being prepared applies to it, and
     // so does a dispose (its hosts are gone: the run ends stopped).
-    if (this.#latched !== null) this.#halt(active, HALT.estop, this.#latched);
+    const stopped = this.#latched ?? preparing.stop;
+    if (stopped !== null) this.#halt(active, HALT.estop, stopped);
     else if (this.#disposed) {
       this.#halt(active, HALT.estop, "the executor was disposed");
     }

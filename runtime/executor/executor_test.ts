@@ -865,3 +865,24 @@ Deno.test("disposing while the run waits for a host to start leaves no host", as
   }).output();
   assertEquals(new TextDecoder().decode(out.stdout).trim(), "");
 });
+
+Deno.test("a stop while a run waits for its host ends that run stopped, though a resume came first", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    for (const pid of executor.hostPids) Deno.kill(pid, "SIGKILL");
+    const seen = Date.now() + 10_000;
+    while (executor.hostPids.length > 0 && Date.now() < seen) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // The run waits for a new host; the operator stops, then resumes.
+    const run = executor.run({ source: 'pick("red_block");\nsay("moved");' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await executor.stop("operator stop");
+    executor.resume();
+    const evidence = await run;
+    assertEquals(evidence.outcome, "stopped");
+    assertEquals(evidence.failure?.label, "estop");
+    assertEquals(evidence.calls, [], "nothing moved after the stop");
+    const next = await executor.run({ source: 'say("after");' });
+    assertEquals(next.outcome, "succeeded", next.failure?.message);
+  });
+});
