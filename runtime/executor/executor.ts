@@ -230,6 +230,8 @@ export class Executor implements AsyncDisposable {
    * to that run even when a resume follows before the guest starts.
    */
   #preparing: { runId: string; stop: string | null } | null = null;
+  /** A host started for one run whose memory cap is below the executor's. */
+  #dedicated: SandboxHost | null = null;
   #latched: string | null = null;
   #disposed = false;
   #respawn: ReturnType<typeof setTimeout> | undefined;
@@ -370,6 +372,7 @@ export class Executor implements AsyncDisposable {
     if (this.#ownsVerifier) this.#verifier[Symbol.dispose]();
     this.#retire(this.#sandbox);
     this.#retire(this.#spare);
+    if (this.#dedicated !== null) this.#retire(this.#dedicated);
     await Promise.all([...this.#retiring]);
   }
 
@@ -469,7 +472,13 @@ export class Executor implements AsyncDisposable {
 
     // A sandbox that cannot start fails the call before the run begins
     // (no run_started, so no record is begun for a run that never was).
-    await this.#ensureSandbox();
+    // A host's memory can never shrink below the cap it was started with:
+    // a run allowed less than the executor's cap gets a host of its own,
+    // started for it (a cold start, for a rare budget) and retired after.
+    const dedicated = caps.memoryBytes < this.#caps.memoryBytes
+      ? await this.#startDedicated(caps.memoryBytes)
+      : null;
+    if (dedicated === null) await this.#ensureSandbox();
     const worldBefore = await this.#world();
     emit({
       type: "run_started",
@@ -479,8 +488,8 @@ export class Executor implements AsyncDisposable {
     });
     // Again, for a host that died during the world's read: one that cannot
     // start now ends this run as a sandbox failure, with its evidence.
-    await this.#ensureSandbox().catch(() => {});
-    const sandbox = this.#sandbox;
+    if (dedicated === null) await this.#ensureSandbox().catch(() => {});
+    const sandbox = dedicated ?? this.#sandbox;
     const calls: CallRecord[] = [];
     const active: ActiveRun = {
       runId,
@@ -590,14 +599,19 @@ export class Executor implements AsyncDisposable {
       // The next run goes to the other host when it is warm, while this one
       // prepares its next context (or, killed or worn, is replaced a moment
       // later, off the stop's answer).
-      if (this.#spare.warm) {
-        [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
+      if (dedicated !== null) {
+        this.#retire(dedicated);
+        this.#dedicated = null;
+      } else {
+        if (this.#spare.warm) {
+          [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
+        }
+        // A spare killed meanwhile is replaced too, not only the host that ran.
+        if (
+          !sandbox.alive || sandbox.runs >= this.#maxRunsPerHost ||
+          sandbox.rss > this.#hostMemoryMark || !this.#spare.alive
+        ) this.#scheduleRespawn();
       }
-      // A spare killed meanwhile is replaced too, not only the host that ran.
-      if (
-        !sandbox.alive || sandbox.runs >= this.#maxRunsPerHost ||
-        sandbox.rss > this.#hostMemoryMark || !this.#spare.alive
-      ) this.#scheduleRespawn();
     }
 
     this.#endPending(active, started, emit);
@@ -690,6 +704,31 @@ export class Executor implements AsyncDisposable {
       if (which === "sandbox") this.#sandbox = fresh;
       else this.#spare = fresh;
     }
+  }
+
+  /**
+   * A warm host whose engine's memory holds `memoryBytes` (a run's cap
+   * below the executor's). Throws, as a host that cannot start does, before
+   * the run begins.
+   */
+  async #startDedicated(memoryBytes: number): Promise<SandboxHost | null> {
+    if (this.#disposed) return null;
+    const host = new SandboxHost({
+      skills: this.#api.skills.map((s) => s.name),
+      memoryBytes,
+      onStderr: (line, pid) =>
+        this.#log("warn", `sandbox host ${pid}: ${line}`),
+    });
+    this.#dedicated = host;
+    try {
+      await host.ready;
+    } catch (error) {
+      this.#retire(host);
+      this.#dedicated = null;
+      throw error;
+    }
+    // Disposed while it started: the dispose retired it; the run ends on it.
+    return host;
   }
 
   async #ensureSandbox(): Promise<void> {

@@ -886,3 +886,26 @@ Deno.test("a stop while a run waits for its host ends that run stopped, though a
     assertEquals(next.outcome, "succeeded", next.failure?.message);
   });
 });
+
+Deno.test("a run allowed less memory than the executor's cap is held to its own", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const source = [
+      "let keep = []; let n = 0;",
+      'try { while (true) { keep.push("x".repeat(1 << 20) + n); n++; } }',
+      "catch (e) { say(String(n)); }",
+    ].join("\n");
+    const small = await executor.run({
+      source,
+      budgets: { memoryBytes: 8 * 1024 * 1024 },
+    });
+    assertEquals(small.outcome, "succeeded", small.failure?.message);
+    assertEquals(small.resources.memoryLimitBytes, 8 * 1024 * 1024);
+    const held = Number(small.calls[0]?.args[0]);
+    const full = await executor.run({ source });
+    const fullHeld = Number(full.calls[0]?.args[0]);
+    assert(
+      held > 0 && held <= 30 && held < fullHeld,
+      `held ${held} MiB under 8 MiB, ${fullHeld} MiB under 64 MiB`,
+    );
+  }, { memoryBytes: 64 * 1024 * 1024 });
+});

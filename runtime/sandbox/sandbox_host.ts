@@ -71,9 +71,9 @@ export interface SandboxHostOptions {
   skills?: readonly string[];
   /**
    * The most memory a run on this host may take, bytes (default 64 MiB):
-   * its engine's memory never grows past this and a fixed margin. Runs
-   * with a lower cap are held to it by the engine's own count, which
-   * undercounts large blocks; this bound is the one that always holds.
+   * its engine's memory never grows past this and a fixed margin (the
+   * engine's own count undercounts large blocks; this bound always holds).
+   * A run with a lower cap needs a host started with it.
    */
   memoryBytes?: number;
   /**
