@@ -230,8 +230,12 @@ export class Executor implements AsyncDisposable {
    * to that run even when a resume follows before the guest starts.
    */
   #preparing: { runId: string; stop: string | null } | null = null;
-  /** A host started for one run whose memory cap is below the executor's. */
+  /**
+   * A host started for runs whose memory cap is below the executor's, and
+   * that cap: kept for the next such run with the same cap.
+   */
   #dedicated: SandboxHost | null = null;
+  #dedicatedCap = 0;
   #latched: string | null = null;
   #disposed = false;
   #respawn: ReturnType<typeof setTimeout> | undefined;
@@ -473,8 +477,8 @@ export class Executor implements AsyncDisposable {
     // A sandbox that cannot start fails the call before the run begins
     // (no run_started, so no record is begun for a run that never was).
     // A host's memory can never shrink below the cap it was started with:
-    // a run allowed less than the executor's cap gets a host of its own,
-    // started for it (a cold start, for a rare budget) and retired after.
+    // a run allowed less than the executor's cap gets a host started with
+    // its cap (a cold start, kept for the next run with that cap).
     const dedicated = caps.memoryBytes < this.#caps.memoryBytes
       ? await this.#startDedicated(caps.memoryBytes)
       : null;
@@ -600,8 +604,13 @@ export class Executor implements AsyncDisposable {
       // prepares its next context (or, killed or worn, is replaced a moment
       // later, off the stop's answer).
       if (dedicated !== null) {
-        this.#retire(dedicated);
-        this.#dedicated = null;
+        if (
+          !dedicated.alive || dedicated.runs >= this.#maxRunsPerHost ||
+          dedicated.rss > this.#hostMemoryMark
+        ) {
+          this.#retire(dedicated);
+          if (this.#dedicated === dedicated) this.#dedicated = null;
+        }
       } else {
         if (this.#spare.warm) {
           [this.#sandbox, this.#spare] = [this.#spare, this.#sandbox];
@@ -713,6 +722,17 @@ export class Executor implements AsyncDisposable {
    */
   async #startDedicated(memoryBytes: number): Promise<SandboxHost | null> {
     if (this.#disposed) return null;
+    const kept = this.#dedicated;
+    if (kept !== null && kept.alive && this.#dedicatedCap === memoryBytes) {
+      await kept.ready;
+      return kept;
+    }
+    if (kept !== null) this.#retire(kept);
+    this.#log(
+      "info",
+      `starting a sandbox host for runs capped at ${memoryBytes} bytes of memory, below the executor's ${this.#caps.memoryBytes}`,
+    );
+    this.#dedicatedCap = memoryBytes;
     const host = new SandboxHost({
       skills: this.#api.skills.map((s) => s.name),
       memoryBytes,
