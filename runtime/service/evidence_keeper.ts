@@ -11,7 +11,12 @@ import type { EvidenceJournal } from "./evidence_journal.ts";
 /** Options of {@linkcode EvidenceKeeper}. */
 export interface EvidenceKeeperOptions {
   /** The local evidence store (the program cache). */
-  store: { recordEvidence(evidence: EvidenceRecord): void };
+  store: {
+    recordEvidence(
+      evidence: EvidenceRecord,
+      options?: { once?: boolean },
+    ): void;
+  };
   /** Durably queues a record for the fleet (the outbox); throws when it cannot. */
   queue?: ((evidence: EvidenceRecord) => void) | undefined;
   /** The write-ahead journal; without it a crash mid-run leaves no record. */
@@ -148,7 +153,8 @@ export class EvidenceKeeper {
         // It ended and was being handed on when the service stopped: send
         // the same record again (at-least-once).
         this.#log("info", `re-sending the record of run ${entry.final.runId}`);
-        this.keep(entry.final);
+        // The local store may hold it already: it keeps it once.
+        this.keep(entry.final, { again: true });
         continue;
       }
       const { start, calls } = entry;
@@ -183,9 +189,10 @@ export class EvidenceKeeper {
    * store; the journal then forgets the run. A record the outbox refuses
    * (full) is never dropped silently: the log says where it still is, and
    * when the local store fails too, the log line carries the record itself.
-   * Returns the bounded record (what gRPC answers with).
+   * Returns the bounded record (what gRPC answers with). `again`: the
+   * journal's recovery keeps a record it may have stored already.
    */
-  keep(raw: EvidenceRecord): EvidenceRecord {
+  keep(raw: EvidenceRecord, options: { again?: boolean } = {}): EvidenceRecord {
     let evidence = raw;
     try {
       evidence = boundRecord(raw, this.#maxBytes);
@@ -213,7 +220,10 @@ export class EvidenceKeeper {
     }
     let storeError: Error | null = null;
     try {
-      this.#store.recordEvidence(evidence);
+      this.#store.recordEvidence(
+        evidence,
+        options.again ? { once: true } : {},
+      );
     } catch (error) {
       storeError = error as Error;
     }

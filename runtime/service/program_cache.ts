@@ -89,6 +89,7 @@ export class ProgramCache implements Disposable {
   #getReplay: StatementSync;
   #putReplay: StatementSync;
   #putEvidence: StatementSync;
+  #putEvidenceOnce: StatementSync;
   #trimRuns: StatementSync;
   #trimRejected: StatementSync;
   #listEvidence: StatementSync;
@@ -123,9 +124,12 @@ export class ProgramCache implements Disposable {
       ON CONFLICT(program_id) DO UPDATE SET version = excluded.version, payload_sha256 = excluded.payload_sha256
       WHERE excluded.version > replay.version`,
     );
-    // A run's record is kept once: the journal's recovery after a crash
-    // keeps again a record whose keeping it could not mark done.
     this.#putEvidence = db.prepare(
+      "INSERT INTO evidence (run_id, program_id, outcome, ended_at, record) VALUES (?, ?, ?, ?, ?)",
+    );
+    // The journal's recovery after a crash keeps again a record whose
+    // keeping it could not mark done: stored already, it is not stored twice.
+    this.#putEvidenceOnce = db.prepare(
       `INSERT INTO evidence (run_id, program_id, outcome, ended_at, record)
         SELECT ?1, ?2, ?3, ?4, ?5
         WHERE NOT EXISTS (SELECT 1 FROM evidence WHERE run_id = ?1)`,
@@ -205,9 +209,7 @@ export class ProgramCache implements Disposable {
         ended_at TEXT NOT NULL,
         record TEXT NOT NULL
       )`);
-      db.exec(
-        "CREATE INDEX IF NOT EXISTS evidence_by_run ON evidence (run_id)",
-      );
+
       // Read every row once: a cache whose rows cannot be read is unusable.
       db.prepare("SELECT count(*), sum(length(envelope)) FROM programs").get();
       db.prepare("SELECT count(*), sum(length(record)) FROM evidence").get();
@@ -314,14 +316,19 @@ export class ProgramCache implements Disposable {
    * Keeps an evidence record locally: the newest `evidenceRetention`
    * records of runs, and apart from them the newest 100 (at most
    * `evidenceRetention`) of refused deliveries (outcome `rejected`), so
-   * that a flood of refused ones never pushes out a run's record.
+   * that a flood of refused ones never pushes out a run's record. With
+   * `once`, a record of a run already stored is not stored again (the
+   * journal's recovery asks so; a run's end does not pay for the lookup).
    */
-  recordEvidence(evidence: EvidenceRecord): void {
+  recordEvidence(
+    evidence: EvidenceRecord,
+    options: { once?: boolean } = {},
+  ): void {
     const db = this.#open();
     // One transaction: one fsync per record instead of two.
     db.exec("BEGIN IMMEDIATE");
     try {
-      this.#putEvidence.run(
+      (options.once ? this.#putEvidenceOnce : this.#putEvidence).run(
         evidence.runId,
         evidence.program.programId,
         evidence.outcome,
