@@ -1,26 +1,12 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../../test/_assert.ts";
-import type { CallRecord, RecordStart } from "../evidence/mod.ts";
+import type { CallRecord } from "../evidence/mod.ts";
+import { _testRecordStart } from "./_test_record_start.ts";
 import { EvidenceJournal } from "./evidence_journal.ts";
 import { openStateFile } from "./open_state_file.ts";
 import { ReplayState } from "./replay_state.ts";
 
-const _start = (runId: string): RecordStart => ({
-  runId,
-  robotId: "arm-01",
-  startedAt: "2026-01-01T00:00:00.000Z",
-  program: {
-    sha256: "",
-    source: "say('x')",
-    instruction: null,
-    programId: "p",
-    version: 1,
-    keyId: "k1",
-  },
-  verifier: { ok: true, issues: [] },
-  worldBefore: { objects: [], holding: null },
-  limits: { memoryLimitBytes: 1, timeoutMs: 1 },
-});
+const _start = _testRecordStart;
 
 const _call = (seq: number, ok: boolean): CallRecord => ({
   seq,

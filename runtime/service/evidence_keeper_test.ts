@@ -1,27 +1,13 @@
 import { join } from "node:path";
 import { assertEquals } from "../../test/_assert.ts";
 import { parseScene, SimBackend } from "../../skills-bridge/mod.ts";
-import type { EvidenceRecord, RecordStart } from "../evidence/mod.ts";
+import type { EvidenceRecord } from "../evidence/mod.ts";
+import { _testRecordStart } from "./_test_record_start.ts";
 import { EvidenceJournal } from "./evidence_journal.ts";
 import { EvidenceKeeper } from "./evidence_keeper.ts";
 import { ProgramCache } from "./program_cache.ts";
 
-const start: RecordStart = {
-  runId: "run-1",
-  robotId: "arm-01",
-  startedAt: "2026-01-01T00:00:00.000Z",
-  program: {
-    sha256: "",
-    source: "say('x')",
-    instruction: null,
-    programId: "p",
-    version: 1,
-    keyId: "k1",
-  },
-  verifier: { ok: true, issues: [] },
-  worldBefore: { objects: [], holding: null },
-  limits: { memoryLimitBytes: 1, timeoutMs: 1 },
-};
+const start = _testRecordStart("run-1");
 
 const final: EvidenceRecord = {
   ...start,
