@@ -26,6 +26,18 @@ function sceneWith(faults: Partial<Scene["faults"]>): Scene {
   return parseScene({ ...SCENE, faults: { ...SCENE.faults, ...faults } });
 }
 
+/**
+ * Resolves once the executor, whose hosts were all killed, has started a
+ * new one (alive, not yet warm: a start takes hundreds of milliseconds).
+ */
+async function hostStarting(executor: Executor): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (executor.hostPids.length === 0) {
+    assert(Date.now() < deadline, "the executor started no new host");
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 async function withExecutor(
   scene: Scene,
   body: (executor: Executor) => Promise<void>,
@@ -849,8 +861,8 @@ Deno.test("disposing while the run waits for a host to start leaves no host", as
   const run = executor.run({ source: 'pick("red_block");' }).catch(
     (error: Error) => error,
   );
-  // The run now waits for a host that is starting (a start takes longer).
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  // The run now waits for a host that is starting: dispose once there is one.
+  await hostStarting(executor);
   await executor[Symbol.asyncDispose]();
   const ended = await run;
   if (!(ended instanceof Error)) {
@@ -875,7 +887,7 @@ Deno.test("a stop while a run waits for its host ends that run stopped, though a
     }
     // The run waits for a new host; the operator stops, then resumes.
     const run = executor.run({ source: 'pick("red_block");\nsay("moved");' });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await hostStarting(executor);
     await executor.stop("operator stop");
     executor.resume();
     const evidence = await run;

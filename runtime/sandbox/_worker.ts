@@ -487,20 +487,8 @@ function prepareImage(skills: string[]): Prepared {
  * non-zero word of the memory (reading makes every page read resident).
  */
 function heapEnd(): number {
-  const engine = (quickjs as unknown as {
-    module?: { _malloc?: unknown; _free?: unknown };
-  }).module;
-  if (
-    typeof engine?._malloc === "function" && typeof engine._free === "function"
-  ) {
-    const at = (engine._malloc as (bytes: number) => number)(
-      memory.buffer.byteLength,
-    );
-    if (at !== 0) {
-      (engine._free as (at: number) => void)(at);
-      return at;
-    }
-  }
+  const at = tryAllocate(memory.buffer.byteLength);
+  if (at !== null && at !== 0) return at;
   const words = new Int32Array(memory.buffer);
   let last = words.length - 1;
   while (last > 0 && words[last] === 0) last--;
@@ -1109,20 +1097,28 @@ function engineMemory(memoryBytes: number): WebAssembly.Memory {
 }
 
 /**
- * Whether the engine's allocator can still hand out `bytes` (its memory
- * grows up to its maximum for them): asked, not estimated.
+ * Allocates `bytes` from the engine's allocator and frees them at once:
+ * where the block was (0 when it could not be had), or `null` when the
+ * allocator is out of reach (it is not in quickjs-emscripten's typed API).
  */
-function hasRoom(bytes: number): boolean {
+function tryAllocate(bytes: number): number | null {
   const engine = (quickjs as unknown as {
     module?: { _malloc?: unknown; _free?: unknown };
   } | null)?.module;
   if (
     typeof engine?._malloc !== "function" || typeof engine._free !== "function"
-  ) return true;
+  ) return null;
   const at = (engine._malloc as (bytes: number) => number)(bytes);
-  if (at === 0) return false;
-  (engine._free as (at: number) => void)(at);
-  return true;
+  if (at !== 0) (engine._free as (at: number) => void)(at);
+  return at;
+}
+
+/**
+ * Whether the engine's allocator can still hand out `bytes` (its memory
+ * grows up to its maximum for them): asked, not estimated.
+ */
+function hasRoom(bytes: number): boolean {
+  return tryAllocate(bytes) !== 0;
 }
 
 /**
