@@ -921,3 +921,55 @@ Deno.test("a run allowed less memory than the executor's cap is held to its own"
     );
   }, { memoryBytes: 64 * 1024 * 1024 });
 });
+
+Deno.test("a skill's answer that finds the engine's memory full ends the run memory_exceeded, never corrupts the engine", async () => {
+  // Sixty blocks: detect's answer is some kilobytes, more than a program
+  // that filled its memory and freed a few objects left.
+  const scene = parseScene({
+    seed: 1,
+    objects: Array.from({ length: 60 }, (_, i) => ({
+      id: `block_${i}`,
+      kind: "block",
+      color: "red",
+      x: -0.25 + (i % 10) * 0.05,
+      y: -0.75 + Math.floor(i / 10) * 0.08,
+    })),
+  });
+  await withExecutor(scene, async (executor) => {
+    for (const freed of [2, 3, 4, 6, 8, 16, 32]) {
+      const evidence = await executor.run({
+        source: [
+          "let keep = [];",
+          'try { for (;;) keep.push({ a: keep.length, b: "y" + keep.length }); } catch (e) { }',
+          `for (let i = 0; i < ${freed}; i++) keep.pop();`,
+          'let seen = "none";',
+          'try { detect(); seen = "ok"; } catch (e) { seen = e === null ? "null" : String(e.name) + ": " + String(e.message).slice(0, 60); }',
+          "keep = null;",
+          'say("guest saw: " + seen);',
+        ].join("\n"),
+      });
+      const said = evidence.calls.find((call) => call.skill === "say");
+      if (evidence.outcome === "succeeded") {
+        // The guest got detect's answer whole, or QuickJS's own clean
+        // out-of-memory error (never bytes of an answer written elsewhere).
+        assert(
+          said?.args[0] === "guest saw: ok" ||
+            /^guest saw: (null|InternalError: out of memory)$/.test(
+              String(said?.args[0]),
+            ),
+          `${freed} freed: ${said?.args[0]}`,
+        );
+      } else {
+        // (QuickJS itself may trap in a path that found no memory: its
+        // host is replaced, the label is the same.)
+        assertEquals(
+          evidence.failure?.label,
+          "memory_exceeded",
+          `${freed} freed: ${evidence.failure?.message}`,
+        );
+      }
+      const next = await executor.run({ source: 'say("after");' });
+      assertEquals(next.outcome, "succeeded", next.failure?.message);
+    }
+  }, { memoryBytes: 8 * 1024 * 1024 });
+});

@@ -117,9 +117,14 @@ export function guestPrelude(
       while (n > 0 && arguments[n - 1] === undefined) n--;
       const args = [];
       for (let i = 0; i < n; i++) args[i] = arguments[i];
-      const answer = parse(
-        host(name, isSmall(args) ? stringify(args, replacer) : "!too-deep"),
+      const raw = host(
+        name,
+        isSmall(args) ? stringify(args, replacer) : "!too-deep",
       );
+      // No answer: the engine's memory is spent. Nothing here allocates;
+      // the interrupt handler ends the guest at its next poll.
+      if (raw === undefined) { for (;;) {} }
+      const answer = parse(raw);
       if (answer.ok) return answer.value;
       throw SkillError(answer.code, answer.message, answer.seq);
     };

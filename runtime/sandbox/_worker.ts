@@ -379,6 +379,12 @@ interface Prepared {
     armed: boolean;
     deadline: number;
     call: (skill: string, args: unknown[] | null, bytes: number) => string;
+    /**
+     * A skill's answer found no room in the engine's memory: the guest is
+     * interrupted at once, may call no skill more, and its run (or check)
+     * ends out of memory.
+     */
+    spent: boolean;
   };
 }
 
@@ -394,9 +400,11 @@ function prepare(skills: string[]): Prepared {
     armed: false,
     deadline: 0,
     call: (skill) => cancelled(skill),
+    spent: false,
   };
   const mustStop = () =>
-    state.armed && (haltRequested() || Date.now() > state.deadline);
+    state.armed &&
+    (state.spent || haltRequested() || Date.now() > state.deadline);
   runtime.setInterruptHandler(mustStop);
   const vm = runtime.newContext({
     intrinsics: {
@@ -412,12 +420,13 @@ function prepare(skills: string[]): Prepared {
   )
     .join("");
   const classify = installPrelude(vm, skills, nonce, (skill, argsJson) => {
-    if (argsJson.length > limits!.maxSkillArgumentsJsonBytes) {
-      return state.call(skill, null, argsJson.length);
-    }
-    return state.call(skill, decodeArgs(argsJson, nonce), argsJson.length);
+    if (state.spent) return vm.undefined;
+    const answer = argsJson.length > limits!.maxSkillArgumentsJsonBytes
+      ? state.call(skill, null, argsJson.length)
+      : state.call(skill, decodeArgs(argsJson, nonce), argsJson.length);
+    return answerHandle(context, answer);
   }, mustStop);
-  return {
+  const context: Prepared = {
     runtime,
     vm,
     classify,
@@ -427,6 +436,7 @@ function prepare(skills: string[]): Prepared {
     image: null,
     state,
   };
+  return context;
 }
 
 /**
@@ -544,6 +554,7 @@ function restoreImage(context: Prepared): void {
   context.state.armed = false;
   context.state.deadline = 0;
   context.state.call = (skill) => cancelled(skill);
+  context.state.spent = false;
 }
 
 function takePrepared(skills: string[]): Prepared {
@@ -698,7 +709,7 @@ function installPrelude(
   vm: QuickJSContext,
   skills: string[],
   nonce: string,
-  call: (skill: string, argsJson: string) => string,
+  call: (skill: string, argsJson: string) => QuickJSHandle,
   mustStop: () => boolean,
 ): QuickJSHandle {
   // QuickJS asks its interrupt handler only every 10000 branches or calls,
@@ -721,9 +732,7 @@ function installPrelude(
         message: "Cannot call a skill: malformed host call",
       }));
     }
-    return vm.newString(
-      call(vm.getString(nameHandle), vm.getString(argsHandle)),
-    );
+    return call(vm.getString(nameHandle), vm.getString(argsHandle));
   }));
   // Lists cross as one JSON string each: a handle per item costs two
   // calls into the engine.
@@ -894,6 +903,10 @@ function evaluate(
     _insertGuards(source, sites, `__capCaught_${context.nonce}`),
     PROGRAM_FILE,
   );
+  if (context.state.spent) {
+    (result.error ?? result.value).dispose();
+    return OUT_OF_MEMORY;
+  }
   if (result.error === undefined) {
     result.value.dispose();
     return { kind: "ok" };
@@ -903,12 +916,74 @@ function evaluate(
   return end;
 }
 
+/**
+ * A skill's answer as a string in the engine, or `undefined` (a constant:
+ * it takes no memory) when the engine's memory has no room for it; the
+ * guest then ends out of memory, at the interrupt the prelude waits for.
+ * quickjs-emscripten copies a string in through the engine's allocator and
+ * checks neither that block nor the string made from it: with no room, it
+ * would write the answer at address 0, over the engine's own data, or hand
+ * the guest an exception as a value. So the allocator is asked for room
+ * for both first, and the engine's own count, which may stand at the run's
+ * limit while its memory has room, is lifted for the string (the guest's
+ * next allocation meets the limit again).
+ */
+function answerHandle(context: Prepared, answer: string): QuickJSHandle {
+  const { runtime, vm, state } = context;
+  const room = 2 * (utf8Length(answer) + 1) + OOM_MARGIN_BYTES;
+  if (!hasRoom(room)) {
+    state.spent = true;
+    return vm.undefined;
+  }
+  runtime.setMemoryLimit(context.memoryLimit + room);
+  try {
+    return vm.newString(answer);
+  } finally {
+    runtime.setMemoryLimit(context.memoryLimit);
+  }
+}
+
+/** How a guest that ran out of the engine's memory ends. */
+const OUT_OF_MEMORY: GuestEnd = {
+  kind: "error",
+  name: "InternalError",
+  message: "out of memory",
+  code: null,
+  line: null,
+  interrupted: false,
+  engine: true,
+};
+
+/** The bytes `text` takes in UTF-8 (a lone surrogate as three, as the engine's copy writes it). */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+      continue;
+    }
+    const next = text.charCodeAt(i + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      // A pair: four bytes for its two units.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 function evaluateCheck(
   context: Prepared,
   expr: string,
 ): { expr: string; ok: boolean; message?: string } {
   const { vm } = context;
   const result = vm.evalCode(`(${expr}\n)`, CHECK_FILE);
+  if (context.state.spent) {
+    (result.error ?? result.value).dispose();
+    return { expr, ok: false, message: "the check ran out of memory" };
+  }
   if (result.error !== undefined) {
     const end = describeError(context, result.error, context.state.deadline);
     result.error.dispose();
@@ -956,15 +1031,7 @@ function describeError(
       (nearMemoryLimit(context) || memorySpent())
     ) {
       // QuickJS throws null when it cannot even allocate its own error.
-      return {
-        kind: "error",
-        name: "InternalError",
-        message: "out of memory",
-        code: null,
-        line: null,
-        interrupted: false,
-        engine: true,
-      };
+      return OUT_OF_MEMORY;
     }
     // Facts the host can stand on: the engine raised this error and no
     // catch clause ever held it, or the host raised this very SkillError.
