@@ -90,6 +90,11 @@ export class _Checker {
   #lineStarts: number[] | null = null;
   #keyFacts: _KeyFacts | undefined;
 
+  /** The steps of work done so far. */
+  get steps(): number {
+    return this.#steps;
+  }
+
   constructor(
     api: VerifierApi,
     mode: "program" | "check",
@@ -415,7 +420,7 @@ export class _Checker {
       case "LabeledStatement":
         this.#issue(
           "forbidden_syntax",
-          `Cannot use labeled statements: label "${node.label.name}"`,
+          `Cannot use labeled statements: label "${_show(node.label.name)}"`,
           node,
         );
         this.#statement(node.body, scope);
@@ -591,11 +596,11 @@ export class _Checker {
     if (this.#skills.has(name)) why = `it would shadow the skill ${name}`;
     else if (_BUILTINS.has(name)) why = `it would shadow the builtin ${name}`;
     else if (_CONSTANTS.has(name)) why = `it would shadow ${name}`;
-    else if (_UNDECLARABLE.has(name)) why = `"${name}" is reserved`;
+    else if (_UNDECLARABLE.has(name)) why = `"${_show(name)}" is reserved`;
     if (why !== undefined) {
       this.#issue(
         "forbidden_identifier",
-        `Cannot declare "${name}": ${why}`,
+        `Cannot declare "${_show(name)}": ${why}`,
         id,
       );
     }
@@ -656,7 +661,7 @@ export class _Checker {
     }[resolved];
     this.#issue(
       "forbidden_identifier",
-      `Cannot assign to "${id.name}": ${what}`,
+      `Cannot assign to "${_show(id.name)}": ${what}`,
       id,
     );
   }
@@ -839,13 +844,15 @@ export class _Checker {
           ).map((s) => s.name).join(", ");
           this.#issue(
             "forbidden_identifier",
-            `Cannot use the action skill "${name}" in a check: only query skills (${queries}) are allowed`,
+            `Cannot use the action skill "${
+              _show(name)
+            }" in a check: only query skills (${queries}) are allowed`,
             id,
           );
         } else if (usage === "new") {
           this.#issue(
             "forbidden_syntax",
-            `Cannot construct the skill "${name}" with new: call it`,
+            `Cannot construct the skill "${_show(name)}" with new: call it`,
             id,
           );
         }
@@ -855,7 +862,7 @@ export class _Checker {
         if (_MEMBER_ONLY.has(name) && usage !== "member") {
           this.#issue(
             "forbidden_identifier",
-            `Cannot use "${name}" ${
+            `Cannot use "${_show(name)}" ${
               usage === "value" ? "as a value" : "as a function"
             }: use it only as ${name}.<member> (${
               (_BUILTINS.get(name)?.members ?? []).join(", ")
@@ -872,14 +879,18 @@ export class _Checker {
         ) {
           const issue = this.#issue(
             "unknown_function",
-            `unknown function "${name}": it is not a skill, an allowed builtin or a function the program declares`,
+            `unknown function "${
+              _show(name)
+            }": it is not a skill, an allowed builtin or a function the program declares`,
             id,
           );
           _UNKNOWN_FUNCTION_NAMES.set(issue, name);
         } else {
           this.#issue(
             "forbidden_identifier",
-            `Cannot use "${name}": it is not a skill, an allowed builtin or a name the program declares`,
+            `Cannot use "${
+              _show(name)
+            }": it is not a skill, an allowed builtin or a name the program declares`,
             id,
           );
         }
@@ -928,7 +939,9 @@ export class _Checker {
     if (name !== undefined && _FORBIDDEN_PROPERTIES.has(name)) {
       this.#issue(
         "forbidden_property",
-        `Cannot access the property "${name}": it reaches prototypes, constructors or the call stack`,
+        `Cannot access the property "${
+          _show(name)
+        }": it reaches prototypes, constructors or the call stack`,
         property,
       );
       return;
@@ -936,7 +949,9 @@ export class _Checker {
     if (name !== undefined && _REGEXP_METHODS.has(name)) {
       this.#issue(
         "forbidden_property",
-        `Cannot use the method "${name}": it needs regular expressions, which the sandbox does not have; use includes, indexOf, split or startsWith`,
+        `Cannot use the method "${
+          _show(name)
+        }": it needs regular expressions, which the sandbox does not have; use includes, indexOf, split or startsWith`,
         property,
       );
       return;
@@ -946,7 +961,9 @@ export class _Checker {
       if (name === undefined || !members.includes(name)) {
         this.#issue(
           "forbidden_property",
-          `Cannot use ${builtin.name}.${name ?? `[${this.#text(property)}]`}: ${
+          `Cannot use ${builtin.name}.${
+            name !== undefined ? _show(name) : `[${this.#text(property)}]`
+          }: ${
             members.length > 0
               ? `allowed members of ${builtin.name} are ${members.join(", ")}`
               : `${builtin.name} has no allowed members`
@@ -1003,7 +1020,9 @@ export class _Checker {
     if (_FORBIDDEN_PROPERTIES.has(name)) {
       this.#issue(
         "forbidden_property",
-        `Cannot use the property name "${name}": it reaches prototypes, constructors or the call stack`,
+        `Cannot use the property name "${
+          _show(name)
+        }": it reaches prototypes, constructors or the call stack`,
         key,
       );
     }
@@ -1037,7 +1056,9 @@ export class _Checker {
         if (resolved === "builtin" || resolved === "skill") {
           this.#issue(
             "forbidden_property",
-            `Cannot modify "${target.name}" with Object.assign: ${resolved}s are read-only`,
+            `Cannot modify "${
+              _show(target.name)
+            }" with Object.assign: ${resolved}s are read-only`,
             target,
           );
         }

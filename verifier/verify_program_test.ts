@@ -696,3 +696,26 @@ retry();`;
   });
   assertEquals(check, []);
 });
+
+Deno.test("an issue names a long identifier briefly, wherever it appears", () => {
+  const name = "a".repeat(60_000);
+  for (
+    const source of [
+      `${name}();`,
+      `${name}: 1;`,
+      `${name} = 1;`,
+      `Math.${name};`,
+      `${name}.x;`,
+      `say(${name});`,
+    ]
+  ) {
+    const report = verifyProgram(source, { api: API });
+    assert(!report.ok, source.slice(0, 20));
+    for (const issue of report.issues) {
+      assert(
+        issue.message.length < 400,
+        `${issue.code}: ${issue.message.length} characters`,
+      );
+    }
+  }
+});
