@@ -30,6 +30,12 @@ export interface VerifyOptions {
    */
   maxSteps?: number;
   /**
+   * Counts the steps this verification took (they are added to `steps`):
+   * a caller that verifies several sources under one bound passes the same
+   * object to each and gives each the steps left.
+   */
+  work?: { steps: number };
+  /**
    * Filled, when the program is accepted, with every `catch` clause that
    * binds its error to a plain name, in source order: where the runtime
    * puts its stop guard, without parsing the source again. Left as it is
@@ -133,12 +139,16 @@ function _verify(
     issues,
     options.maxSteps ?? _WORK_BUDGET,
   );
-  if (mode === "check") checker.checkExpression();
-  else {
-    checker.checkProgram();
-    if (options.catchSites && issues.length === 0) {
-      options.catchSites.push(...checker.catchSites());
+  try {
+    if (mode === "check") checker.checkExpression();
+    else {
+      checker.checkProgram();
+      if (options.catchSites && issues.length === 0) {
+        options.catchSites.push(...checker.catchSites());
+      }
     }
+  } finally {
+    if (options.work) options.work.steps += checker.steps;
   }
 }
 

@@ -3,6 +3,7 @@ import { ClosedError, TABLETOP_API } from "../../skills-bridge/mod.ts";
 import {
   type CatchSite,
   checkEnvelope,
+  DEFAULT_ENVELOPE_MAX_BYTES,
   type EnvelopeCheck,
   type EnvelopeCheckOptions,
   type EnvelopeOffloadOptions,
@@ -151,6 +152,16 @@ export class VerifierPool implements Disposable {
    */
   verify(source: string, checks: readonly string[]): Promise<VerifierReport> {
     if (this.#disposed) return Promise.reject(new VerifierPoolClosedError());
+    if (
+      typeof source !== "string" || !Array.isArray(checks) ||
+      checks.some((check) => typeof check !== "string")
+    ) {
+      return Promise.reject(
+        new TypeError(
+          "Cannot verify: the source and every check must be strings",
+        ),
+      );
+    }
     const chars = checks.reduce((n, c) => n + c.length, source.length);
     const worker = this.#api === TABLETOP_API;
     if (
@@ -165,8 +176,10 @@ export class VerifierPool implements Disposable {
           catchSites: sites,
           ...(worker ? { maxSteps: INLINE_MAX_STEPS } : {}),
         });
+        // A bound met after the first 100 issues is in `omitted` only.
         const outgrown = worker &&
-          report.issues.some((issue) => issue.code === "too_complex");
+          (report.issues.some((issue) => issue.code === "too_complex") ||
+            (report.omitted ?? 0) > 0);
         if (!outgrown) {
           if (report.ok) this.#keepCatchSites(source, sites);
           return Promise.resolve(report);
@@ -227,7 +240,12 @@ export class VerifierPool implements Disposable {
     const size = typeof envelope === "string"
       ? envelope.length
       : envelope.byteLength;
-    if (size <= this.#inlineEnvelopeBytes) {
+    // One over the size limit is refused here at once: copying it to the
+    // worker would cost the calling thread about 3 ms a MiB.
+    if (
+      size <= this.#inlineEnvelopeBytes ||
+      size > (options.maxBytes ?? DEFAULT_ENVELOPE_MAX_BYTES)
+    ) {
       return checkEnvelope(envelope, options);
     }
     return checkEnvelope(envelope, {

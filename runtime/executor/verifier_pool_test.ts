@@ -407,3 +407,75 @@ Deno.test("VerifierPool sends a short source that needs much work to its worker,
   deepStrictEqual(await order('say("hi");'), ["verified", "timer"]);
   deepStrictEqual(await order(costly), ["timer", "verified"]);
 });
+
+/** Whether `pool` answered `call` before a timer fired (inline) or after (its worker). */
+async function answeredWhere<T>(call: () => Promise<T>): Promise<
+  { where: "inline" | "worker"; value: T }
+> {
+  const seen: string[] = [];
+  const answer = call().then((value) => {
+    seen.push("answered");
+    return value;
+  });
+  const timer = new Promise((resolve) => setTimeout(resolve, 0))
+    .then(() => seen.push("timer"));
+  const value = await answer;
+  await timer;
+  return { where: seen[0] === "answered" ? "inline" : "worker", value };
+}
+
+Deno.test("VerifierPool counts a work bound met after the first 100 issues: the report is the full one", async () => {
+  using pool = new VerifierPool();
+  // 100 issues, then work past the inline bound, then 100 more issues.
+  const source = "Date;".repeat(100) + "let o={},k=1;o[k];[" +
+    "0,".repeat(1400) +
+    "];\n" + "Proxy;".repeat(100);
+  ok(source.length <= 4096);
+  const full = verifyRun(source, [], TABLETOP_API);
+  const { where, value } = await answeredWhere(() => pool.verify(source, []));
+  equal(where, "worker");
+  equal(value.issues.length, 100);
+  equal(value.omitted, full.omitted);
+  ok(!value.issues.some((issue) => issue.code === "too_complex"));
+});
+
+Deno.test("VerifierPool bounds a program and its checks together on the calling thread", async () => {
+  using pool = new VerifierPool();
+  // Each check alone is under the inline bound; sixteen of them are not.
+  const check = (i: number) =>
+    `(()=>{let x="a${i}";x=x+"b";let y0=x+x;let y1=x+x;let y2=x+x;let y3=x+x;return {}[x]})()`;
+  const checks = Array.from({ length: 16 }, (_, i) => check(i));
+  equal(
+    (await answeredWhere(() => pool.verify("holding();", checks.slice(0, 1))))
+      .where,
+    "inline",
+  );
+  const { where, value } = await answeredWhere(() =>
+    pool.verify("holding();", checks)
+  );
+  equal(where, "worker");
+  deepStrictEqual(value, verifyRun("holding();", checks, TABLETOP_API));
+});
+
+Deno.test("VerifierPool refuses an envelope over its size limit at once, without copying it to the worker", async () => {
+  using pool = new VerifierPool();
+  const huge = "x".repeat(2 * 1024 * 1024);
+  const { where, value } = await answeredWhere(() =>
+    pool.checkEnvelope(huge, options())
+  );
+  equal(where, "inline");
+  equal(value.ok, false);
+  deepStrictEqual(value, await checkEnvelope(huge, options()));
+});
+
+Deno.test("VerifierPool.verify of a source or check that is no string is a rejected promise", async () => {
+  using pool = new VerifierPool();
+  const verify = pool.verify.bind(pool) as (
+    source: unknown,
+    checks: unknown,
+  ) => Promise<unknown>;
+  await rejects(verify(null, []), TypeError);
+  await rejects(verify("holding();", [null]), TypeError);
+  await rejects(verify("holding();", [3]), TypeError);
+  await rejects(verify("holding();", "holding()"), TypeError);
+});

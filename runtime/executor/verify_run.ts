@@ -9,7 +9,10 @@ const MAX_ISSUES = 100;
 export interface VerifyRunOptions {
   /** Filled with an accepted program's `catch` clauses (see `VerifyOptions.catchSites`). */
   catchSites?: CatchSite[];
-  /** The program's work bound, in steps (default the verifier's own: `VerifyOptions.maxSteps`). */
+  /**
+   * The work bound, in steps, of the program and its checks together
+   * (default the verifier's own for each: `VerifyOptions.maxSteps`).
+   */
   maxSteps?: number;
 }
 
@@ -26,10 +29,16 @@ export function verifyRun(
   options: VerifyRunOptions = {},
 ): VerifierReport {
   const { catchSites, maxSteps } = options;
+  // One bound for all: each part gets the steps the ones before it left.
+  const work = { steps: 0 };
+  const bound = () =>
+    maxSteps === undefined
+      ? {}
+      : { maxSteps: Math.max(1, maxSteps - work.steps), work };
   const program = verifyProgram(source, {
     api,
     ...(catchSites ? { catchSites } : {}),
-    ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...bound(),
   });
   const issues: VerifierIssue[] = [...program.issues];
   let omitted = program.omitted ?? 0;
@@ -37,7 +46,7 @@ export function verifyRun(
     const report = verifyProgram(expr, {
       api,
       mode: "check",
-      ...(maxSteps !== undefined ? { maxSteps } : {}),
+      ...bound(),
     });
     omitted += report.omitted ?? 0;
     for (const issue of report.issues) {
