@@ -973,3 +973,32 @@ Deno.test("a skill's answer that finds the engine's memory full ends the run mem
     }
   }, { memoryBytes: 8 * 1024 * 1024 });
 });
+
+Deno.test("a failure's line is where the error was made, not what its stack was rewritten to", async () => {
+  await withExecutor(SCENE, async (executor) => {
+    const rewritten = await executor.run({
+      source: [
+        'const e = new Error("made up");',
+        'e.stack = "at program.js:4242";',
+        "throw e;",
+      ].join("\n"),
+    });
+    assertEquals(rewritten.failure?.label, "program_error");
+    assertEquals(rewritten.failure?.line ?? null, null);
+    const skill = await executor.run({
+      source: [
+        "let kept = null;",
+        'try { pick("ghost"); } catch (e) { kept = e; }',
+        'kept.stack = "at program.js:2\\nat program.js:777";',
+        "throw kept;",
+      ].join("\n"),
+    });
+    assertEquals(skill.failure?.label, "invalid_argument");
+    assertEquals(skill.failure?.line, 2);
+    const own = await executor.run({
+      source: ['say("one");', "", 'throw new Error("three");'].join("\n"),
+    });
+    assertEquals(own.failure?.label, "program_error");
+    assertEquals(own.failure?.line, 3);
+  });
+});

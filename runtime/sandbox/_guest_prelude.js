@@ -76,13 +76,17 @@ export function guestPrelude(
     }
     return true;
   }
-  // Every SkillError the host raised, with the call it came from: a label
-  // is taken from that call only when the guest throws that very object.
-  const issuedErrors = [], issuedSeqs = [];
+  // Every SkillError the host raised, with the call it came from and its
+  // stack as made (the guest may rewrite a caught one's): a label is taken
+  // from that call only when the guest throws that very object.
+  const issuedErrors = [], issuedSeqs = [], issuedStacks = [];
   // Engine errors (out of memory, stack overflow) a catch clause received,
   // with their name and message then: one the guest changed afterwards is
   // no longer the engine's (rethrown unchanged, it still is).
-  const caughtEngine = [], caughtNames = [], caughtMessages = [];
+  const caughtEngine = [],
+    caughtNames = [],
+    caughtMessages = [],
+    caughtStacks = [];
   function SkillError(code, message, seq) {
     const error = new Error(message);
     error.name = "SkillError";
@@ -90,6 +94,7 @@ export function guestPrelude(
     if (typeof seq === "number" && issuedErrors.length < 100000) {
       issuedErrors[issuedErrors.length] = error;
       issuedSeqs[issuedSeqs.length] = seq;
+      issuedStacks[issuedStacks.length] = error.stack;
     }
     return error;
   }
@@ -105,6 +110,7 @@ export function guestPrelude(
         caughtEngine[at] = error;
         caughtNames[at] = error.name;
         caughtMessages[at] = error.message;
+        caughtStacks[at] = error.stack;
       }
     }),
     writable: false,
@@ -342,20 +348,21 @@ export function guestPrelude(
   function indexIn(list, value) {
     return apply(arrayIndexOf, list, [value]);
   }
-  // What the host may conclude from the error that ended the program:
-  // > 0 the SkillError of that call; 0 a genuine engine error, unchanged
-  // since the engine raised it; -1 anything else (made, copied, rewritten).
+  // What the host may conclude from the error that ended the program, and
+  // the error's stack as the engine made it: [> 0, stack] the SkillError of
+  // that call; [0, stack] a genuine engine error, unchanged since the
+  // engine raised it; [-1] anything else (made, copied, rewritten).
   return function classify(error) {
     if (isEngineError(error)) {
       const held = indexIn(caughtEngine, error);
-      return held < 0 ||
-          (error.name === caughtNames[held] &&
-            error.message === caughtMessages[held])
-        ? 0
-        : -1;
+      if (held < 0) return [0, error.stack];
+      return error.name === caughtNames[held] &&
+          error.message === caughtMessages[held]
+        ? [0, caughtStacks[held]]
+        : [-1];
     }
     const at = indexIn(issuedErrors, error);
-    return at < 0 ? -1 : issuedSeqs[at];
+    return at < 0 ? [-1] : [issuedSeqs[at], issuedStacks[at]];
   };
 }
 

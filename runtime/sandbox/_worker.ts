@@ -911,7 +911,12 @@ function evaluate(
     result.value.dispose();
     return { kind: "ok" };
   }
-  const end = describeError(context, result.error, deadline);
+  const end = describeError(
+    context,
+    result.error,
+    deadline,
+    source.split("\n").length,
+  );
   result.error.dispose();
   return end;
 }
@@ -985,7 +990,12 @@ function evaluateCheck(
     return { expr, ok: false, message: "the check ran out of memory" };
   }
   if (result.error !== undefined) {
-    const end = describeError(context, result.error, context.state.deadline);
+    const end = describeError(
+      context,
+      result.error,
+      context.state.deadline,
+      1,
+    );
     result.error.dispose();
     const message = end.kind === "error"
       ? (end.interrupted
@@ -1017,6 +1027,7 @@ function describeError(
   context: Prepared,
   error: QuickJSHandle,
   deadline: number,
+  lines: number,
 ): GuestEnd {
   const { vm } = context;
   const deadlinePassed = Date.now() > deadline;
@@ -1035,7 +1046,7 @@ function describeError(
     }
     // Facts the host can stand on: the engine raised this error and no
     // catch clause ever held it, or the host raised this very SkillError.
-    const verdict = classifyError(context, error);
+    const { verdict, stack: madeStack } = classifyError(context, error);
     const engine = verdict === 0;
     const skillSeq = verdict > 0 ? verdict : null;
     if (type !== "object" || vm.sameValue(error, vm.null)) {
@@ -1058,8 +1069,15 @@ function describeError(
       MAX_MESSAGE,
     );
     const code = engine ? null : stringProp(vm, error, "code");
-    const stack = (stringProp(vm, error, "stack") ?? "").slice(0, MAX_MESSAGE);
-    const match = /program\.js:(\d+)/.exec(stack);
+    // The line where the engine made the error; of one the guest made (or
+    // changed), the line its stack names, if the program has that line.
+    const stack = verdict >= 0
+      ? madeStack ?? ""
+      : (stringProp(vm, error, "stack") ?? "").slice(0, MAX_MESSAGE);
+    const found = /program\.js:(\d+)/.exec(stack);
+    const line = found && (verdict >= 0 || Number(found[1]) <= lines)
+      ? Number(found[1])
+      : null;
     const interrupted = engine && message === "interrupted" &&
       (deadlinePassed || haltRequested());
     return {
@@ -1067,7 +1085,7 @@ function describeError(
       name,
       message,
       code: code === null ? null : code.slice(0, 64),
-      line: match ? Number(match[1]) : null,
+      line,
       interrupted,
       engine,
       skillSeq,
@@ -1102,22 +1120,36 @@ function nearMemoryLimit(context: Prepared): boolean {
 /** What an allocation QuickJS could not make may need at most, bytes, when it throws null. */
 const OOM_MARGIN_BYTES = 64 * 1024;
 
-/** The prelude's verdict on the error that ended the program (see {@linkcode Prepared.classify}). */
-function classifyError(context: Prepared, error: QuickJSHandle): number {
+/**
+ * The prelude's verdict on the error that ended the program (see
+ * {@linkcode Prepared.classify}), and for a verdict ≥ 0 the error's stack
+ * as the engine made it (`null` when it had none).
+ */
+function classifyError(
+  context: Prepared,
+  error: QuickJSHandle,
+): { verdict: number; stack: string | null } {
   const { vm } = context;
+  const unknown = { verdict: -1, stack: null };
   try {
     const result = vm.callFunction(context.classify, vm.undefined, error);
     if (result.error !== undefined) {
       result.error.dispose();
-      return -1;
+      return unknown;
     }
-    const value = vm.typeof(result.value) === "number"
-      ? vm.getNumber(result.value)
+    using answer = result.value;
+    using verdictHandle = vm.getProp(answer, 0);
+    using stackHandle = vm.getProp(answer, 1);
+    const verdict = vm.typeof(verdictHandle) === "number"
+      ? vm.getNumber(verdictHandle)
       : -1;
-    result.value.dispose();
-    return Number.isInteger(value) ? value : -1;
+    if (!Number.isInteger(verdict) || verdict < 0) return unknown;
+    const stack = vm.typeof(stackHandle) === "string"
+      ? vm.getString(stackHandle).slice(0, MAX_MESSAGE)
+      : null;
+    return { verdict, stack };
   } catch {
-    return -1;
+    return unknown;
   }
 }
 
