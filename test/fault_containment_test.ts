@@ -6,7 +6,9 @@
  * are being verified.
  * @module
  */
+import * as grpc from "@grpc/grpc-js";
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { rawClient } from "./_raw_grpc_client.ts";
 import {
   EdgeCallError,
   EdgeClient,
@@ -359,4 +361,28 @@ Deno.test("a Stop is answered while heavy 64 KiB programs are being verified", a
   } finally {
     await Deno.remove(key.dir, { recursive: true });
   }
+});
+
+Deno.test("a request with an integer past 2^53 is refused INVALID_ARGUMENT, naming the field; the gateway stays", async () => {
+  await withNode(async (node) => {
+    const stub = rawClient(`127.0.0.1:${node.grpc.port}`);
+    try {
+      const listed = await new Promise<grpc.ServiceError | null>((resolve) =>
+        stub.listRuns({ pageToken: "9999999999999999" }, resolve)
+      );
+      assertEquals(listed?.code, grpc.status.INVALID_ARGUMENT, listed?.details);
+      assert(/page_token/.test(listed?.details ?? ""), listed?.details);
+      const ran = await new Promise<grpc.ServiceError | null>((resolve) => {
+        const call = stub.run({ programId: "x", version: 2 ** 60 });
+        call.on("data", () => {});
+        call.on("error", resolve);
+        call.on("end", () => resolve(null));
+      });
+      assertEquals(ran?.code, grpc.status.INVALID_ARGUMENT, ran?.details);
+      assert(/version/.test(ran?.details ?? ""), ran?.details);
+      assertEquals(node.grpc.restarts, 0, "the gateway was ended");
+    } finally {
+      stub.close();
+    }
+  });
 });

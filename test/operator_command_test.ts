@@ -8,9 +8,9 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { rawClient, type RawStub } from "./_raw_grpc_client.ts";
 import {
   addKey,
   commandFor,
@@ -26,24 +26,7 @@ import { _signDsse } from "../verifier/_sign_dsse.ts";
 const PROTOS = new URL("../protos/", import.meta.url).pathname;
 const ROBOT = "arm-01";
 
-// deno-lint-ignore no-explicit-any
-type Stub = any;
-
-/** A bare grpc-js client of cap.v1.EdgeRuntime at `target`. */
-function rawClient(target: string): Stub {
-  const definition = protoLoader.loadSync(`${PROTOS}cap/v1/edge.proto`, {
-    includeDirs: [PROTOS],
-    longs: Number,
-    enums: String,
-    defaults: true,
-  });
-  // deno-lint-ignore no-explicit-any
-  const loaded = grpc.loadPackageDefinition(definition) as any;
-  return new loaded.cap.v1.EdgeRuntime(
-    target,
-    grpc.credentials.createInsecure(),
-  );
-}
+type Stub = RawStub;
 
 interface Answer {
   /** The gRPC status code name, `OK` on success. */

@@ -56,7 +56,10 @@ export function runFilterFromWire(request: WireListRunsRequest): RunFilter {
   }
   if (size > 0) filter.limit = size;
   if (request.pageToken) {
-    if (!/^[1-9][0-9]{0,15}$/.test(request.pageToken)) {
+    if (
+      !/^[1-9][0-9]{0,15}$/.test(request.pageToken) ||
+      !Number.isSafeInteger(Number(request.pageToken))
+    ) {
       throw new InvalidRequestError(
         `Cannot list runs: page_token is not one this robot gave, got "${
           request.pageToken.slice(0, 40)

@@ -132,6 +132,17 @@ export async function startGrpcServer(
         );
         return;
       }
+      // uint64 arrives as a number: past 2^53 it is no longer exact.
+      if (version && !Number.isSafeInteger(Number(version))) {
+        call.emit(
+          "error",
+          status(
+            grpc.status.INVALID_ARGUMENT,
+            `Cannot run: version is at most ${Number.MAX_SAFE_INTEGER}, got ${version}`,
+          ),
+        );
+        return;
+      }
       runs.add(call as grpc.ServerWritableStream<unknown, unknown>);
       track(service.run(programId, {
         ...(version ? { version: Number(version) } : {}),
