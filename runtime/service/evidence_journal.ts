@@ -179,8 +179,14 @@ export class EvidenceJournal implements Disposable {
     this.#schedule();
   }
 
-  /** What the journal holds, oldest first (what a crash left, when called at start). */
-  unfinished(): JournalEntry[] {
+  /**
+   * What the journal holds, oldest first (what a crash left, when called at
+   * start). A row that cannot be read is left out and passed to
+   * `onUnreadable` with its run and what was wrong.
+   */
+  unfinished(
+    onUnreadable?: (runId: string, reason: string) => void,
+  ): JournalEntry[] {
     const db = this.#open();
     this.flush();
     const runs = db.prepare(
@@ -192,21 +198,31 @@ export class EvidenceJournal implements Disposable {
     );
     const entries: JournalEntry[] = [];
     for (const run of runs) {
-      if (run.final !== null) {
+      // One row a disk fault garbled does not keep the others from being
+      // recovered: it is told of and left out.
+      try {
+        const start = JSON.parse(run.start) as RecordStart | null;
+        if (run.final === null && start?.runId !== run.run_id) {
+          throw new Error("it holds no record start of that run");
+        }
+        if (run.final !== null) {
+          entries.push({
+            start: start as RecordStart,
+            calls: [],
+            final: JSON.parse(run.final) as EvidenceRecord,
+          });
+          continue;
+        }
         entries.push({
-          start: JSON.parse(run.start) as RecordStart,
-          calls: [],
-          final: JSON.parse(run.final) as EvidenceRecord,
+          start: start as RecordStart,
+          calls: calls.all(run.run_id).map((row) =>
+            JSON.parse(String((row as { call: string }).call)) as CallRecord
+          ),
+          final: null,
         });
-        continue;
+      } catch (error) {
+        onUnreadable?.(run.run_id, (error as Error).message);
       }
-      entries.push({
-        start: JSON.parse(run.start) as RecordStart,
-        calls: calls.all(run.run_id).map((row) =>
-          JSON.parse(String((row as { call: string }).call)) as CallRecord
-        ),
-        final: null,
-      });
     }
     return entries;
   }

@@ -1,9 +1,11 @@
-import type { SkillBackend } from "../../skills-bridge/mod.ts";
+import type { SkillBackend, WorldState } from "../../skills-bridge/mod.ts";
 import {
   boundRecord,
   buildRecord,
+  type CallRecord,
   DEFAULT_EVIDENCE_MAX_BYTES,
   type EvidenceRecord,
+  type RecordStart,
 } from "../evidence/mod.ts";
 import type { RunEvent } from "../executor/mod.ts";
 import type { EvidenceJournal } from "./evidence_journal.ts";
@@ -124,7 +126,14 @@ export class EvidenceKeeper {
     if (journal === null) return;
     let entries;
     try {
-      entries = journal.unfinished();
+      entries = journal.unfinished((runId, reason) => {
+        this.#log(
+          "error",
+          `cannot read run ${runId} in the evidence journal (${reason}): dropped it; no record of that run can be made`,
+          { runId },
+        );
+        journal.forget(runId);
+      });
     } catch (error) {
       this.#log(
         "error",
@@ -157,30 +166,54 @@ export class EvidenceKeeper {
         this.keep(entry.final, { again: true });
         continue;
       }
-      const { start, calls } = entry;
-      const last = calls.at(-1);
-      const record = buildRecord(start, {
-        endedAt: this.#now().toISOString(),
-        worldAfter: worldNow,
-        calls,
-        checks: [],
-        outcome: "failed",
-        failure: {
-          label: "interrupted",
-          message:
-            `The service stopped during the run (crash, kill or power loss); the record was finished when it started again, with the ${calls.length} call(s) journaled before`,
-        },
-        wallMs: last === undefined ? 0 : last.startMs + last.durationMs,
-      });
-      this.#log(
-        "warn",
-        `run ${start.runId} of "${
-          start.program.programId ?? "(local)"
-        }" was interrupted: finished it as failed/interrupted with ${calls.length} call(s)`,
-        { runId: start.runId },
-      );
-      this.keep(record);
+      try {
+        this.#finishInterrupted(entry.start, entry.calls, worldNow);
+      } catch (error) {
+        // A row that parsed but is no record start (a disk fault, a hand
+        // edit): the other runs are recovered all the same.
+        const runId = String(
+          (entry.start as { runId?: unknown } | null)?.runId ?? "(unknown)",
+        );
+        this.#log(
+          "error",
+          `cannot finish run ${runId} from the evidence journal (${
+            (error as Error).message
+          }): dropped it`,
+          { runId },
+        );
+        if (runId !== "(unknown)") journal.forget(runId);
+      }
     }
+  }
+
+  /** Makes and keeps the `interrupted` record of a run a crash left open. */
+  #finishInterrupted(
+    start: RecordStart,
+    calls: CallRecord[],
+    worldNow: WorldState | null,
+  ): void {
+    const last = calls.at(-1);
+    const record = buildRecord(start, {
+      endedAt: this.#now().toISOString(),
+      worldAfter: worldNow,
+      calls,
+      checks: [],
+      outcome: "failed",
+      failure: {
+        label: "interrupted",
+        message:
+          `The service stopped during the run (crash, kill or power loss); the record was finished when it started again, with the ${calls.length} call(s) journaled before`,
+      },
+      wallMs: last === undefined ? 0 : last.startMs + last.durationMs,
+    });
+    this.#log(
+      "warn",
+      `run ${start.runId} of "${
+        start.program.programId ?? "(local)"
+      }" was interrupted: finished it as failed/interrupted with ${calls.length} call(s)`,
+      { runId: start.runId },
+    );
+    this.keep(record);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { assertEquals } from "../../test/_assert.ts";
+import { assert, assertEquals } from "../../test/_assert.ts";
 import { parseScene, SimBackend } from "../../skills-bridge/mod.ts";
 import type { EvidenceRecord } from "../evidence/mod.ts";
 import { _testRecordStart } from "./_test_record_start.ts";
@@ -46,6 +46,61 @@ Deno.test("a record stored just before a crash is stored once when the journal's
     // Sent again to the fleet (at least once), kept once here.
     assertEquals(queued, ["run-1"]);
     assertEquals(cache.recentEvidence(10).map((r) => r.runId), ["run-1"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an unreadable journal row is logged and dropped; the other interrupted runs are recovered, once", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "journal.sqlite");
+    using cache = ProgramCache.open(join(dir, "cache.sqlite"));
+    {
+      using journal = EvidenceJournal.open(path, { flushMs: 0 });
+      journal.begin(_testRecordStart("run-good"));
+      journal.flush();
+    }
+    {
+      // What a disk fault or a hand edit may leave: text that is no JSON,
+      // and JSON that is no record start.
+      const { DatabaseSync } = await import("node:sqlite");
+      const db = new DatabaseSync(path);
+      db.prepare("INSERT INTO runs (run_id, start, final) VALUES (?, ?, NULL)")
+        .run("run-garbled", "{not json");
+      db.prepare("INSERT INTO runs (run_id, start, final) VALUES (?, ?, NULL)")
+        .run("run-empty", "{}");
+      db.close();
+    }
+    const logs: string[] = [];
+    const queued: string[] = [];
+    const recover = async () => {
+      using journal = EvidenceJournal.open(path, { flushMs: 0 });
+      const keeper = new EvidenceKeeper({
+        store: cache,
+        journal,
+        queue: (evidence) => queued.push(evidence.runId),
+        log: (level, message) => logs.push(`${level}: ${message}`),
+      });
+      await using backend = new SimBackend(
+        parseScene({ seed: 1, objects: [] }),
+      );
+      await keeper.recover(backend);
+    };
+    await recover();
+    assertEquals(queued, ["run-good"]);
+    assertEquals(cache.recentEvidence(10).map((r) => r.runId), ["run-good"]);
+    for (const runId of ["run-garbled", "run-empty"]) {
+      assert(
+        logs.some((line) => line.startsWith("error:") && line.includes(runId)),
+        `${runId} not named in ${logs.join("\n")}`,
+      );
+    }
+    // The next start finds nothing more to recover.
+    logs.length = 0;
+    await recover();
+    assertEquals(queued, ["run-good"]);
+    assertEquals(logs.filter((line) => line.startsWith("error:")), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
