@@ -9,6 +9,7 @@ import {
   type EdgeLog,
   EdgeService,
   openNodeState,
+  StateDirLock,
   openStateFile,
 } from "./service/mod.ts";
 import {
@@ -80,6 +81,11 @@ export async function startEdgeNode(
   );
   const stack = new AsyncDisposableStack();
   try {
+    // The directory is this process's before anything in it is read: a
+    // second core would take the first one's running program for one a
+    // crash left, and record it twice.
+    const lock = StateDirLock.take(config.stateDir);
+    stack.defer(() => lock[Symbol.dispose]());
     // State: what cannot be used is set aside (renamed, logged, in the
     // heartbeat) and the service starts with a fresh one.
     const state = openNodeState(config.stateDir, {

@@ -20,8 +20,10 @@ import {
   commandFor,
   makeKey,
   signed,
+  startNode,
   withNode,
 } from "./_edge_fixture.ts";
+import { StateDirInUseError } from "../runtime/service/mod.ts";
 import { freePort, startMosquitto } from "./_mosquitto.ts";
 import { connectProbe } from "./_mqtt_probe.ts";
 import { runCommand } from "./_run_cli.ts";
@@ -384,5 +386,36 @@ Deno.test("a request with an integer past 2^53 is refused INVALID_ARGUMENT, nami
     } finally {
       stub.close();
     }
+  });
+});
+
+Deno.test("a second core on a state directory in use is refused before it touches the first one's runs", async () => {
+  await withNode(async (node, client, key) => {
+    await client.deliver(
+      await signed(key, {
+        programId: "waiter",
+        source: 'say("a");\nwait(3);\nsay("b");',
+      }),
+    );
+    const running = client.run("waiter");
+    const deadline = Date.now() + PATIENCE_MS;
+    while (node.service.currentRunId === null) {
+      assert(Date.now() < deadline, "the run did not start");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await assertRejects(
+      () =>
+        startNode(key).then(async (second) => {
+          await second[Symbol.asyncDispose]();
+        }),
+      StateDirInUseError,
+    );
+    const evidence = await running;
+    assertEquals(evidence.outcome, "succeeded", evidence.failure?.message);
+    // One record of the run, its own: none made up by the second core.
+    const runs = node.service.listRuns({}).runs.filter((run) =>
+      run.runId === evidence.runId
+    );
+    assertEquals(runs.map((run) => run.outcome), ["succeeded"]);
   });
 });

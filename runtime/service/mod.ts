@@ -41,3 +41,4 @@ export {
   type OpenNodeStateOptions,
 } from "./open_node_state.ts";
 export { StoreClosedError } from "./store_closed_error.ts";
+export { StateDirInUseError, StateDirLock } from "./state_dir_lock.ts";
