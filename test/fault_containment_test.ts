@@ -419,3 +419,27 @@ Deno.test("a second core on a state directory in use is refused before it touche
     assertEquals(runs.map((run) => run.outcome), ["succeeded"]);
   });
 });
+
+Deno.test("a gateway that stops answering (frozen, not dead) is replaced, and Stop works again", async () => {
+  await withNode(async (node, client) => {
+    const frozen = node.grpc.pid;
+    Deno.kill(frozen, "SIGSTOP");
+    try {
+      const deadline = Date.now() + PATIENCE_MS;
+      while (node.grpc.restarts === 0) {
+        assert(Date.now() < deadline, "the frozen gateway was not replaced");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await answers(`127.0.0.1:${node.grpc.port}`);
+      assert(node.grpc.pid !== frozen);
+      await client.stop("after the freeze");
+      assertEquals(node.service.state, "stopped");
+    } finally {
+      try {
+        Deno.kill(frozen, "SIGKILL");
+      } catch {
+        // Ended by the core already.
+      }
+    }
+  });
+});

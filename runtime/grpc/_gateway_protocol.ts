@@ -7,7 +7,7 @@
 import { z } from "zod";
 
 /** Names the protocol in the hello messages. */
-export const GATEWAY_PROTOCOL = "cap-edge.gateway/1";
+export const GATEWAY_PROTOCOL = "cap-edge.gateway/2";
 
 /**
  * Bytes as base64. Their alphabet is checked where they are decoded
@@ -82,6 +82,11 @@ export const FromGateway = z.discriminatedUnion("type", [
     level: z.enum(["info", "warn", "error"]),
     message: z.string(),
   }),
+  /** The answer to the core's `ping`: the gateway's event loop turns. */
+  z.strictObject({
+    type: z.literal("pong"),
+    seq: z.number().int().nonnegative(),
+  }),
 ]);
 /** One gateway → core message. */
 export type FromGateway = z.infer<typeof FromGateway>;
@@ -89,6 +94,11 @@ export type FromGateway = z.infer<typeof FromGateway>;
 /** Core → gateway. */
 export const ToGateway = z.union([
   z.strictObject({ type: z.literal("hello"), protocol: z.string() }),
+  /** Asked every second: a gateway that stops answering is replaced. */
+  z.strictObject({
+    type: z.literal("ping"),
+    seq: z.number().int().nonnegative(),
+  }),
   z.strictObject({
     type: z.literal("reply"),
     id: z.number().int().nonnegative(),

@@ -264,6 +264,10 @@ try {
       }
       continue;
     }
+    if (message.type === "ping") {
+      void channel.send({ type: "pong", seq: message.seq });
+      continue;
+    }
     const call = pending.get(message.id);
     if (call === undefined) continue;
     if (message.type === "event") {

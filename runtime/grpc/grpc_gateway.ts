@@ -88,6 +88,15 @@ const GRPC_ENV = [
 ];
 const KEPT_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "NO_COLOR"];
 const RESTART_MIN_MS = 50;
+/** How often the core asks the gateway whether it still turns, ms. */
+const PING_EVERY_MS = 1000;
+/**
+ * A gateway that answered no ping for this long is frozen (stopped, or
+ * spinning in nghttp2) and is replaced: while it holds the port, no Stop
+ * reaches the robot over gRPC. Far above the longest turn a legitimate
+ * call takes it (a 64 MiB request, about a second).
+ */
+const UNRESPONSIVE_MS = 5000;
 const RESTART_MAX_MS = 1000;
 /**
  * Restarts after one that could not serve (its port taken, its TLS files
@@ -194,6 +203,27 @@ export async function startGrpcGateway(
     channel = lines;
     let listening = false;
     let fatal = false;
+    let pinged = 0;
+    let answeredAt = performance.now();
+    const liveness = setInterval(() => {
+      if (!listening) return;
+      if (performance.now() - answeredAt > UNRESPONSIVE_MS) {
+        clearInterval(liveness);
+        log(
+          "error",
+          `the gRPC gateway (pid ${child.pid}) answered nothing for ${UNRESPONSIVE_MS} ms; ending it`,
+          { gatewayPid: child.pid },
+        );
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        return;
+      }
+      pinged += 1;
+      void lines.send({ type: "ping", seq: pinged });
+    }, PING_EVERY_MS);
     const pumped = (async () => {
       try {
         for await (const message of lines) {
@@ -205,6 +235,7 @@ export async function startGrpcGateway(
               break;
             case "listening":
               listening = true;
+              answeredAt = performance.now();
               port = message.port;
               log(
                 "info",
@@ -227,6 +258,9 @@ export async function startGrpcGateway(
             case "log":
               log(message.level, message.message);
               break;
+            case "pong":
+              answeredAt = performance.now();
+              break;
             case "call":
               void dispatch(lines, message.id, message.call);
               break;
@@ -248,6 +282,7 @@ export async function startGrpcGateway(
     })();
     // What the gateway said before it went (a fatal's reason) is read first.
     Promise.all([child.status, pumped]).then(([status]) => {
+      clearInterval(liveness);
       if (channel === lines) channel = null;
       if (closing) return;
       if (!listening && port === 0) {
