@@ -9,8 +9,8 @@ import {
   type EdgeLog,
   EdgeService,
   openNodeState,
-  StateDirLock,
   openStateFile,
+  StateDirLock,
 } from "./service/mod.ts";
 import {
   GatewayStartError,
