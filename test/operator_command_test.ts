@@ -23,7 +23,6 @@ import type { EdgeNode } from "../runtime/mod.ts";
 import { COMMAND_PAYLOAD_TYPE } from "../verifier/mod.ts";
 import { _signDsse } from "../verifier/_sign_dsse.ts";
 
-const PROTOS = new URL("../protos/", import.meta.url).pathname;
 const ROBOT = "arm-01";
 
 type Stub = RawStub;

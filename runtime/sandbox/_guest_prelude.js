@@ -127,9 +127,12 @@ export function guestPrelude(
         name,
         isSmall(args) ? stringify(args, replacer) : "!too-deep",
       );
-      // No answer: the engine's memory is spent. Nothing here allocates;
-      // the interrupt handler ends the guest at its next poll.
-      if (raw === undefined) { for (;;) {} }
+      if (raw === undefined) {
+        for (;;) {
+          // No answer: the engine's memory is spent. Nothing here
+          // allocates; the interrupt handler ends the guest at its next poll.
+        }
+      }
       const answer = parse(raw);
       if (answer.ok) return answer.value;
       throw SkillError(answer.code, answer.message, answer.seq);

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals } from "../../test/_assert.ts";
 import { parseScene, SimBackend } from "../../skills-bridge/mod.ts";
 import type { EvidenceRecord } from "../evidence/mod.ts";
@@ -20,11 +21,43 @@ const final: EvidenceRecord = {
   resources: { wallMs: 1, skillCalls: 0, memoryLimitBytes: 1, timeoutMs: 1 },
 };
 
-Deno.test("a record stored just before a crash is stored once when the journal's recovery keeps it again", async () => {
+/**
+ * Opens the journal at `path` and recovers what it holds into `cache`, as a
+ * start does: the runs queued for the fleet, and the log's lines.
+ */
+async function recoverFrom(
+  path: string,
+  cache: ProgramCache,
+): Promise<{ queued: string[]; logs: string[] }> {
+  const queued: string[] = [];
+  const logs: string[] = [];
+  using journal = EvidenceJournal.open(path, { flushMs: 0 });
+  const keeper = new EvidenceKeeper({
+    store: cache,
+    journal,
+    queue: (evidence) => queued.push(evidence.runId),
+    log: (level, message) => logs.push(`${level}: ${message}`),
+  });
+  await using backend = new SimBackend(parseScene({ seed: 1, objects: [] }));
+  await keeper.recover(backend);
+  return { queued, logs };
+}
+
+/** Runs `body` with a journal path and a program cache in a fresh directory. */
+async function withState(
+  body: (path: string, cache: ProgramCache) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
-    const path = join(dir, "journal.sqlite");
     using cache = ProgramCache.open(join(dir, "cache.sqlite"));
+    await body(join(dir, "journal.sqlite"), cache);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a record stored just before a crash is stored once when the journal's recovery keeps it again", async () => {
+  await withState(async (path, cache) => {
     {
       // The run ended: its final record is journaled and stored, and the
       // service dies before the journal forgets the run.
@@ -34,28 +67,15 @@ Deno.test("a record stored just before a crash is stored once when the journal's
       journal.flush();
       cache.recordEvidence(final);
     }
-    using journal = EvidenceJournal.open(path, { flushMs: 0 });
-    const queued: string[] = [];
-    const keeper = new EvidenceKeeper({
-      store: cache,
-      journal,
-      queue: (evidence) => queued.push(evidence.runId),
-    });
-    await using backend = new SimBackend(parseScene({ seed: 1, objects: [] }));
-    await keeper.recover(backend);
+    const { queued } = await recoverFrom(path, cache);
     // Sent again to the fleet (at least once), kept once here.
     assertEquals(queued, ["run-1"]);
     assertEquals(cache.recentEvidence(10).map((r) => r.runId), ["run-1"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("an unreadable journal row is logged and dropped; the other interrupted runs are recovered, once", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = join(dir, "journal.sqlite");
-    using cache = ProgramCache.open(join(dir, "cache.sqlite"));
+  await withState(async (path, cache) => {
     {
       using journal = EvidenceJournal.open(path, { flushMs: 0 });
       journal.begin(_testRecordStart("run-good"));
@@ -64,44 +84,28 @@ Deno.test("an unreadable journal row is logged and dropped; the other interrupte
     {
       // What a disk fault or a hand edit may leave: text that is no JSON,
       // and JSON that is no record start.
-      const { DatabaseSync } = await import("node:sqlite");
       const db = new DatabaseSync(path);
-      db.prepare("INSERT INTO runs (run_id, start, final) VALUES (?, ?, NULL)")
-        .run("run-garbled", "{not json");
-      db.prepare("INSERT INTO runs (run_id, start, final) VALUES (?, ?, NULL)")
-        .run("run-empty", "{}");
+      const insert = db.prepare(
+        "INSERT INTO runs (run_id, start, final) VALUES (?, ?, NULL)",
+      );
+      insert.run("run-garbled", "{not json");
+      insert.run("run-empty", "{}");
       db.close();
     }
-    const logs: string[] = [];
-    const queued: string[] = [];
-    const recover = async () => {
-      using journal = EvidenceJournal.open(path, { flushMs: 0 });
-      const keeper = new EvidenceKeeper({
-        store: cache,
-        journal,
-        queue: (evidence) => queued.push(evidence.runId),
-        log: (level, message) => logs.push(`${level}: ${message}`),
-      });
-      await using backend = new SimBackend(
-        parseScene({ seed: 1, objects: [] }),
-      );
-      await keeper.recover(backend);
-    };
-    await recover();
-    assertEquals(queued, ["run-good"]);
+    const first = await recoverFrom(path, cache);
+    assertEquals(first.queued, ["run-good"]);
     assertEquals(cache.recentEvidence(10).map((r) => r.runId), ["run-good"]);
     for (const runId of ["run-garbled", "run-empty"]) {
       assert(
-        logs.some((line) => line.startsWith("error:") && line.includes(runId)),
-        `${runId} not named in ${logs.join("\n")}`,
+        first.logs.some((line) =>
+          line.startsWith("error:") && line.includes(runId)
+        ),
+        `${runId} not named in ${first.logs.join("\n")}`,
       );
     }
     // The next start finds nothing more to recover.
-    logs.length = 0;
-    await recover();
-    assertEquals(queued, ["run-good"]);
-    assertEquals(logs.filter((line) => line.startsWith("error:")), []);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    const second = await recoverFrom(path, cache);
+    assertEquals(second.queued, []);
+    assertEquals(second.logs.filter((line) => line.startsWith("error:")), []);
+  });
 });
